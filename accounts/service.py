@@ -1,0 +1,93 @@
+"""Accounts: registration and password authentication (argon2 through pwdlib)."""
+
+from __future__ import annotations
+
+import uuid
+
+from pwdlib import PasswordHash
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.errors import EmailTaken, InvalidCredentials, TooManyAttempts
+from accounts.models import Account, Role
+from core.errors import NotFound
+
+_hasher = PasswordHash.recommended()
+# Verified against when the email is unknown, so both paths cost one argon2 verification (no timing oracle).
+_UNKNOWN_ACCOUNT_HASH = _hasher.hash("maeul-unknown-account")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def create_account(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str | None = None,
+    password_hash: str | None = None,
+    display_name: str,
+    role: Role,
+) -> Account:
+    """Create an account; pass `password_hash` to reuse a hash computed once (bulk demo data)."""
+    if (password is None) == (password_hash is None):
+        raise ValueError("give exactly one of password and password_hash")
+    account = Account(
+        id=uuid.uuid4(),
+        email=normalize_email(email),
+        display_name=display_name.strip(),
+        role=role,
+        password_hash=password_hash or hash_password(password or ""),
+        is_active=True,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(account)
+            await session.flush()
+    except IntegrityError as error:
+        raise EmailTaken(f"an account with email {account.email} already exists") from error
+    return account
+
+
+async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account:
+    account = await session.get(Account, account_id)
+    if account is None or not account.is_active:
+        raise NotFound(f"account {account_id} not found")
+    return account
+
+
+def _failures_key(email: str) -> str:
+    return f"maeul:login-failures:{email}"
+
+
+async def authenticate(
+    session: AsyncSession, redis: Redis, *, email: str, password: str, max_failures: int, lockout_seconds: int
+) -> Account:
+    """Check a password. After `max_failures` failures for one email within `lockout_seconds`, refuse all tries
+    for that email until the window passes (counted in Redis, so it holds across API processes)."""
+    email = normalize_email(email)
+    key = _failures_key(email)
+    failures = int(await redis.get(key) or 0)
+    if failures >= max_failures:
+        retry_after = max(int(await redis.ttl(key)), 1)
+        raise TooManyAttempts(
+            f"too many failed sign-ins for {email}; try again in {retry_after} s",
+            extra={"retry_after_s": retry_after},
+        )
+    account = (await session.execute(select(Account).where(Account.email == email))).scalar_one_or_none()
+    valid = _hasher.verify(password, account.password_hash if account else _UNKNOWN_ACCOUNT_HASH)
+    if account is None or not valid or not account.is_active:
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, lockout_seconds, nx=True)
+            await pipe.execute()
+        raise InvalidCredentials("wrong email or password")
+    await redis.delete(key)
+    return account

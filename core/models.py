@@ -1,0 +1,19 @@
+"""Every mapped model, imported in one place so the metadata is complete (Alembic, tests)."""
+
+from accounts.models import Account
+from core.db import Base
+from core.idempotency import IdempotencyKey
+from geo.models import Zone
+from parking.models import Booking, Lot, SharingException, SharingRule, Slot
+
+__all__ = [
+    "Account",
+    "Base",
+    "Booking",
+    "IdempotencyKey",
+    "Lot",
+    "SharingException",
+    "SharingRule",
+    "Slot",
+    "Zone",
+]

@@ -1,0 +1,306 @@
+"""The private PostgreSQL + PostGIS cluster and redis-server that `maeul services up` runs under `./.maeul/`.
+
+PostgreSQL refuses to run as root, so when we are root the cluster belongs to the `postgres` OS user and every
+server command runs through `runuser -u postgres --`; as a normal user it runs as that user. Each service is
+skipped when its `MAEUL_*_URL` points elsewhere. Everything here is idempotent: a running service is reused.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.settings import Settings
+
+SUPERUSER = "maeul"
+POSTGRES_HINT = (
+    "PostgreSQL 15 with PostGIS and Redis are needed. Install them with\n"
+    "  apt-get install postgresql-15 postgresql-15-postgis-3 redis-server   (Debian/Ubuntu, as root)\n"
+    "  brew install postgresql@15 postgis redis                            (macOS)\n"
+    "or point MAEUL_DATABASE_URL and MAEUL_REDIS_URL at running servers."
+)
+
+
+class ServiceError(RuntimeError):
+    """A local service could not be set up; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    name: str
+    managed: bool
+    running: bool
+    where: str
+
+
+def _pg_bin_dir() -> Path:
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
+    for candidate in candidates:
+        if (candidate / "initdb").exists():
+            return candidate
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
+        if (Path(bindir) / "initdb").exists():
+            return Path(bindir)
+    if initdb := shutil.which("initdb"):
+        return Path(initdb).resolve().parent
+    raise ServiceError(f"PostgreSQL server binaries (initdb, pg_ctl) not found.\n{POSTGRES_HINT}")
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _server_user_command(args: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *args] if _as_root() else args
+
+
+def _give_to_server_user(path: Path) -> None:
+    if _as_root():
+        entry = pwd.getpwnam("postgres")
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _run(args: list[str], *, what: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(args, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ServiceError(f"{what} failed ({' '.join(args)}):\n{result.stdout}{result.stderr}")
+    return result
+
+
+def _pg_dir(settings: Settings) -> Path:
+    return (settings.home / "postgres").resolve()
+
+
+def _pg_password(settings: Settings) -> str:
+    path = _pg_dir(settings) / "password"
+    if not path.exists():
+        raise ServiceError("the local PostgreSQL cluster does not exist yet: run `maeul services up`")
+    return path.read_text().strip()
+
+
+def local_database_url(settings: Settings, *, database: str | None = None) -> str:
+    name = database or settings.database_name
+    return f"postgresql+asyncpg://{SUPERUSER}:{_pg_password(settings)}@127.0.0.1:{settings.pg_port}/{name}"
+
+
+def _pg_running(settings: Settings) -> bool:
+    data = _pg_dir(settings) / "data"
+    if not (data / "PG_VERSION").exists():
+        return False
+    status = subprocess.run(
+        _server_user_command([str(_pg_bin_dir() / "pg_ctl"), "-D", str(data), "status"]), capture_output=True
+    )
+    return status.returncode == 0
+
+
+def _pg_init(settings: Settings) -> None:
+    root = _pg_dir(settings)
+    data = root / "data"
+    if (data / "PG_VERSION").exists():
+        return
+    bindir = _pg_bin_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    for parent in [root, *root.parents]:
+        # the server user must be able to walk down to its data directory
+        if _as_root() and parent.stat().st_mode & 0o001 == 0:
+            parent.chmod(parent.stat().st_mode | 0o001)
+        if parent == settings.home.resolve().parent:
+            break
+    _give_to_server_user(root)
+    password_file = root / "password"
+    password_file.write_text(secrets.token_urlsafe(24))
+    password_file.chmod(0o600)
+    _give_to_server_user(password_file)
+    _run(
+        _server_user_command(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                SUPERUSER,
+                f"--pwfile={password_file}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=reject",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]
+        ),
+        what="initdb",
+    )
+    with (data / "postgresql.conf").open("a") as conf:
+        conf.write(
+            "\n# maeul private cluster\n"
+            "listen_addresses = '127.0.0.1'\n"
+            "unix_socket_directories = ''\n"
+            "max_connections = 200\n"
+            "timezone = 'UTC'\n"
+        )
+
+
+def _psql(settings: Settings, sql: str) -> str:
+    bindir = _pg_bin_dir()
+    env = {**os.environ, "PGPASSWORD": _pg_password(settings)}
+    result = subprocess.run(
+        [
+            str(bindir / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(settings.pg_port),
+            "-U",
+            SUPERUSER,
+            "-d",
+            "postgres",
+        ]
+        + ["-v", "ON_ERROR_STOP=1", "-tAc", sql],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if result.returncode != 0:
+        raise ServiceError(f"psql failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def ensure_database(settings: Settings, name: str) -> None:
+    """Create database `name` in the private cluster if it does not exist."""
+    if _psql(settings, f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
+        _psql(settings, f'CREATE DATABASE "{name}"')
+
+
+def drop_database(settings: Settings, name: str) -> None:
+    _psql(settings, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _pg_up(settings: Settings) -> None:
+    _pg_init(settings)
+    if not _pg_running(settings):
+        root = _pg_dir(settings)
+        _run(
+            _server_user_command(
+                [
+                    str(_pg_bin_dir() / "pg_ctl"),
+                    "-D",
+                    str(root / "data"),
+                    "-l",
+                    str(root / "server.log"),
+                    "-o",
+                    f"-p {settings.pg_port}",
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            what=f"starting PostgreSQL (log: {root / 'server.log'})",
+        )
+    ensure_database(settings, settings.database_name)
+
+
+def _pg_down(settings: Settings) -> None:
+    if _pg_running(settings):
+        data = _pg_dir(settings) / "data"
+        _run(
+            _server_user_command([str(_pg_bin_dir() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            what="stopping PostgreSQL",
+        )
+
+
+def _redis_dir(settings: Settings) -> Path:
+    return (settings.home / "redis").resolve()
+
+
+def _redis_ping(settings: Settings) -> bool:
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        return bool(Redis(host="127.0.0.1", port=settings.redis_port, socket_timeout=1).ping())
+    except RedisError:
+        return False
+
+
+def _redis_up(settings: Settings) -> None:
+    if _redis_ping(settings):
+        return
+    server = shutil.which("redis-server")
+    if server is None:
+        raise ServiceError(f"redis-server not found.\n{POSTGRES_HINT}")
+    root = _redis_dir(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    _run(
+        [
+            server,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(settings.redis_port),
+            "--dir",
+            str(root),
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(root / "redis.pid"),
+            "--logfile",
+            str(root / "redis.log"),
+        ],
+        what="starting redis-server",
+    )
+    deadline = time.monotonic() + 10
+    while not _redis_ping(settings):
+        if time.monotonic() > deadline:
+            raise ServiceError(f"redis-server did not answer; see {root / 'redis.log'}")
+        time.sleep(0.05)
+
+
+def _redis_down(settings: Settings) -> None:
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    if _redis_ping(settings):
+        try:
+            Redis(host="127.0.0.1", port=settings.redis_port).shutdown()
+        except RedisConnectionError:
+            pass  # the server closes the connection as it shuts down
+
+
+def up(settings: Settings) -> list[ServiceStatus]:
+    """Start what is managed locally; return the status of both services."""
+    if settings.manages_database:
+        _pg_up(settings)
+    if settings.manages_redis:
+        _redis_up(settings)
+    return status(settings)
+
+
+def down(settings: Settings) -> list[ServiceStatus]:
+    if settings.manages_redis:
+        _redis_down(settings)
+    if settings.manages_database:
+        _pg_down(settings)
+    return status(settings)
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    result = []
+    if settings.manages_database:
+        where = f"127.0.0.1:{settings.pg_port} (data {_pg_dir(settings) / 'data'})"
+        result.append(ServiceStatus("postgresql", True, _pg_running(settings), where))
+    else:
+        result.append(ServiceStatus("postgresql", False, True, "MAEUL_DATABASE_URL"))
+    if settings.manages_redis:
+        where = f"127.0.0.1:{settings.redis_port} (data {_redis_dir(settings)})"
+        result.append(ServiceStatus("redis", True, _redis_ping(settings), where))
+    else:
+        result.append(ServiceStatus("redis", False, True, "MAEUL_REDIS_URL"))
+    return result

@@ -1,0 +1,86 @@
+"""Runtime settings, read once from ``MAEUL_*`` environment variables and passed down as arguments."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Defaults suit a developer's machine (`make demo`, `make test`)."""
+
+    model_config = SettingsConfigDict(env_prefix="MAEUL_", env_file=None, extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+
+    # Local services (`maeul services up`): used when the URLs below are not set.
+    home: Path = Field(default=Path(".maeul"), description="directory for the private PostgreSQL and Redis")
+    pg_port: int = Field(default=55432, ge=1024, le=65535)
+    redis_port: int = Field(default=56379, ge=1024, le=65535)
+    database_name: str = Field(default="maeul", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    jwt_secret: SecretStr | None = None
+    access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+
+    # Parking rules.
+    local_timezone: str = "Asia/Seoul"
+    max_booking_hours: int = Field(default=72, ge=1, description="longest bookable interval")
+    booking_horizon_days: int = Field(default=60, ge=1, description="how far ahead a booking may start")
+    early_check_in_minutes: int = Field(default=15, ge=0)
+    no_show_grace_minutes: int = Field(default=30, ge=0)
+    overstay_grace_minutes: int = Field(default=10, ge=0)
+    walk_detour_factor: float = Field(
+        default=1.3, ge=1.0, le=3.0, description="walking distance = straight-line distance x this factor"
+    )
+    default_max_walk_m: int = Field(default=500, ge=1)
+    max_walk_limit_m: int = Field(default=3000, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env == "production":
+            if self.jwt_secret is None or len(self.jwt_secret.get_secret_value()) < 32:
+                raise ValueError("MAEUL_JWT_SECRET must be set to at least 32 characters in production")
+            if self.database_url is None or self.redis_url is None:
+                raise ValueError("MAEUL_DATABASE_URL and MAEUL_REDIS_URL must be set in production")
+        return self
+
+    @property
+    def manages_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def manages_redis(self) -> bool:
+        return self.redis_url is None
+
+    def signing_secret(self) -> str:
+        """The JWT secret; on a developer's machine one is generated once and kept under `home`."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.home / "jwt-secret"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,5 @@
+from core.errors import InvalidInput
+
+
+class OutsideServiceArea(InvalidInput):
+    code = "outside_service_area"

@@ -1,0 +1,337 @@
+"""Every SQL query of the parking domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Select, bindparam, exists, func, select, update
+from sqlalchemy.dialects.postgresql import Range
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from geo.models import Zone
+from geo.spatial import distance_m, latitude, longitude, within_m
+from parking.models import (
+    HOLDING_STATUSES,
+    Booking,
+    BookingStatus,
+    Lot,
+    SharingException,
+    SharingRule,
+    Slot,
+    SlotSize,
+)
+from parking.policy import BookingPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class SlotView:
+    id: uuid.UUID
+    code: str
+    kind: str
+    lot_id: uuid.UUID | None
+    zone_id: uuid.UUID
+    zone_code: str
+    owner_id: uuid.UUID
+    operator_id: uuid.UUID | None
+    lon: float
+    lat: float
+    ev_charger: bool
+    accessible: bool
+    size: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SlotMatch:
+    slot: SlotView
+    distance_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class SlotFilters:
+    ev_charger: bool | None = None
+    accessible: bool | None = None
+    size: SlotSize | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRow:
+    booking: Booking
+    slot_code: str
+    slot_owner_id: uuid.UUID
+
+
+def _ts(name: str, value: datetime) -> Any:
+    return bindparam(name, value, type_=DateTime(timezone=True))
+
+
+def _period(start: datetime, end: datetime) -> ColumnElement[Any]:
+    return func.tstzrange(_ts("period_start", start), _ts("period_end", end))
+
+
+def _slot_columns() -> Select[*tuple[Any, ...]]:
+    return select(
+        Slot.id,
+        Slot.code,
+        Slot.kind,
+        Slot.lot_id,
+        Slot.zone_id,
+        Zone.code,
+        Slot.owner_id,
+        Slot.operator_id,
+        longitude(Slot.location),
+        latitude(Slot.location),
+        Slot.ev_charger,
+        Slot.accessible,
+        Slot.size,
+        Slot.active,
+    ).join(Zone, Zone.id == Slot.zone_id)
+
+
+def _slot_view(row: Sequence[Any]) -> SlotView:
+    return SlotView(*row[:14])
+
+
+def holding_overlap(slot_id: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
+    """A holding booking on the slot overlaps [start, end)."""
+    return exists().where(
+        Booking.slot_id == slot_id,
+        Booking.status.in_(HOLDING_STATUSES),
+        Booking.period.op("&&")(_period(start, end)),
+    )
+
+
+def windows_cover(slot_id: Any, start: datetime, end: datetime, timezone: str) -> ColumnElement[bool]:
+    """The slot's sharing windows cover all of [start, end)."""
+    windows = func.slot_windows(slot_id, _ts("period_start", start), _ts("period_end", end), timezone)
+    return windows.op("@>")(_period(start, end))
+
+
+async def slot_view(session: AsyncSession, slot_id: uuid.UUID) -> SlotView | None:
+    row = (await session.execute(_slot_columns().where(Slot.id == slot_id))).one_or_none()
+    return None if row is None else _slot_view(row)
+
+
+async def list_slots(session: AsyncSession, *, owner_id: uuid.UUID | None, limit: int, offset: int) -> list[SlotView]:
+    query = _slot_columns().order_by(Slot.code).limit(limit).offset(offset)
+    if owner_id is not None:
+        query = query.where(Slot.owner_id == owner_id)
+    return [_slot_view(row) for row in await session.execute(query)]
+
+
+async def lock_slot(session: AsyncSession, slot_id: uuid.UUID, *, exclusive: bool) -> Slot | None:
+    """Lock the slot row for this transaction.
+
+    Bookings take a shared lock (they do not block each other: the exclusion constraint arbitrates them);
+    sharing changes take an exclusive lock, so a booking never slips in while windows change under it.
+    """
+    query = select(Slot).where(Slot.id == slot_id).execution_options(populate_existing=True)
+    query = query.with_for_update(key_share=False) if exclusive else query.with_for_update(read=True)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def search_free_slots(
+    session: AsyncSession,
+    *,
+    lon: float,
+    lat: float,
+    radius_m: float,
+    start: datetime,
+    end: datetime,
+    timezone: str,
+    filters: SlotFilters,
+    limit: int,
+    offset: int,
+) -> list[SlotMatch]:
+    """Active slots within `radius_m` of the point, free for all of [start, end), nearest first."""
+    distance = distance_m(Slot.location, lon, lat).label("distance_m")
+    query = (
+        _slot_columns()
+        .add_columns(distance)
+        .where(
+            Slot.active,
+            within_m(Slot.location, lon, lat, radius_m),
+            windows_cover(Slot.id, start, end, timezone),
+            ~holding_overlap(Slot.id, start, end),
+        )
+        .order_by(distance, Slot.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if filters.ev_charger is not None:
+        query = query.where(Slot.ev_charger == filters.ev_charger)
+    if filters.accessible is not None:
+        query = query.where(Slot.accessible == filters.accessible)
+    if filters.size is not None:
+        query = query.where(Slot.size == filters.size)
+    return [SlotMatch(_slot_view(row), float(row[14])) for row in await session.execute(query)]
+
+
+async def windows_contain(
+    session: AsyncSession, slot_id: uuid.UUID, start: datetime, end: datetime, timezone: str
+) -> bool:
+    return bool(await session.scalar(select(windows_cover(slot_id, start, end, timezone))))
+
+
+async def has_holding_overlap(session: AsyncSession, slot_id: uuid.UUID, start: datetime, end: datetime) -> bool:
+    return bool(await session.scalar(select(holding_overlap(slot_id, start, end))))
+
+
+async def free_periods(
+    session: AsyncSession, slot_id: uuid.UUID, start: datetime, end: datetime, timezone: str
+) -> list[tuple[datetime, datetime]]:
+    """Maximal periods inside [start, end) that are in the sharing windows and not held by a booking."""
+    booked = (
+        select(func.coalesce(func.range_agg(Booking.period), func.tstzmultirange()))
+        .where(
+            Booking.slot_id == slot_id,
+            Booking.status.in_(HOLDING_STATUSES),
+            Booking.period.op("&&")(_period(start, end)),
+        )
+        .scalar_subquery()
+    )
+    windows = func.slot_windows(slot_id, _ts("period_start", start), _ts("period_end", end), timezone)
+    free = windows.op("*")(func.tstzmultirange(_period(start, end))).op("-")(booked)
+    part = func.unnest(free).table_valued("value").render_derived()
+    rows = await session.execute(select(func.lower(part.c.value), func.upper(part.c.value)))
+    return [(row[0], row[1]) for row in rows]
+
+
+async def sharing_rules(session: AsyncSession, slot_id: uuid.UUID) -> list[SharingRule]:
+    query = select(SharingRule).where(SharingRule.slot_id == slot_id).order_by(SharingRule.start_minute)
+    return list((await session.execute(query)).scalars())
+
+
+async def sharing_exceptions(
+    session: AsyncSession, slot_id: uuid.UUID, *, ending_after: datetime
+) -> list[SharingException]:
+    query = (
+        select(SharingException)
+        .where(SharingException.slot_id == slot_id, func.upper(SharingException.period) > ending_after)
+        .order_by(func.lower(SharingException.period))
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def delete_sharing_rules(session: AsyncSession, slot_id: uuid.UUID) -> None:
+    for rule in await sharing_rules(session, slot_id):
+        await session.delete(rule)
+    await session.flush()
+
+
+async def bookings_outside_windows(
+    session: AsyncSession, slot_id: uuid.UUID, *, now: datetime, timezone: str
+) -> list[Booking]:
+    """Holding bookings of the slot, not yet over, that the current sharing windows no longer cover."""
+    lower, upper = func.lower(Booking.period), func.upper(Booking.period)
+    windows = func.slot_windows(slot_id, lower, upper, timezone)
+    query = (
+        select(Booking)
+        .where(
+            Booking.slot_id == slot_id,
+            Booking.status.in_(HOLDING_STATUSES),
+            upper > _ts("now", now),
+            ~windows.op("@>")(Booking.period),
+        )
+        .order_by(lower)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def advance_bookings(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    policy: BookingPolicy,
+    booking_id: uuid.UUID | None = None,
+    slot_id: uuid.UUID | None = None,
+) -> int:
+    """Move bookings along with the clock: a reservation not checked in by start + grace becomes no_show
+    (freeing the slot); an active booking still parked at end + grace becomes overstayed.
+
+    Rows another transaction is already changing are skipped (SKIP LOCKED), so concurrent callers never wait on
+    or deadlock with each other. Returns the number of bookings moved.
+    """
+    moved = 0
+    transitions = (
+        (BookingStatus.RESERVED, BookingStatus.NO_SHOW, func.lower(Booking.period), policy.no_show_grace),
+        (BookingStatus.ACTIVE, BookingStatus.OVERSTAYED, func.upper(Booking.period), policy.overstay_grace),
+    )
+    for current, target, edge, grace in transitions:
+        due = select(Booking.id).where(Booking.status == current, edge <= _ts("due_before", now - grace))
+        if booking_id is not None:
+            due = due.where(Booking.id == booking_id)
+        if slot_id is not None:
+            due = due.where(Booking.slot_id == slot_id)
+        due_ids = due.with_for_update(skip_locked=True).scalar_subquery()
+        result = await session.execute(
+            update(Booking)
+            .where(Booking.id.in_(due_ids))
+            .values(status=target, status_changed_at=_ts("now", now))
+            .execution_options(synchronize_session=False)
+        )
+        moved += int(getattr(result, "rowcount", 0) or 0)
+    return moved
+
+
+def _booking_rows(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+    return query.join(Slot, Slot.id == Booking.slot_id).add_columns(Slot.code, Slot.owner_id)
+
+
+async def booking_row(session: AsyncSession, booking_id: uuid.UUID, *, lock: bool = False) -> BookingRow | None:
+    query = _booking_rows(select(Booking)).where(Booking.id == booking_id)
+    query = query.execution_options(populate_existing=True)
+    if lock:
+        query = query.with_for_update(of=Booking)
+    row = (await session.execute(query)).one_or_none()
+    return None if row is None else BookingRow(row[0], row[1], row[2])
+
+
+async def list_bookings(
+    session: AsyncSession,
+    *,
+    driver_id: uuid.UUID | None,
+    slot_owner_id: uuid.UUID | None,
+    slot_id: uuid.UUID | None,
+    statuses: Sequence[BookingStatus],
+    overlapping: tuple[datetime, datetime] | None,
+    limit: int,
+    offset: int,
+) -> list[BookingRow]:
+    query = _booking_rows(select(Booking)).execution_options(populate_existing=True)
+    if driver_id is not None:
+        query = query.where(Booking.driver_id == driver_id)
+    if slot_owner_id is not None:
+        query = query.where(Slot.owner_id == slot_owner_id)
+    if slot_id is not None:
+        query = query.where(Booking.slot_id == slot_id)
+    if statuses:
+        query = query.where(Booking.status.in_(statuses))
+    if overlapping is not None:
+        query = query.where(Booking.period.op("&&")(_period(*overlapping)))
+    query = query.order_by(func.lower(Booking.period).desc(), Booking.id).limit(limit).offset(offset)
+    return [BookingRow(row[0], row[1], row[2]) for row in await session.execute(query)]
+
+
+async def lot(session: AsyncSession, lot_id: uuid.UUID) -> Lot | None:
+    return await session.get(Lot, lot_id)
+
+
+async def list_lots(session: AsyncSession, *, limit: int, offset: int) -> list[tuple[Lot, float, float, int]]:
+    slot_count = select(func.count()).select_from(Slot).where(Slot.lot_id == Lot.id).correlate(Lot).scalar_subquery()
+    query = (
+        select(Lot, longitude(Lot.location), latitude(Lot.location), slot_count)
+        .order_by(Lot.name, Lot.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in await session.execute(query)]
+
+
+def exception_period(start: datetime, end: datetime) -> Range[datetime]:
+    return Range(start, end, bounds="[)")
