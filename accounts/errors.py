@@ -1,4 +1,4 @@
-from core.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError, NotFound
 
 
 class InvalidCredentials(DomainError):
@@ -11,3 +11,7 @@ class TooManyAttempts(DomainError):
 
 class EmailTaken(Conflict):
     code = "email_taken"
+
+
+class AccountNotFound(NotFound):
+    code = "account_not_found"

@@ -10,9 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts.errors import EmailTaken, InvalidCredentials, TooManyAttempts
+from accounts.errors import AccountNotFound, EmailTaken, InvalidCredentials, TooManyAttempts
 from accounts.models import Account, Role
-from core.errors import NotFound
 
 _hasher = PasswordHash.recommended()
 # Verified against when the email is unknown, so both paths cost one argon2 verification (no timing oracle).
@@ -59,7 +58,7 @@ async def create_account(
 async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account:
     account = await session.get(Account, account_id)
     if account is None or not account.is_active:
-        raise NotFound(f"account {account_id} not found")
+        raise AccountNotFound(f"account {account_id} not found")
     return account
 
 

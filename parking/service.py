@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
 from accounts.models import Role
+from accounts.service import get_account
 from core.errors import Forbidden, InvalidInput
 from geo.errors import OutsideServiceArea
 from geo.repository import zone_containing
@@ -71,6 +72,12 @@ def sees_driver_details(actor: Actor, row: BookingRow) -> bool:
 # ---------------------------------------------------------------- lots and slots
 
 
+async def _require_accounts(session: AsyncSession, *account_ids: uuid.UUID | None) -> None:
+    for account_id in account_ids:
+        if account_id is not None:
+            await get_account(session, account_id)
+
+
 async def create_lot(
     session: AsyncSession,
     *,
@@ -83,6 +90,7 @@ async def create_lot(
 ) -> Lot:
     if kind not in LOT_KINDS:
         raise InvalidInput(f"a lot is a public_lot or a private_lot, not {kind}")
+    await _require_accounts(session, owner_id, operator_id)
     zone = await zone_containing(session, lon=lon, lat=lat)
     if zone is None:
         raise OutsideServiceArea(f"({lat}, {lon}) is outside every service zone")
@@ -126,6 +134,7 @@ async def create_slot(
         if parent.kind != kind:
             raise InvalidInput(f"lot {lot_id} is a {parent.kind}; its slots must be of that kind")
         operator_id = operator_id or parent.operator_id
+    await _require_accounts(session, owner_id, operator_id)
     zone = await zone_containing(session, lon=lon, lat=lat)
     if zone is None:
         raise OutsideServiceArea(f"({lat}, {lon}) is outside every service zone")

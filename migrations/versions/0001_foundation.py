@@ -168,7 +168,7 @@ def upgrade() -> None:
         sa.Column("operation", sa.String(200), nullable=False),
         sa.Column("fingerprint", sa.String(64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
-        sa.Column("response", pg.JSONB(), nullable=True),
+        sa.Column("response", pg.JSON(), nullable=True),
         _created_at(),
     )
     op.execute(SLOT_WINDOWS)

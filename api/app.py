@@ -1,0 +1,82 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+
+from api import errors
+from api.routes import auth, bookings, health, places, slots
+from api.state import AppState, build_state, close_state
+from core.logging import configure_logging
+from core.settings import Settings, get_settings
+
+log = structlog.get_logger("maeul.api")
+
+DESCRIPTION = """
+Backend of maeul, the shared-parking and micro-mobility service of Sangsalmi village (Bucheon).
+
+* **Residents and visiting drivers**: `GET /slots/search`, then `POST /bookings` (send an `Idempotency-Key`),
+  check in and out.
+* **Slot owners**: register private slots, publish weekly sharing windows, extra windows and blackouts, see
+  bookings on their slots (without driver identity).
+* **Village enterprise (operator)**: registers lots and slots, manages entrusted slots, sees all bookings.
+* **City**: read-only monitoring of zones, lots, slots and bookings.
+
+Sign in with `POST /auth/token` (OAuth2 password flow; the **Authorize** button below). Every error is
+`{"error": <code>, "detail": ...}` with a stable code.
+"""
+
+
+def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:
+    """Build the app. Without `state` the lifespan builds one from settings and closes it at shutdown."""
+    settings = settings or (state.settings if state else get_settings())
+    configure_logging(json=settings.env == "production")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state is not None:
+            app.state.maeul = state
+            yield
+            return
+        app.state.maeul = build_state(settings)
+        try:
+            yield
+        finally:
+            await close_state(app.state.maeul)
+
+    app = FastAPI(
+        title="maeul",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={401: {"description": "not signed in"}, 403: {"description": "role not allowed"}},
+    )
+    if state is not None:
+        app.state.maeul = state
+    errors.install(app)
+    for module in (health, auth, places, slots, bookings):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            response = await call_next(request)
+            log.info(
+                "request",
+                method=request.method,
+                path=request.url.path,
+                status=response.status_code,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+        response.headers["X-Request-ID"] = request_id
+        return response
+
+    return app

@@ -1,0 +1,36 @@
+"""Request-scoped dependencies: state, session (one unit of work), clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.maeul
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+    """One session per request. Routes commit once at the end; anything else is rolled back on close."""
+    async with state.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_now(state: StateDep) -> datetime:
+    return state.clock.now()
+
+
+NowDep = Annotated[datetime, Depends(get_now)]

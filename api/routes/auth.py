@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+
+from accounts import service
+from accounts.models import Role
+from api.auth import Admin, Anyone, issue_token
+from api.deps import NowDep, SessionDep, StateDep
+from api.idempotency import IdempotencyKeyHeader, create_once
+from api.schemas import AccountIn, AccountOut, ErrorOut, RegisterIn, TokenOut
+
+router = APIRouter(tags=["accounts"])
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}},
+    summary="Sign in (OAuth2 password flow)",
+)
+async def sign_in(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], state: StateDep, session: SessionDep, now: NowDep
+) -> TokenOut:
+    """Exchange email (as `username`) and password for a bearer access token. After
+    `MAEUL_LOGIN_MAX_FAILURES` wrong passwords for one email, sign-in for it is locked for
+    `MAEUL_LOGIN_LOCKOUT_SECONDS` (429 with `Retry-After`)."""
+    account = await service.authenticate(
+        session,
+        state.redis,
+        email=form.username,
+        password=form.password,
+        max_failures=state.settings.login_max_failures,
+        lockout_seconds=state.settings.login_lockout_seconds,
+    )
+    lifetime = timedelta(minutes=state.settings.access_token_minutes)
+    token = issue_token(account, secret=state.signing_secret, now=now, lifetime=lifetime)
+    return TokenOut(access_token=token, expires_in=int(lifetime.total_seconds()))
+
+
+@router.post(
+    "/auth/register",
+    response_model=AccountOut,
+    status_code=201,
+    responses={409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    summary="Create a resident account",
+)
+async def register(body: RegisterIn, session: SessionDep) -> AccountOut:
+    """Open to anyone: residents and visiting drivers sign up here. Other roles are created by an admin."""
+    account = await service.create_account(
+        session, email=body.email, password=body.password, display_name=body.display_name, role=Role.RESIDENT
+    )
+    await session.commit()
+    return AccountOut.of(account)
+
+
+@router.get("/me", response_model=AccountOut, summary="The signed-in account")
+async def me(actor: Anyone, session: SessionDep) -> AccountOut:
+    return AccountOut.of(await service.get_account(session, actor.id))
+
+
+@router.post(
+    "/admin/accounts",
+    response_model=AccountOut,
+    status_code=201,
+    responses={409: {"model": ErrorOut}},
+    summary="Create an account of any role (admin)",
+)
+async def create_account(
+    body: AccountIn, actor: Admin, session: SessionDep, idempotency_key: IdempotencyKeyHeader = None
+) -> AccountOut:
+    async def work() -> AccountOut:
+        account = await service.create_account(
+            session, email=body.email, password=body.password, display_name=body.display_name, role=body.role
+        )
+        return AccountOut.of(account)
+
+    return await create_once(  # type: ignore[return-value]
+        session, actor=actor, key=idempotency_key, operation="POST /admin/accounts", payload=body, work=work
+    )

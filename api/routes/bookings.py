@@ -1,0 +1,200 @@
+"""Bookings: reserve, read, cancel, check in, check out."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from accounts.actor import Actor
+from api.auth import Anyone, Driver, Owner
+from api.deps import NowDep, SessionDep, StateDep
+from api.idempotency import IdempotencyKeyHeader, create_once
+from api.schemas import BookingIn, BookingOut, ErrorOut, Page, page
+from core.errors import InvalidInput
+from parking import service
+from parking.models import BookingStatus
+from parking.repository import BookingRow
+
+router = APIRouter(prefix="/bookings", tags=["bookings"])
+
+Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
+Offset = Annotated[int, Query(ge=0, le=100_000)]
+ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+
+
+@router.post("", response_model=BookingOut, status_code=201, responses=ERRORS, summary="Book a slot")
+async def create_booking(
+    body: BookingIn,
+    actor: Driver,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> BookingOut:
+    """Reserve a slot for [start, end). The interval must lie inside the slot's sharing windows (409
+    `outside_sharing_window`) and no other booking may hold any part of it (409 `slot_unavailable`, enforced by a
+    PostgreSQL exclusion constraint). Send an `Idempotency-Key` so that a retry never books twice."""
+
+    async def work() -> BookingOut:
+        row = await service.create_booking(
+            session,
+            driver=actor,
+            slot_id=body.slot_id,
+            start=body.start,
+            end=body.end,
+            vehicle_plate=body.vehicle_plate,
+            policy=state.policy,
+            now=now,
+        )
+        return BookingOut.of(row, actor)
+
+    return await create_once(  # type: ignore[return-value]
+        session, actor=actor, key=idempotency_key, operation="POST /bookings", payload=body, work=work
+    )
+
+
+async def _list(
+    actor: Actor,
+    *,
+    as_slot_owner: bool,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    slot_id: uuid.UUID | None,
+    status: list[BookingStatus] | None,
+    start: AwareDatetime | None,
+    end: AwareDatetime | None,
+    limit: int,
+    offset: int,
+) -> dict[str, object]:
+    if (start is None) != (end is None) or (start is not None and end is not None and end <= start):
+        raise InvalidInput("give both start and end, with end after start, to filter by period")
+    rows = await service.list_bookings(
+        session,
+        actor=actor,
+        as_slot_owner=as_slot_owner,
+        slot_id=slot_id,
+        statuses=status or [],
+        overlapping=(start, end) if start is not None and end is not None else None,
+        limit=limit + 1,
+        offset=offset,
+        policy=state.policy,
+        now=now,
+    )
+    await session.commit()  # listing may have moved expired bookings along
+    return page([BookingOut.of(row, actor) for row in rows], limit=limit, offset=offset)
+
+
+@router.get("", response_model=Page[BookingOut], summary="List bookings")
+async def list_bookings(
+    actor: Anyone,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    slot_id: uuid.UUID | None = None,
+    status: Annotated[list[BookingStatus] | None, Query()] = None,
+    start: Annotated[AwareDatetime | None, Query(description="with end: bookings overlapping [start, end)")] = None,
+    end: Annotated[AwareDatetime | None, Query()] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, object]:
+    """Drivers see their own bookings; village enterprise staff, admins and the city see all (the city without
+    driver identity). Newest start first."""
+    return await _list(
+        actor,
+        as_slot_owner=False,
+        state=state,
+        session=session,
+        now=now,
+        slot_id=slot_id,
+        status=status,
+        start=start,
+        end=end,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/on-my-slots", response_model=Page[BookingOut], summary="Bookings on the caller's slots (owners)")
+async def bookings_on_my_slots(
+    actor: Owner,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    slot_id: uuid.UUID | None = None,
+    status: Annotated[list[BookingStatus] | None, Query()] = None,
+    start: Annotated[AwareDatetime | None, Query()] = None,
+    end: Annotated[AwareDatetime | None, Query()] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, object]:
+    """What an owner needs to know of the bookings on their slots: when and in what state; never who."""
+    return await _list(
+        actor,
+        as_slot_owner=True,
+        state=state,
+        session=session,
+        now=now,
+        slot_id=slot_id,
+        status=status,
+        start=start,
+        end=end,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{booking_id}", response_model=BookingOut, responses={404: {"model": ErrorOut}}, summary="One booking")
+async def get_booking(
+    booking_id: uuid.UUID, actor: Anyone, state: StateDep, session: SessionDep, now: NowDep
+) -> BookingOut:
+    """The driver, the slot's owner (without driver identity), staff and the city may read a booking; for anyone
+    else it does not exist (404)."""
+    row = await service.get_booking(session, actor=actor, booking_id=booking_id, policy=state.policy, now=now)
+    await session.commit()
+    return BookingOut.of(row, actor)
+
+
+def _transition_route(action: str, summary: str, description: str) -> None:
+    change = getattr(service, action)
+
+    async def route(
+        booking_id: uuid.UUID, actor: Anyone, state: StateDep, session: SessionDep, now: NowDep
+    ) -> BookingOut:
+        row: BookingRow = await change(session, actor=actor, booking_id=booking_id, policy=state.policy, now=now)
+        await session.commit()
+        return BookingOut.of(row, actor)
+
+    route.__doc__ = description
+    path = action.replace("_booking", "").replace("_", "-")
+    router.add_api_route(
+        f"/{{booking_id}}/{path}",
+        route,
+        methods=["POST"],
+        response_model=BookingOut,
+        responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+        summary=summary,
+        name=action,
+    )
+
+
+_transition_route(
+    "cancel_booking",
+    "Cancel a reservation",
+    "Only a `reserved` booking can be cancelled (by its driver or staff); the slot is free again at once.",
+)
+_transition_route(
+    "check_in",
+    "Check in on arrival",
+    "reserved -> active. Opens `MAEUL_EARLY_CHECK_IN_MINUTES` before start; a reservation not checked in by start + "
+    "`MAEUL_NO_SHOW_GRACE_MINUTES` becomes `no_show` and frees the slot.",
+)
+_transition_route(
+    "check_out",
+    "Check out on leaving",
+    "active or overstayed -> completed. An active booking still parked at end + `MAEUL_OVERSTAY_GRACE_MINUTES` "
+    "becomes `overstayed`.",
+)

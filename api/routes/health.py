@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.deps import SessionDep, StateDep
+from core.migrate import current_heads
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", summary="Liveness of the API, PostgreSQL and Redis")
+async def health(state: StateDep, session: SessionDep) -> JSONResponse:
+    """200 when the database (at the latest migration) and Redis answer; 503 naming what is down otherwise."""
+    checks: dict[str, str] = {}
+    try:
+        version = await session.scalar(text("SELECT version_num FROM alembic_version"))
+        checks["database"] = "ok" if version in current_heads() else f"migration {version} is not the latest"
+    except SQLAlchemyError as error:
+        checks["database"] = f"down: {type(error).__name__}"
+    try:
+        checks["redis"] = "ok" if await state.redis.ping() else "down"
+    except RedisError as error:
+        checks["redis"] = f"down: {type(error).__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    return JSONResponse({"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503)

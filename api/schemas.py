@@ -1,0 +1,277 @@
+"""HTTP request and response models. Times are ISO 8601 with an offset; money (later) is integer KRW."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+from accounts.actor import Actor
+from accounts.models import Account, Role
+from parking.models import ExceptionKind, SharingException, SlotKind, SlotSize
+from parking.policy import WeeklyWindow
+from parking.repository import BookingRow, SlotMatch, SlotView
+from parking.service import Sharing, sees_driver_details
+
+T = TypeVar("T")
+
+Longitude = Annotated[float, Field(ge=-180, le=180, description="WGS84 longitude, degrees east")]
+Latitude = Annotated[float, Field(ge=-90, le=90, description="WGS84 latitude, degrees north")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="stable machine-readable code, e.g. slot_unavailable")
+    detail: Any = Field(description="human-readable explanation, or a list of field problems")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="offset of the next page; null on the last page")
+
+
+def page(items: list[Any], *, limit: int, offset: int) -> dict[str, Any]:
+    """Build a page from `limit + 1` fetched items (the extra one only tells that a next page exists)."""
+    more = len(items) > limit
+    return {"items": items[:limit], "limit": limit, "offset": offset, "next_offset": offset + limit if more else None}
+
+
+class Location(Strict):
+    lon: Longitude
+    lat: Latitude
+
+
+# ------------------------------------------------------------------ accounts
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds")
+
+
+class RegisterIn(Strict):
+    email: EmailStr
+    password: str = Field(min_length=10, max_length=200)
+    display_name: str = Field(min_length=1, max_length=100)
+
+
+class AccountIn(RegisterIn):
+    role: Role
+
+
+class AccountOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: Role
+
+    @classmethod
+    def of(cls, account: Account) -> AccountOut:
+        return cls(id=account.id, email=account.email, display_name=account.display_name, role=account.role)
+
+
+# ------------------------------------------------------------------ zones and lots
+
+
+class ZoneOut(BaseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    area: dict[str, Any] = Field(description="GeoJSON polygon")
+
+
+class LotIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal[SlotKind.PUBLIC_LOT, SlotKind.PRIVATE_LOT]
+    location: Location
+    owner_id: uuid.UUID
+    operator_id: uuid.UUID | None = Field(default=None, description="the village enterprise, if entrusted")
+
+
+class LotOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    kind: SlotKind
+    zone_id: uuid.UUID
+    owner_id: uuid.UUID
+    operator_id: uuid.UUID | None
+    location: Location
+    slot_count: int
+
+
+# ------------------------------------------------------------------ slots
+
+
+class SlotIn(Strict):
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    kind: SlotKind
+    location: Location
+    lot_id: uuid.UUID | None = Field(default=None, description="required for public_lot and private_lot slots")
+    owner_id: uuid.UUID | None = Field(default=None, description="defaults to the caller")
+    operator_id: uuid.UUID | None = None
+    ev_charger: bool = False
+    accessible: bool = False
+    size: SlotSize = SlotSize.REGULAR
+
+
+class SlotPatch(Strict):
+    ev_charger: bool | None = None
+    accessible: bool | None = None
+    size: SlotSize | None = None
+    active: bool | None = Field(default=None, description="false withdraws the slot from sharing")
+
+
+class SlotOut(BaseModel):
+    id: uuid.UUID
+    code: str
+    kind: SlotKind
+    lot_id: uuid.UUID | None
+    zone_id: uuid.UUID
+    zone_code: str
+    owner_id: uuid.UUID
+    operator_id: uuid.UUID | None
+    location: Location
+    ev_charger: bool
+    accessible: bool
+    size: SlotSize
+    active: bool
+
+    @classmethod
+    def of(cls, view: SlotView) -> SlotOut:
+        fields = {name: getattr(view, name) for name in cls.model_fields if name != "location"}
+        return cls(**fields, location=Location(lon=view.lon, lat=view.lat))
+
+
+class SlotMatchOut(BaseModel):
+    slot: SlotOut
+    distance_m: int = Field(description="straight-line metres from the destination")
+    walk_m: int = Field(description="estimated walking metres (straight line x detour factor)")
+
+    @classmethod
+    def of(cls, match: SlotMatch, *, detour: float) -> SlotMatchOut:
+        return cls(
+            slot=SlotOut.of(match.slot), distance_m=round(match.distance_m), walk_m=round(match.distance_m * detour)
+        )
+
+
+class WeeklyWindowIO(Strict):
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1, max_length=7)
+    start: str = Field(examples=["09:00"], description="local time HH:MM (Asia/Seoul)")
+    end: str = Field(examples=["18:00"], description="local HH:MM; at or before start runs overnight; 24:00 allowed")
+
+    @classmethod
+    def of(cls, window: WeeklyWindow) -> WeeklyWindowIO:
+        return cls.model_validate({"weekdays": window.weekday_names, "start": window.start, "end": window.end})
+
+
+class WeeklyIn(Strict):
+    windows: list[WeeklyWindowIO] = Field(max_length=50, description="replaces all weekly windows; [] stops sharing")
+
+
+class ExceptionIn(Strict):
+    kind: ExceptionKind = Field(description="extra: one-off availability; blackout: the owner needs the slot back")
+    start: AwareDatetime
+    end: AwareDatetime
+    note: str = Field(default="", max_length=500)
+
+
+class ExceptionOut(BaseModel):
+    id: uuid.UUID
+    kind: ExceptionKind
+    start: datetime
+    end: datetime
+    note: str
+
+    @classmethod
+    def of(cls, exception: SharingException) -> ExceptionOut:
+        assert exception.period.lower is not None and exception.period.upper is not None
+        return cls(
+            id=exception.id,
+            kind=exception.kind,
+            start=exception.period.lower,
+            end=exception.period.upper,
+            note=exception.note,
+        )
+
+
+class SharingOut(BaseModel):
+    slot_id: uuid.UUID
+    timezone: str
+    weekly: list[WeeklyWindowIO]
+    exceptions: list[ExceptionOut] = Field(description="extra windows and blackouts not yet over")
+
+    @classmethod
+    def of(cls, slot_id: uuid.UUID, sharing: Sharing, *, timezone: str) -> SharingOut:
+        return cls(
+            slot_id=slot_id,
+            timezone=timezone,
+            weekly=[WeeklyWindowIO.of(w) for w in sharing.weekly],
+            exceptions=[ExceptionOut.of(e) for e in sharing.exceptions],
+        )
+
+
+class Period(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class AvailabilityOut(BaseModel):
+    slot_id: uuid.UUID
+    start: datetime
+    end: datetime
+    free: list[Period] = Field(description="periods in the sharing windows with no booking")
+
+
+# ------------------------------------------------------------------ bookings
+
+
+class BookingIn(Strict):
+    slot_id: uuid.UUID
+    start: AwareDatetime
+    end: AwareDatetime
+    vehicle_plate: str = Field(min_length=2, max_length=20, examples=["12가3456"])
+
+
+class BookingOut(BaseModel):
+    id: uuid.UUID
+    slot_id: uuid.UUID
+    slot_code: str
+    start: datetime
+    end: datetime
+    status: str = Field(description="reserved, active, overstayed, completed, cancelled or no_show")
+    driver_id: uuid.UUID | None = Field(description="null unless the caller is the driver or staff")
+    vehicle_plate: str | None = Field(description="null unless the caller is the driver or staff")
+    created_at: datetime
+    status_changed_at: datetime
+    checked_in_at: datetime | None
+    checked_out_at: datetime | None
+    cancelled_at: datetime | None
+
+    @classmethod
+    def of(cls, row: BookingRow, actor: Actor) -> BookingOut:
+        booking = row.booking
+        full = sees_driver_details(actor, row)
+        assert booking.period.lower is not None and booking.period.upper is not None
+        return cls(
+            id=booking.id,
+            slot_id=booking.slot_id,
+            slot_code=row.slot_code,
+            start=booking.period.lower,
+            end=booking.period.upper,
+            status=booking.status,
+            driver_id=booking.driver_id if full else None,
+            vehicle_plate=booking.vehicle_plate if full else None,
+            created_at=booking.created_at,
+            status_changed_at=booking.status_changed_at,
+            checked_in_at=booking.checked_in_at,
+            checked_out_at=booking.checked_out_at,
+            cancelled_at=booking.cancelled_at,
+        )

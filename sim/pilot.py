@@ -1,0 +1,269 @@
+"""The Sangsalmi village pilot as demo data: deterministic (seeded) and loaded through the real services.
+
+About 280 shared slots of the four kinds in and around Sangsalmi village (Samjeong-dong, Ojeong-gu, Bucheon),
+around 37.52 N, 126.78 E, in an area about 1 km across, with realistic weekly sharing windows: public lots always,
+private lots in business hours, resident-priority slots mostly on weekdays while their permit holders are at work,
+private individual slots as their owners choose.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.actor import Actor
+from accounts.models import Account, Role
+from accounts.service import create_account, hash_password
+from core.clock import Clock
+from geo.repository import add_zone
+from parking import service
+from parking.models import SlotKind, SlotSize
+from parking.policy import BookingPolicy, WeeklyWindow
+
+CENTRE = (126.7800, 37.5200)  # lon, lat
+DEMO_PASSWORD = "maeul-demo-2019"
+DEMO_DOMAIN = "maeul.demo"
+METRES_PER_DEG_LAT = 111_320.0
+
+
+def offset(lon: float, lat: float, *, east_m: float, north_m: float) -> tuple[float, float]:
+    """The point `east_m` metres east and `north_m` metres north of (lon, lat)."""
+    return (
+        lon + east_m / (METRES_PER_DEG_LAT * math.cos(math.radians(lat))),
+        lat + north_m / METRES_PER_DEG_LAT,
+    )
+
+
+def square(half_side_m: float) -> list[tuple[float, float]]:
+    lon, lat = CENTRE
+    corners = [(-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)]
+    return [offset(lon, lat, east_m=e * half_side_m, north_m=n * half_side_m) for e, n in corners]
+
+
+EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS = EVERY_DAY[:5]
+WEEKEND = EVERY_DAY[5:]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    key: str
+    email: str
+    display_name: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLot:
+    key: str
+    name: str
+    kind: SlotKind
+    owner: str  # DemoAccount key
+    entrusted: bool
+    east_m: float
+    north_m: float
+    slots: int
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSlot:
+    code: str
+    kind: SlotKind
+    owner: str
+    lot: str | None
+    entrusted: bool
+    lon: float
+    lat: float
+    ev_charger: bool
+    accessible: bool
+    size: SlotSize
+    windows: tuple[WeeklyWindow, ...]
+
+
+@dataclass(slots=True)
+class Pilot:
+    accounts: list[DemoAccount] = field(default_factory=list)
+    lots: list[DemoLot] = field(default_factory=list)
+    slots: list[DemoSlot] = field(default_factory=list)
+
+
+HEADLINE_ACCOUNTS = [
+    DemoAccount("admin", f"admin@{DEMO_DOMAIN}", "maeul admin", Role.ADMIN),
+    DemoAccount("city", f"city@{DEMO_DOMAIN}", "Bucheon City, Smart City Division", Role.CITY),
+    DemoAccount("operator", f"operator@{DEMO_DOMAIN}", "Sangsalmi People's Centre (village enterprise)", Role.OPERATOR),
+    DemoAccount("resident", f"resident@{DEMO_DOMAIN}", "Kim Minji (resident driver)", Role.RESIDENT),
+    DemoAccount("owner", f"owner@{DEMO_DOMAIN}", "Park Jisoo (permit holder sharing a slot)", Role.OWNER),
+]
+
+LOTS = [
+    DemoLot("samjeong-public", "Samjeong-dong public lot", SlotKind.PUBLIC_LOT, "city", True, -250, 180, 60),
+    DemoLot("riverside-public", "Gulpocheon riverside public lot", SlotKind.PUBLIC_LOT, "city", True, 380, -300, 40),
+    DemoLot("church-private", "Sangsalmi church lot", SlotKind.PRIVATE_LOT, "lot-church", False, 120, 320, 30),
+    DemoLot("market-private", "Ojeong market lot", SlotKind.PRIVATE_LOT, "lot-market", False, -380, -260, 30),
+]
+RESIDENT_PRIORITY_SLOTS = 80
+PRIVATE_INDIVIDUAL_SLOTS = 40
+
+
+def generate(seed: int = 2019) -> Pilot:
+    """The pilot's accounts, lots and slots; the same seed always gives the same data."""
+    rng = random.Random(seed)
+    pilot = Pilot(accounts=list(HEADLINE_ACCOUNTS))
+    pilot.accounts += [
+        DemoAccount("lot-church", f"church-lot@{DEMO_DOMAIN}", "Sangsalmi church (lot owner)", Role.OWNER),
+        DemoAccount("lot-market", f"market-lot@{DEMO_DOMAIN}", "Ojeong market merchants (lot owner)", Role.OWNER),
+    ]
+    pilot.accounts += [
+        DemoAccount(f"resident{i:02d}", f"resident{i:02d}@{DEMO_DOMAIN}", f"Resident {i:02d}", Role.RESIDENT)
+        for i in range(1, 11)
+    ]
+    pilot.lots = list(LOTS)
+    lon0, lat0 = CENTRE
+
+    for lot in LOTS:
+        lot_lon, lot_lat = offset(lon0, lat0, east_m=lot.east_m, north_m=lot.north_m)
+        always = WeeklyWindow.parse(EVERY_DAY, "00:00", "24:00")
+        business = WeeklyWindow.parse(EVERY_DAY, "07:00", "23:00")
+        for n in range(lot.slots):
+            row, col = divmod(n, 10)
+            lon, lat = offset(lot_lon, lot_lat, east_m=col * 2.6, north_m=row * 5.5)
+            pilot.slots.append(
+                DemoSlot(
+                    code=f"{lot.key.upper()}-{n + 1:03d}",
+                    kind=lot.kind,
+                    owner=lot.owner,
+                    lot=lot.key,
+                    entrusted=lot.entrusted,
+                    lon=lon,
+                    lat=lat,
+                    ev_charger=n % 10 == 9,
+                    accessible=n < 2,
+                    size=SlotSize.LARGE if n % 15 == 14 else SlotSize.REGULAR,
+                    windows=(always,) if lot.kind == SlotKind.PUBLIC_LOT else (business,),
+                )
+            )
+
+    # Resident-priority on-street slots: free while their permit holders are at work.
+    weekday_bands = [("09:00", "18:00"), ("08:00", "19:00"), ("10:00", "17:00"), ("09:00", "20:00")]
+    for n in range(RESIDENT_PRIORITY_SLOTS):
+        owner = "owner" if n == 0 else f"permit{n:02d}"
+        if n:
+            pilot.accounts.append(DemoAccount(owner, f"{owner}@{DEMO_DOMAIN}", f"Permit holder {n:02d}", Role.OWNER))
+        start, end = weekday_bands[0] if rng.random() < 0.6 else rng.choice(weekday_bands[1:])
+        windows = [WeeklyWindow.parse(WEEKDAYS, start, end)]
+        if rng.random() < 0.25:  # some also share on weekend afternoons
+            windows.append(WeeklyWindow.parse(WEEKEND, "13:00", "20:00"))
+        lon, lat = offset(lon0, lat0, east_m=rng.uniform(-450, 450), north_m=rng.uniform(-450, 450))
+        pilot.slots.append(
+            DemoSlot(
+                code=f"RP-{n + 1:03d}",
+                kind=SlotKind.RESIDENT_PRIORITY,
+                owner=owner,
+                lot=None,
+                entrusted=True,  # the city entrusts resident-slot operation to the village enterprise
+                lon=lon,
+                lat=lat,
+                ev_charger=False,
+                accessible=rng.random() < 0.05,
+                size=SlotSize.COMPACT if rng.random() < 0.3 else SlotSize.REGULAR,
+                windows=tuple(windows),
+            )
+        )
+
+    # Private individual slots (개인 사유지 주차면): each owner picks a pattern.
+    patterns = [
+        [WeeklyWindow.parse(WEEKDAYS, "09:00", "18:00")],
+        [WeeklyWindow.parse(EVERY_DAY, "19:00", "08:00")],  # nights, while the owner's car is away
+        [WeeklyWindow.parse(WEEKEND, "00:00", "24:00")],
+        [WeeklyWindow.parse(WEEKDAYS, "08:00", "20:00"), WeeklyWindow.parse(["sat"], "10:00", "16:00")],
+    ]
+    for n in range(PRIVATE_INDIVIDUAL_SLOTS):
+        owner = f"private{n + 1:02d}"
+        pilot.accounts.append(DemoAccount(owner, f"{owner}@{DEMO_DOMAIN}", f"Private owner {n + 1:02d}", Role.OWNER))
+        lon, lat = offset(lon0, lat0, east_m=rng.uniform(-480, 480), north_m=rng.uniform(-480, 480))
+        pilot.slots.append(
+            DemoSlot(
+                code=f"PI-{n + 1:03d}",
+                kind=SlotKind.PRIVATE_INDIVIDUAL,
+                owner=owner,
+                lot=None,
+                entrusted=False,
+                lon=lon,
+                lat=lat,
+                ev_charger=rng.random() < 0.15,
+                accessible=False,
+                size=rng.choice([SlotSize.COMPACT, SlotSize.REGULAR, SlotSize.REGULAR, SlotSize.LARGE]),
+                windows=tuple(rng.choice(patterns)),
+            )
+        )
+    return pilot
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    created: bool
+    accounts: int
+    lots: int
+    slots: int
+
+
+async def load(session: AsyncSession, *, clock: Clock, policy: BookingPolicy, seed: int = 2019) -> LoadResult:
+    """Load the pilot unless it is already there (idempotent). Flushes; the caller commits."""
+    pilot = generate(seed)
+    admin_email = HEADLINE_ACCOUNTS[0].email
+    if await session.scalar(select(Account.id).where(Account.email == admin_email)) is not None:
+        return LoadResult(False, len(pilot.accounts), len(pilot.lots), len(pilot.slots))
+
+    await add_zone(session, code="samjeong-dong", name="Samjeong-dong (pilot district)", ring=square(1500))
+    await add_zone(session, code="sangsalmi", name="Sangsalmi village", ring=square(520))
+
+    password_hash = hash_password(DEMO_PASSWORD)  # one argon2 hash shared by all demo accounts: fast to load
+    ids: dict[str, uuid.UUID] = {}
+    for demo in pilot.accounts:
+        account = await create_account(
+            session, email=demo.email, password_hash=password_hash, display_name=demo.display_name, role=demo.role
+        )
+        ids[demo.key] = account.id
+    admin = Actor(id=ids["admin"], role=Role.ADMIN)
+    enterprise = ids["operator"]
+
+    lot_ids: dict[str, uuid.UUID] = {}
+    lon0, lat0 = CENTRE
+    for lot in pilot.lots:
+        lon, lat = offset(lon0, lat0, east_m=lot.east_m, north_m=lot.north_m)
+        created = await service.create_lot(
+            session,
+            name=lot.name,
+            kind=lot.kind,
+            lon=lon,
+            lat=lat,
+            owner_id=ids[lot.owner],
+            operator_id=enterprise if lot.entrusted else None,
+        )
+        lot_ids[lot.key] = created.id
+
+    now = clock.now()
+    for slot in pilot.slots:
+        view = await service.create_slot(
+            session,
+            actor=admin,
+            code=slot.code,
+            kind=slot.kind,
+            lon=slot.lon,
+            lat=slot.lat,
+            owner_id=ids[slot.owner],
+            lot_id=lot_ids[slot.lot] if slot.lot else None,
+            operator_id=enterprise if slot.entrusted else None,
+            ev_charger=slot.ev_charger,
+            accessible=slot.accessible,
+            size=slot.size,
+        )
+        await service.replace_weekly_windows(
+            session, actor=admin, slot_id=view.id, windows=list(slot.windows), policy=policy, now=now
+        )
+    return LoadResult(True, len(pilot.accounts), len(pilot.lots), len(pilot.slots))
