@@ -14,7 +14,7 @@ from fastapi.security import OAuth2PasswordBearer
 from accounts.actor import Actor
 from accounts.models import Account, Role
 from accounts.service import get_account
-from api.deps import SessionDep, StateDep
+from api.deps import NowDep, SessionDep, StateDep
 from api.errors import NotAuthenticated
 from core.errors import Forbidden, NotFound
 
@@ -33,13 +33,23 @@ def issue_token(account: Account, *, secret: str, now: datetime, lifetime: timed
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-async def current_actor(state: StateDep, session: SessionDep, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
+async def current_actor(
+    state: StateDep, session: SessionDep, now: NowDep, token: Annotated[str | None, Depends(oauth2)]
+) -> Actor:
     if token is None:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>' from POST /auth/token")
     try:
-        claims = jwt.decode(token, state.signing_secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        # expiry is checked against the service's (injected) clock, not the machine's
+        claims = jwt.decode(
+            token,
+            state.signing_secret,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub"], "verify_exp": False, "verify_iat": False},
+        )
         account_id = uuid.UUID(claims["sub"])
-    except (jwt.PyJWTError, ValueError) as error:
+        if float(claims["exp"]) <= now.timestamp():
+            raise jwt.ExpiredSignatureError("the token has expired")
+    except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise NotAuthenticated("the access token is invalid or has expired; sign in again") from error
     try:
         account = await get_account(session, account_id)

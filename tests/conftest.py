@@ -1,0 +1,144 @@
+"""Test fixtures: real PostgreSQL + PostGIS and Redis (started by the repo's own services manager), one migrated
+test database per run, and one transaction per test rolled back at the end."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import uvicorn
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+
+from api.app import create_app
+from api.deps import get_session
+from api.state import AppState, build_state
+from core import services
+from core.clock import FixedClock
+from core.db import database_url
+from core.migrate import upgrade
+from core.settings import Settings
+
+KST = ZoneInfo("Asia/Seoul")
+# Monday 23 November 2026, 07:00 in Seoul: the tests' "now".
+NOW = datetime(2026, 11, 23, 7, 0, tzinfo=KST)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI nothing may be skipped: every service is installed there, so a skip hides a missing test."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if os.environ.get("CI") and skipped:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if reporter:
+            reporter.write_line(f"FAILED: {skipped} test(s) skipped in CI", red=True)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(
+        env="test",
+        database_name="maeul_test",
+        redis_url=os.environ.get("MAEUL_REDIS_URL") or f"redis://127.0.0.1:{Settings().redis_port}/1",
+        db_pool_size=20,
+        db_max_overflow=60,
+    )
+
+
+@pytest.fixture(scope="session")
+def database(settings: Settings) -> str:
+    """A freshly migrated test database; its URL."""
+    if settings.manages_database:
+        services.up(settings.model_copy(update={"redis_url": None}))
+        services.drop_database(settings, settings.database_name)
+        services.ensure_database(settings, settings.database_name)
+    url = database_url(settings)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def engine(database: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database, pool_size=5, connect_args={"server_settings": {"timezone": "UTC"}})
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        yield connection
+        await transaction.rollback()
+
+
+@pytest.fixture
+async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """The test's session: what routes commit is a savepoint inside the test's transaction."""
+    async with AsyncSession(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False, autoflush=False
+    ) as session:
+        yield session
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+async def state(settings: Settings, database: str, clock: FixedClock) -> AsyncIterator[AppState]:
+    state = build_state(settings, clock=clock, database_url=database)
+    await state.redis.flushdb()
+    yield state
+    await state.redis.aclose()
+    await state.engine.dispose()
+
+
+@pytest.fixture
+async def client(state: AppState, session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(state=state)
+
+    async def test_session() -> AsyncIterator[AsyncSession]:
+        yield session
+
+    app.dependency_overrides[get_session] = test_session
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://maeul.test") as client:
+        yield client
+
+
+@pytest.fixture
+async def redis(state: AppState) -> Redis:
+    return state.redis
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, database: str) -> Iterator[str]:
+    """A real uvicorn server on loopback, committing to the test database: for concurrency over real HTTP."""
+    app = create_app(settings.model_copy(update={"database_url": database}))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the live test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{server.config.port}"
+    server.should_exit = True
+    thread.join(timeout=10)
