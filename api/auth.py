@@ -12,7 +12,7 @@ from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
 from accounts.actor import Actor
-from accounts.models import Account, Role
+from accounts.models import Role
 from accounts.service import get_account
 from api.deps import NowDep, SessionDep, StateDep
 from api.errors import NotAuthenticated
@@ -28,8 +28,8 @@ STAFF = frozenset({Role.OPERATOR, Role.ADMIN})
 MONITORS = frozenset({Role.OPERATOR, Role.ADMIN, Role.CITY})
 
 
-def issue_token(account: Account, *, secret: str, now: datetime, lifetime: timedelta) -> str:
-    claims = {"sub": str(account.id), "role": account.role, "iat": now, "exp": now + lifetime}
+def issue_token(actor: Actor, *, secret: str, now: datetime, lifetime: timedelta) -> str:
+    claims = {"sub": str(actor.id), "role": actor.role, "iat": now, "exp": now + lifetime}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 

@@ -23,7 +23,11 @@ StateDep = Annotated[AppState, Depends(get_state)]
 async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
     """One session per request. Routes commit once at the end; anything else is rolled back on close."""
     async with state.sessionmaker() as session:
-        yield session
+        try:
+            yield session
+        except Exception:
+            await session.rollback()  # nothing of a failed request is written, even if it flushed
+            raise
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -107,7 +107,14 @@ async def client(state: AppState, session: AsyncSession) -> AsyncIterator[httpx.
     app = create_app(state=state)
 
     async def test_session() -> AsyncIterator[AsyncSession]:
-        yield session
+        """Like `get_session`: each request is its own unit of work. The commit before it keeps the test's own
+        set-up; a failing request rolls back to there (all inside the test's transaction)."""
+        await session.commit()
+        try:
+            yield session
+        except Exception:
+            await session.rollback()
+            raise
 
     app.dependency_overrides[get_session] = test_session
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

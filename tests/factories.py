@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
-from accounts.models import Account, Role
+from accounts.models import Role
 from accounts.service import create_account, hash_password
 from api.auth import issue_token
 from api.state import AppState, booking_policy
@@ -31,17 +31,18 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{next(_counter)}-{uuid.uuid4().hex[:6]}"
 
 
-async def make_account(session: AsyncSession, *, role: Role = Role.RESIDENT, email: str | None = None) -> Account:
-    return await create_account(
+async def make_account(session: AsyncSession, *, role: Role = Role.RESIDENT, email: str | None = None) -> Actor:
+    account = await create_account(
         session,
         email=email or f"{unique(role.value)}@test.maeul",
         password_hash=_HASH,
         display_name=f"test {role.value}",
         role=role,
     )
+    return Actor(id=account.id, role=role)
 
 
-def auth(state: AppState, account: Account) -> dict[str, str]:
+def auth(state: AppState, account: Actor) -> dict[str, str]:
     token = issue_token(account, secret=state.signing_secret, now=state.clock.now(), lifetime=timedelta(hours=1))
     return {"Authorization": f"Bearer {token}"}
 
@@ -53,7 +54,7 @@ async def make_zone(session: AsyncSession, *, half_side_m: float = 3000) -> None
 async def make_slot(
     session: AsyncSession,
     *,
-    owner: Account | None = None,
+    owner: Actor | None = None,
     kind: SlotKind = SlotKind.PRIVATE_INDIVIDUAL,
     east_m: float = 0,
     north_m: float = 0,
@@ -61,7 +62,7 @@ async def make_slot(
     ev_charger: bool = False,
     accessible: bool = False,
     size: SlotSize = SlotSize.REGULAR,
-    entrusted_to: Account | None = None,
+    entrusted_to: Actor | None = None,
     now: datetime,
 ) -> uuid.UUID:
     """A slot at `east_m`/`north_m` metres from the pilot centre, shared in `windows` (default: always)."""
@@ -91,9 +92,7 @@ async def make_slot(
     )
     if windows is None:
         windows = [WeeklyWindow.parse(["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "00:00", "24:00")]
-    await service.replace_weekly_windows(
-        session, actor=admin, slot_id=view.id, windows=windows, policy=POLICY, now=now
-    )
+    await service.replace_weekly_windows(session, actor=admin, slot_id=view.id, windows=windows, policy=POLICY, now=now)
     return view.id
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
 from accounts import service
+from accounts.actor import Actor
 from accounts.models import Role
 from api.auth import Admin, Anyone, issue_token
 from api.deps import NowDep, SessionDep, StateDep
@@ -37,7 +38,7 @@ async def sign_in(
         lockout_seconds=state.settings.login_lockout_seconds,
     )
     lifetime = timedelta(minutes=state.settings.access_token_minutes)
-    token = issue_token(account, secret=state.signing_secret, now=now, lifetime=lifetime)
+    token = issue_token(Actor(id=account.id, role=Role(account.role)), secret=state.signing_secret, now=now, lifetime=lifetime)
     return TokenOut(access_token=token, expires_in=int(lifetime.total_seconds()))
 
 

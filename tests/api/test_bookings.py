@@ -60,7 +60,9 @@ async def test_booking_life_cycle(client: httpx.AsyncClient, session: AsyncSessi
     assert on_my_slots.json()["items"][0]["vehicle_plate"] is None
 
 
-async def test_no_show_frees_the_slot(client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock):
+async def test_no_show_frees_the_slot(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
+):
     _, slot_id, driver = await _setup(session, state)
     start, end = NOW.replace(hour=10), NOW.replace(hour=12)
     first = (await client.post("/bookings", json=booking_body(slot_id, start, end), headers=auth(state, driver))).json()
@@ -84,7 +86,9 @@ async def test_no_show_frees_the_slot(client: httpx.AsyncClient, session: AsyncS
 async def test_overstay(client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock):
     _, slot_id, driver = await _setup(session, state)
     start, end = NOW.replace(hour=10), NOW.replace(hour=11)
-    booking = (await client.post("/bookings", json=booking_body(slot_id, start, end), headers=auth(state, driver))).json()
+    booking = (
+        await client.post("/bookings", json=booking_body(slot_id, start, end), headers=auth(state, driver))
+    ).json()
     clock.set(start)
     await client.post(f"/bookings/{booking['id']}/check-in", headers=auth(state, driver))
     clock.set(end + timedelta(minutes=9))
@@ -124,7 +128,9 @@ async def test_booking_must_lie_inside_sharing_windows(
     assert await session.scalar(select(func.count()).select_from(Booking).where(Booking.slot_id == slot_id)) == 0
 
 
-async def test_overnight_window_and_adjacent_bookings(client: httpx.AsyncClient, session: AsyncSession, state: AppState):
+async def test_overnight_window_and_adjacent_bookings(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState
+):
     nights = [WeeklyWindow.parse(["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "19:00", "08:00")]
     _, slot_id, driver = await _setup(session, state, windows=nights)
     headers = auth(state, driver)
