@@ -1,0 +1,84 @@
+"""Every endpoint with every role: who is let through (anything but 401/403) and who is refused (403)."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.models import Role
+from api.app import create_app
+from api.state import AppState
+from core.settings import Settings
+from tests.factories import auth, make_account
+
+R, O, P, C, A = Role.RESIDENT, Role.OWNER, Role.OPERATOR, Role.CITY, Role.ADMIN
+EVERYONE = {R, O, P, C, A}
+PUBLIC = None
+
+# The access table, written independently of the code: who may call what.
+ALLOWED: dict[tuple[str, str], set[Role] | None] = {
+    ("GET", "/health"): PUBLIC,
+    ("POST", "/auth/token"): PUBLIC,
+    ("POST", "/auth/register"): PUBLIC,
+    ("GET", "/me"): EVERYONE,
+    ("POST", "/admin/accounts"): {A},
+    ("GET", "/zones"): EVERYONE,
+    ("GET", "/lots"): EVERYONE,
+    ("POST", "/lots"): {P, A},
+    ("GET", "/slots/search"): EVERYONE,
+    ("GET", "/slots"): {O, P, C, A},
+    ("POST", "/slots"): {O, P, A},
+    ("GET", "/slots/{slot_id}"): EVERYONE,
+    ("PATCH", "/slots/{slot_id}"): {O, P, A},
+    ("GET", "/slots/{slot_id}/sharing"): {O, P, C, A},
+    ("PUT", "/slots/{slot_id}/sharing/weekly"): {O, P, A},
+    ("POST", "/slots/{slot_id}/sharing/exceptions"): {O, P, A},
+    ("DELETE", "/slots/{slot_id}/sharing/exceptions/{exception_id}"): {O, P, A},
+    ("GET", "/slots/{slot_id}/availability"): EVERYONE,
+    ("POST", "/bookings"): {R, O},
+    ("GET", "/bookings"): EVERYONE,
+    ("GET", "/bookings/on-my-slots"): {O},
+    ("GET", "/bookings/{booking_id}"): EVERYONE,
+    ("POST", "/bookings/{booking_id}/cancel"): EVERYONE,
+    ("POST", "/bookings/{booking_id}/check-in"): EVERYONE,
+    ("POST", "/bookings/{booking_id}/check-out"): EVERYONE,
+}
+
+
+def test_every_endpoint_is_in_the_access_table_and_documented(settings: Settings):
+    paths = create_app(settings).openapi()["paths"]
+    documented = [(method.upper(), path) for path, operations in paths.items() for method in operations]
+    assert sorted(documented) == sorted(ALLOWED)
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            assert operation.get("summary"), (method, path)
+
+
+def _url(path: str) -> str:
+    return (
+        path.replace("{slot_id}", str(uuid.uuid4()))
+        .replace("{booking_id}", str(uuid.uuid4()))
+        .replace("{exception_id}", str(uuid.uuid4()))
+    )
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ALLOWED))
+async def test_roles(client: httpx.AsyncClient, session: AsyncSession, state: AppState, method: str, path: str):
+    allowed = ALLOWED[(method, path)]
+    anonymous = await client.request(method, _url(path), json={})
+    if allowed is PUBLIC:
+        assert anonymous.status_code not in (401, 403), anonymous.text
+        return
+    assert anonymous.status_code == 401 and anonymous.json()["error"] == "not_authenticated"
+    for role in Role:
+        account = await make_account(session, role=role)
+        response = await client.request(method, _url(path), json={}, headers=auth(state, account))
+        if role in allowed:
+            assert response.status_code not in (401, 403), (role, response.text)
+            assert response.status_code < 500, (role, response.text)
+        else:
+            assert response.status_code == 403, (role, response.status_code, response.text)
+            assert response.json()["error"] == "forbidden"
