@@ -135,8 +135,7 @@ async def lock_slot(session: AsyncSession, slot_id: uuid.UUID, *, exclusive: boo
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def search_free_slots(
-    session: AsyncSession,
+def free_slots_query(
     *,
     lon: float,
     lat: float,
@@ -147,7 +146,7 @@ async def search_free_slots(
     filters: SlotFilters,
     limit: int,
     offset: int,
-) -> list[SlotMatch]:
+) -> Select[*tuple[Any, ...]]:
     """Active slots within `radius_m` of the point, free for all of [start, end), nearest first."""
     distance = distance_m(Slot.location, lon, lat).label("distance_m")
     query = (
@@ -169,7 +168,13 @@ async def search_free_slots(
         query = query.where(Slot.accessible == filters.accessible)
     if filters.size is not None:
         query = query.where(Slot.size == filters.size)
-    return [SlotMatch(_slot_view(row), float(row[14])) for row in await session.execute(query)]
+    return query
+
+
+async def search_free_slots(session: AsyncSession, **criteria: Any) -> list[SlotMatch]:
+    """Run `free_slots_query` with the same keyword arguments."""
+    rows = await session.execute(free_slots_query(**criteria))
+    return [SlotMatch(_slot_view(row), float(row[14])) for row in rows]
 
 
 async def windows_contain(

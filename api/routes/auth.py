@@ -38,7 +38,9 @@ async def sign_in(
         lockout_seconds=state.settings.login_lockout_seconds,
     )
     lifetime = timedelta(minutes=state.settings.access_token_minutes)
-    token = issue_token(Actor(id=account.id, role=Role(account.role)), secret=state.signing_secret, now=now, lifetime=lifetime)
+    token = issue_token(
+        Actor(id=account.id, role=Role(account.role)), secret=state.signing_secret, now=now, lifetime=lifetime
+    )
     return TokenOut(access_token=token, expires_in=int(lifetime.total_seconds()))
 
 
