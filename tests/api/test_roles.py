@@ -14,8 +14,8 @@ from api.state import AppState
 from core.settings import Settings
 from tests.factories import auth, make_account
 
-R, O, P, C, A = Role.RESIDENT, Role.OWNER, Role.OPERATOR, Role.CITY, Role.ADMIN
-EVERYONE = {R, O, P, C, A}
+R, OW, OP, C, A = Role.RESIDENT, Role.OWNER, Role.OPERATOR, Role.CITY, Role.ADMIN
+EVERYONE = {R, OW, OP, C, A}
 PUBLIC = None
 
 # The access table, written independently of the code: who may call what.
@@ -27,20 +27,20 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/admin/accounts"): {A},
     ("GET", "/zones"): EVERYONE,
     ("GET", "/lots"): EVERYONE,
-    ("POST", "/lots"): {P, A},
+    ("POST", "/lots"): {OP, A},
     ("GET", "/slots/search"): EVERYONE,
-    ("GET", "/slots"): {O, P, C, A},
-    ("POST", "/slots"): {O, P, A},
+    ("GET", "/slots"): {OW, OP, C, A},
+    ("POST", "/slots"): {OW, OP, A},
     ("GET", "/slots/{slot_id}"): EVERYONE,
-    ("PATCH", "/slots/{slot_id}"): {O, P, A},
-    ("GET", "/slots/{slot_id}/sharing"): {O, P, C, A},
-    ("PUT", "/slots/{slot_id}/sharing/weekly"): {O, P, A},
-    ("POST", "/slots/{slot_id}/sharing/exceptions"): {O, P, A},
-    ("DELETE", "/slots/{slot_id}/sharing/exceptions/{exception_id}"): {O, P, A},
+    ("PATCH", "/slots/{slot_id}"): {OW, OP, A},
+    ("GET", "/slots/{slot_id}/sharing"): {OW, OP, C, A},
+    ("PUT", "/slots/{slot_id}/sharing/weekly"): {OW, OP, A},
+    ("POST", "/slots/{slot_id}/sharing/exceptions"): {OW, OP, A},
+    ("DELETE", "/slots/{slot_id}/sharing/exceptions/{exception_id}"): {OW, OP, A},
     ("GET", "/slots/{slot_id}/availability"): EVERYONE,
-    ("POST", "/bookings"): {R, O},
+    ("POST", "/bookings"): {R, OW},
     ("GET", "/bookings"): EVERYONE,
-    ("GET", "/bookings/on-my-slots"): {O},
+    ("GET", "/bookings/on-my-slots"): {OW},
     ("GET", "/bookings/{booking_id}"): EVERYONE,
     ("POST", "/bookings/{booking_id}/cancel"): EVERYONE,
     ("POST", "/bookings/{booking_id}/check-in"): EVERYONE,

@@ -55,7 +55,7 @@ async def test_exclusion_constraint_refuses_overlap_without_the_application(sess
     "sql",
     [
         "UPDATE bookings SET status = 'lost' WHERE slot_id = :slot",
-        "UPDATE bookings SET period = tstzrange(upper(period), lower(period) + interval '1 day', '(]') WHERE slot_id = :slot",
+        "UPDATE bookings SET period = tstzrange(lower(period), upper(period), '(]') WHERE slot_id = :slot",
         "UPDATE bookings SET period = tstzrange(lower(period), NULL) WHERE slot_id = :slot",
         "UPDATE slots SET size = 'huge' WHERE id = :slot",
         "UPDATE slots SET kind = 'public_lot' WHERE id = :slot",
