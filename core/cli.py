@@ -17,7 +17,7 @@ app.add_typer(services_app, name="services")
 
 def _print_status(rows: list[services.ServiceStatus]) -> None:
     for row in rows:
-        state = "running" if row.running else "stopped"
+        state = {True: "running", False: "stopped", None: "-"}[row.running]
         managed = "managed here" if row.managed else "external"
         typer.echo(f"{row.name:<11} {state:<8} {managed:<13} {row.where}")
 
@@ -49,7 +49,7 @@ def services_down() -> None:
 def services_status() -> None:
     rows = services.status(get_settings())
     _print_status(rows)
-    if not all(row.running for row in rows):
+    if any(row.running is False for row in rows):
         raise typer.Exit(3)
 
 

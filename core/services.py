@@ -35,7 +35,7 @@ class ServiceError(RuntimeError):
 class ServiceStatus:
     name: str
     managed: bool
-    running: bool
+    running: bool | None  # None: external, not checked here
     where: str
 
 
@@ -66,6 +66,17 @@ def _give_to_server_user(path: Path) -> None:
     if _as_root():
         entry = pwd.getpwnam("postgres")
         os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _let_server_user_reach(path: Path) -> None:
+    """As root, the `postgres` user must be able to walk down to the data directory: add search permission
+    (x only: no listing, no reading) for others on each ancestor that lacks it, e.g. a checkout under /root."""
+    if not _as_root():
+        return
+    for directory in [path, *path.parents]:
+        mode = directory.stat().st_mode
+        if not mode & 0o001:
+            directory.chmod(mode | 0o001)
 
 
 def _run(args: list[str], *, what: str) -> subprocess.CompletedProcess[str]:
@@ -108,12 +119,7 @@ def _pg_init(settings: Settings) -> None:
         return
     bindir = _pg_bin_dir()
     root.mkdir(parents=True, exist_ok=True)
-    for parent in [root, *root.parents]:
-        # the server user must be able to walk down to its data directory
-        if _as_root() and parent.stat().st_mode & 0o001 == 0:
-            parent.chmod(parent.stat().st_mode | 0o001)
-        if parent == settings.home.resolve().parent:
-            break
+    _let_server_user_reach(root)
     _give_to_server_user(root)
     password_file = root / "password"
     password_file.write_text(secrets.token_urlsafe(24))
@@ -297,10 +303,10 @@ def status(settings: Settings) -> list[ServiceStatus]:
         where = f"127.0.0.1:{settings.pg_port} (data {_pg_dir(settings) / 'data'})"
         result.append(ServiceStatus("postgresql", True, _pg_running(settings), where))
     else:
-        result.append(ServiceStatus("postgresql", False, True, "MAEUL_DATABASE_URL"))
+        result.append(ServiceStatus("postgresql", False, None, "MAEUL_DATABASE_URL"))
     if settings.manages_redis:
         where = f"127.0.0.1:{settings.redis_port} (data {_redis_dir(settings)})"
         result.append(ServiceStatus("redis", True, _redis_ping(settings), where))
     else:
-        result.append(ServiceStatus("redis", False, True, "MAEUL_REDIS_URL"))
+        result.append(ServiceStatus("redis", False, None, "MAEUL_REDIS_URL"))
     return result
