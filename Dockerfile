@@ -1,0 +1,20 @@
+# The maeul API and CLI. Build: docker build -t maeul .  (see docker-compose.yml for the whole stack)
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_PYTHON_DOWNLOADS=never
+RUN pip install --no-cache-dir uv
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --locked --no-dev --no-install-project
+COPY accounts ./accounts
+COPY api ./api
+COPY core ./core
+COPY geo ./geo
+COPY parking ./parking
+COPY sim ./sim
+COPY migrations ./migrations
+RUN uv sync --locked --no-dev && useradd --system maeul
+USER maeul
+ENV PATH="/app/.venv/bin:$PATH" MAEUL_API_HOST=0.0.0.0
+EXPOSE 8000
+CMD ["maeul", "serve"]

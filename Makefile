@@ -1,0 +1,56 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both do all the set-up, idempotently.
+SHELL := /bin/bash
+OS_PACKAGES := postgresql-15 postgresql-15-postgis-3 redis-server
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: demo test lint setup uv os-packages sync services-down clean
+
+## Install everything, start the private PostgreSQL + PostGIS and Redis, load the Sangsalmi demo, serve the API.
+demo: setup
+	$(UV) run maeul demo
+
+## Install everything, then run the whole test suite against real PostGIS and Redis.
+test: setup
+	$(UV) run pytest
+
+## Static checks: ruff (lint and format) and mypy --strict.
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+
+setup: uv os-packages sync
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || { \
+	  echo "installing uv with pip"; python3 -m pip install --quiet uv || python3 -m pip install --quiet --user uv; }
+
+os-packages:
+	@if command -v dpkg >/dev/null 2>&1; then \
+	  missing=""; for p in $(OS_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	      echo "installing OS packages:$$missing"; \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    else \
+	      echo "missing OS packages:$$missing"; \
+	      echo "  install them as root:  sudo apt-get install $(OS_PACKAGES)"; exit 1; \
+	    fi; \
+	  fi; \
+	elif ! command -v redis-server >/dev/null 2>&1 || ! { command -v initdb >/dev/null 2>&1 || command -v pg_config >/dev/null 2>&1; }; then \
+	  echo "PostgreSQL 15 with PostGIS and Redis are needed:"; \
+	  echo "  Debian/Ubuntu:  sudo apt-get install $(OS_PACKAGES)"; \
+	  echo "  macOS:          brew install postgresql@15 postgis redis"; exit 1; \
+	fi
+
+sync:
+	$(UV) sync --locked
+
+## Stop the private PostgreSQL and Redis (data is kept under ./.maeul/).
+services-down:
+	$(UV) run maeul services down
+
+## Stop the services and delete ./.maeul/ (all local data).
+clean: services-down
+	rm -rf .maeul
