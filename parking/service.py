@@ -493,16 +493,23 @@ def _refuse_transition(booking: Booking, action: str, allowed: tuple[BookingStat
         )
 
 
+async def _move(
+    session: AsyncSession, row: BookingRow, target: BookingStatus, *, stamp: str, now: datetime
+) -> BookingRow:
+    """Apply an explicit transition, recording when it happened in `stamp` and in status_changed_at."""
+    row.booking.status = target
+    row.booking.status_changed_at = now
+    setattr(row.booking, stamp, now)
+    await session.flush()
+    return row
+
+
 async def cancel_booking(
     session: AsyncSession, *, actor: Actor, booking_id: uuid.UUID, policy: BookingPolicy, now: datetime
 ) -> BookingRow:
     row = await _booking_for_change(session, actor=actor, booking_id=booking_id, policy=policy, now=now)
     _refuse_transition(row.booking, "cancel", (BookingStatus.RESERVED,))
-    row.booking.status = BookingStatus.CANCELLED
-    row.booking.cancelled_at = now
-    row.booking.status_changed_at = now
-    await session.flush()
-    return row
+    return await _move(session, row, BookingStatus.CANCELLED, stamp="cancelled_at", now=now)
 
 
 async def check_in(
@@ -518,11 +525,7 @@ async def check_in(
             f"check-in opens at {(opens - policy.early_check_in).isoformat()}",
             extra={"status": row.booking.status, "check_in_opens_at": opens - policy.early_check_in},
         )
-    row.booking.status = BookingStatus.ACTIVE
-    row.booking.checked_in_at = now
-    row.booking.status_changed_at = now
-    await session.flush()
-    return row
+    return await _move(session, row, BookingStatus.ACTIVE, stamp="checked_in_at", now=now)
 
 
 async def check_out(
@@ -530,8 +533,4 @@ async def check_out(
 ) -> BookingRow:
     row = await _booking_for_change(session, actor=actor, booking_id=booking_id, policy=policy, now=now)
     _refuse_transition(row.booking, "check out", (BookingStatus.ACTIVE, BookingStatus.OVERSTAYED))
-    row.booking.status = BookingStatus.COMPLETED
-    row.booking.checked_out_at = now
-    row.booking.status_changed_at = now
-    await session.flush()
-    return row
+    return await _move(session, row, BookingStatus.COMPLETED, stamp="checked_out_at", now=now)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
 from api.auth import Anyone, Driver, Owner
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.schemas import BookingIn, BookingOut, ErrorOut, Page, page
+from api.state import AppState
 from core.errors import InvalidInput
 from parking import service
 from parking.models import BookingStatus
@@ -56,95 +60,55 @@ async def create_booking(
     )
 
 
+@dataclass
+class BookingQuery:
+    """Filters and page of a booking listing (query parameters)."""
+
+    slot_id: uuid.UUID | None = None
+    status: Annotated[list[BookingStatus] | None, Query(description="any of these states")] = None
+    start: Annotated[AwareDatetime | None, Query(description="with end: bookings overlapping [start, end)")] = None
+    end: Annotated[AwareDatetime | None, Query()] = None
+    limit: Limit = 50
+    offset: Offset = 0
+
+
 async def _list(
-    actor: Actor,
-    *,
-    as_slot_owner: bool,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    slot_id: uuid.UUID | None,
-    status: list[BookingStatus] | None,
-    start: AwareDatetime | None,
-    end: AwareDatetime | None,
-    limit: int,
-    offset: int,
+    actor: Actor, query: BookingQuery, *, as_slot_owner: bool, state: AppState, session: AsyncSession, now: datetime
 ) -> dict[str, object]:
+    start, end = query.start, query.end
     if (start is None) != (end is None) or (start is not None and end is not None and end <= start):
         raise InvalidInput("give both start and end, with end after start, to filter by period")
     rows = await service.list_bookings(
         session,
         actor=actor,
         as_slot_owner=as_slot_owner,
-        slot_id=slot_id,
-        statuses=status or [],
+        slot_id=query.slot_id,
+        statuses=query.status or [],
         overlapping=(start, end) if start is not None and end is not None else None,
-        limit=limit + 1,
-        offset=offset,
+        limit=query.limit + 1,
+        offset=query.offset,
         policy=state.policy,
         now=now,
     )
     await session.commit()  # listing may have moved expired bookings along
-    return page([BookingOut.of(row, actor) for row in rows], limit=limit, offset=offset)
+    return page([BookingOut.of(row, actor) for row in rows], limit=query.limit, offset=query.offset)
 
 
 @router.get("", response_model=Page[BookingOut], summary="List bookings")
 async def list_bookings(
-    actor: Anyone,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    slot_id: uuid.UUID | None = None,
-    status: Annotated[list[BookingStatus] | None, Query()] = None,
-    start: Annotated[AwareDatetime | None, Query(description="with end: bookings overlapping [start, end)")] = None,
-    end: Annotated[AwareDatetime | None, Query()] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
+    actor: Anyone, query: Annotated[BookingQuery, Depends()], state: StateDep, session: SessionDep, now: NowDep
 ) -> dict[str, object]:
     """Drivers see their own bookings; village enterprise staff, admins and the city see all (the city without
     driver identity). Newest start first."""
-    return await _list(
-        actor,
-        as_slot_owner=False,
-        state=state,
-        session=session,
-        now=now,
-        slot_id=slot_id,
-        status=status,
-        start=start,
-        end=end,
-        limit=limit,
-        offset=offset,
-    )
+    return await _list(actor, query, as_slot_owner=False, state=state, session=session, now=now)
 
 
 @router.get("/on-my-slots", response_model=Page[BookingOut], summary="Bookings on the caller's slots (owners)")
 async def bookings_on_my_slots(
-    actor: Owner,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    slot_id: uuid.UUID | None = None,
-    status: Annotated[list[BookingStatus] | None, Query()] = None,
-    start: Annotated[AwareDatetime | None, Query()] = None,
-    end: Annotated[AwareDatetime | None, Query()] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
+    actor: Owner, query: Annotated[BookingQuery, Depends()], state: StateDep, session: SessionDep, now: NowDep
 ) -> dict[str, object]:
     """What an owner needs to know of the bookings on their slots: when and in what state; never who."""
-    return await _list(
-        actor,
-        as_slot_owner=True,
-        state=state,
-        session=session,
-        now=now,
-        slot_id=slot_id,
-        status=status,
-        start=start,
-        end=end,
-        limit=limit,
-        offset=offset,
-    )
+    return await _list(actor, query, as_slot_owner=True, state=state, session=session, now=now)
 
 
 @router.get("/{booking_id}", response_model=BookingOut, responses={404: {"model": ErrorOut}}, summary="One booking")
