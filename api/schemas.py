@@ -240,6 +240,11 @@ class BookingIn(Strict):
     vehicle_plate: str = Field(min_length=2, max_length=20, examples=["12가3456"])
 
 
+class ReceiptOut(BaseModel):
+    leaf_index: int = Field(description="position of the entry in the public ledger")
+    leaf_hash: str = Field(description="SHA-256(0x00 || entry), hex (RFC 9162)")
+
+
 class BookingOut(BaseModel):
     id: uuid.UUID
     slot_id: uuid.UUID
@@ -254,6 +259,9 @@ class BookingOut(BaseModel):
     checked_in_at: datetime | None
     checked_out_at: datetime | None
     cancelled_at: datetime | None
+    receipts: list[ReceiptOut] | None = Field(
+        description="ledger receipts of every change of this booking, oldest first (null in listings)"
+    )
 
     @classmethod
     def of(cls, row: BookingRow, actor: Actor) -> BookingOut:
@@ -274,4 +282,7 @@ class BookingOut(BaseModel):
             checked_in_at=booking.checked_in_at,
             checked_out_at=booking.checked_out_at,
             cancelled_at=booking.cancelled_at,
+            receipts=None
+            if row.receipts is None
+            else [ReceiptOut(leaf_index=r.leaf_index, leaf_hash=r.leaf_hash) for r in row.receipts],
         )

@@ -4,9 +4,17 @@ from accounts.models import Account
 from core.db import Base
 from core.idempotency import IdempotencyKey
 from geo.models import Zone
+from ledger.models import Anchor, AnchorJob, ChainDeployment, LedgerEntry, LedgerHead, LedgerNode, TreeHead
 from parking.models import Booking, Lot, SharingException, SharingRule, Slot
 
 __all__ = [
+    "Anchor",
+    "AnchorJob",
+    "ChainDeployment",
+    "LedgerEntry",
+    "LedgerHead",
+    "LedgerNode",
+    "TreeHead",
     "Account",
     "Base",
     "Booking",

@@ -14,4 +14,5 @@ def redis_url(settings: Settings) -> str:
 
 
 def make_redis(settings: Settings) -> Redis:
-    return Redis.from_url(redis_url(settings), decode_responses=True)
+    client: Redis = Redis.from_url(redis_url(settings), decode_responses=True)
+    return client

@@ -15,6 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from geo.models import Zone
 from geo.spatial import distance_m, latitude, longitude, within_m
+from ledger.log import Receipt
 from parking.models import (
     HOLDING_STATUSES,
     Booking,
@@ -64,6 +65,7 @@ class BookingRow:
     booking: Booking
     slot_code: str
     slot_owner_id: uuid.UUID
+    receipts: tuple[Receipt, ...] | None = None  # ledger receipts, on single-booking reads and changes
 
 
 def _ts(name: str, value: datetime) -> Any:
@@ -255,14 +257,14 @@ async def advance_bookings(
     policy: BookingPolicy,
     booking_id: uuid.UUID | None = None,
     slot_id: uuid.UUID | None = None,
-) -> int:
+) -> list[Booking]:
     """Move bookings along with the clock: a reservation not checked in by start + grace becomes no_show
     (freeing the slot); an active booking still parked at end + grace becomes overstayed.
 
     Rows another transaction is already changing are skipped (SKIP LOCKED), so concurrent callers never wait on
-    or deadlock with each other. Returns the number of bookings moved.
+    or deadlock with each other. Returns the bookings moved.
     """
-    moved = 0
+    moved: list[Booking] = []
     transitions = (
         (BookingStatus.RESERVED, BookingStatus.NO_SHOW, func.lower(Booking.period), policy.no_show_grace),
         (BookingStatus.ACTIVE, BookingStatus.OVERSTAYED, func.upper(Booking.period), policy.overstay_grace),
@@ -278,9 +280,10 @@ async def advance_bookings(
             update(Booking)
             .where(Booking.id.in_(due_ids))
             .values(status=target, status_changed_at=_ts("now", now))
-            .execution_options(synchronize_session=False)
+            .returning(Booking)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
-        moved += int(getattr(result, "rowcount", 0) or 0)
+        moved += list(result.scalars())
     return moved
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from core.errors import Forbidden, InvalidInput
 from geo.errors import OutsideServiceArea
 from geo.repository import zone_containing
 from geo.spatial import geography_point
+from ledger import log as ledger
 from parking import repository
 from parking.errors import (
     BookingNotFound,
@@ -366,7 +368,7 @@ async def search(
     Walking distance is estimated as great-circle distance times `walk_detour_factor`.
     """
     policy.check_interval(start, end, now=now)
-    await repository.advance_bookings(session, now=now, policy=policy)
+    await _advance(session, now=now, policy=policy)
     return await repository.search_free_slots(
         session,
         lon=lon,
@@ -382,6 +384,45 @@ async def search(
 
 
 # ---------------------------------------------------------------- bookings
+
+
+def _subject(booking: Booking) -> str:
+    return f"booking:{booking.id}"
+
+
+def _record(booking: Booking, *, now: datetime) -> ledger.Record:
+    """The ledger entry of a booking's state: no driver identity, only what an auditor needs."""
+    return ledger.Record(
+        kind=f"booking.{booking.status}",
+        subject=_subject(booking),
+        at=now,
+        body={
+            "booking_id": booking.id,
+            "slot_id": booking.slot_id,
+            "start": booking.period.lower,
+            "end": booking.period.upper,
+            "status": booking.status,
+        },
+    )
+
+
+async def _with_receipts(session: AsyncSession, row: BookingRow) -> BookingRow:
+    receipts = await ledger.receipts_for(session, _subject(row.booking))
+    return dataclasses.replace(row, receipts=tuple(receipts))
+
+
+async def _advance(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    policy: BookingPolicy,
+    booking_id: uuid.UUID | None = None,
+    slot_id: uuid.UUID | None = None,
+) -> None:
+    """Apply clock-driven transitions (no_show, overstayed) and record each in the ledger."""
+    moved = await repository.advance_bookings(session, now=now, policy=policy, booking_id=booking_id, slot_id=slot_id)
+    if moved:
+        await ledger.append(session, *(_record(booking, now=now) for booking in moved))
 
 
 async def create_booking(
@@ -404,7 +445,7 @@ async def create_booking(
         raise SlotNotFound(f"slot {slot_id} not found")
     if not slot.active:
         raise SlotInactive(f"slot {slot.code} is not shared at the moment")
-    await repository.advance_bookings(session, now=now, policy=policy, slot_id=slot_id)
+    await _advance(session, now=now, policy=policy, slot_id=slot_id)
     if not await repository.windows_contain(session, slot_id, start, end, policy.timezone):
         raise OutsideSharingWindow(
             f"slot {slot.code} is not shared for all of the requested time; see its availability",
@@ -431,17 +472,18 @@ async def create_booking(
         if getattr(error.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
             raise unavailable from error
         raise
-    return BookingRow(booking, slot.code, slot.owner_id)
+    await ledger.append(session, _record(booking, now=now))
+    return await _with_receipts(session, BookingRow(booking, slot.code, slot.owner_id))
 
 
 async def get_booking(
     session: AsyncSession, *, actor: Actor, booking_id: uuid.UUID, policy: BookingPolicy, now: datetime
 ) -> BookingRow:
-    await repository.advance_bookings(session, now=now, policy=policy, booking_id=booking_id)
+    await _advance(session, now=now, policy=policy, booking_id=booking_id)
     row = await repository.booking_row(session, booking_id)
     if row is None or not can_read_booking(actor, row):
         raise BookingNotFound(f"booking {booking_id} not found")
-    return row
+    return await _with_receipts(session, row)
 
 
 async def list_bookings(
@@ -459,7 +501,7 @@ async def list_bookings(
 ) -> list[BookingRow]:
     """A driver's own bookings; with `as_slot_owner`, the bookings on the actor's slots; staff and the city
     see all bookings."""
-    await repository.advance_bookings(session, now=now, policy=policy)
+    await _advance(session, now=now, policy=policy)
     sees_all = actor.role in (Role.OPERATOR, Role.ADMIN, Role.CITY)
     return await repository.list_bookings(
         session,
@@ -476,7 +518,7 @@ async def list_bookings(
 async def _booking_for_change(
     session: AsyncSession, *, actor: Actor, booking_id: uuid.UUID, policy: BookingPolicy, now: datetime
 ) -> BookingRow:
-    await repository.advance_bookings(session, now=now, policy=policy, booking_id=booking_id)
+    await _advance(session, now=now, policy=policy, booking_id=booking_id)
     row = await repository.booking_row(session, booking_id, lock=True)
     if row is None or not can_read_booking(actor, row):
         raise BookingNotFound(f"booking {booking_id} not found")
@@ -501,7 +543,8 @@ async def _move(
     row.booking.status_changed_at = now
     setattr(row.booking, stamp, now)
     await session.flush()
-    return row
+    await ledger.append(session, _record(row.booking, now=now))
+    return await _with_receipts(session, row)
 
 
 async def cancel_booking(
