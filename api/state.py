@@ -12,6 +12,7 @@ from core.clock import Clock, SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.redis import make_redis
 from core.settings import Settings
+from ledger.signing import Signer, signer_for
 from parking.policy import BookingPolicy
 
 
@@ -24,6 +25,7 @@ class AppState:
     clock: Clock
     policy: BookingPolicy
     signing_secret: str
+    signer: Signer
 
 
 def booking_policy(settings: Settings) -> BookingPolicy:
@@ -47,6 +49,7 @@ def build_state(settings: Settings, *, clock: Clock | None = None, database_url:
         clock=clock or SystemClock(),
         policy=booking_policy(settings),
         signing_secret=settings.signing_secret(),
+        signer=signer_for(settings),
     )
 
 

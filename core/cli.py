@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +14,8 @@ from core.settings import Settings, get_settings
 app = typer.Typer(help="maeul: shared parking and micro-mobility for Sangsalmi village.", no_args_is_help=True)
 services_app = typer.Typer(help="The private PostgreSQL + PostGIS and Redis under ./.maeul/", no_args_is_help=True)
 app.add_typer(services_app, name="services")
+ledger_app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
 
 
 def _print_status(rows: list[services.ServiceStatus]) -> None:
@@ -95,6 +98,25 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="warning")
 
 
+async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
+    """The API and the background worker (tree heads, anchoring) in one process, for the demo."""
+    import uvicorn
+    from arq.worker import Worker
+
+    from ledger.worker import worker_settings
+
+    server = uvicorn.Server(
+        uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, log_level="warning")
+    )
+    worker = Worker(**worker_settings(settings))
+    running = asyncio.create_task(worker.async_run())
+    try:
+        await server.serve()
+    finally:
+        running.cancel()
+        await worker.close()
+
+
 @app.command()
 def demo(
     host: Annotated[str | None, typer.Option(help="default MAEUL_API_HOST (127.0.0.1)")] = None,
@@ -125,8 +147,8 @@ def demo(
     for account in HEADLINE_ACCOUNTS:
         typer.echo(f"  {account.role:<9} {account.email:<22} {account.display_name}")
     if serve:
-        typer.echo("\nServing; press Ctrl-C to stop.")
-        _serve(settings, host, port)
+        typer.echo("\nServing, with the ledger worker; press Ctrl-C to stop.")
+        asyncio.run(_serve_with_worker(settings, host, port))
         typer.echo("stopped")
 
 
@@ -138,3 +160,98 @@ def serve(
     """Serve the API only (services and migrations are expected to be in place)."""
     settings = get_settings()
     _serve(settings, host or settings.api_host, port or settings.api_port)
+
+
+@app.command()
+def worker() -> None:
+    """Run the background worker (arq on Redis): publish signed tree heads, anchor them on the chain."""
+    from arq.worker import Worker
+
+    from ledger.worker import worker_settings
+
+    Worker(**{**worker_settings(get_settings()), "handle_signals": True}).run()
+
+
+@app.command()
+def verify(
+    api: Annotated[str, typer.Option(help="base URL of a maeul API")] = "http://127.0.0.1:8000",
+    leaf_index: Annotated[int | None, typer.Option(help="the receipt's leaf index")] = None,
+    leaf_hash: Annotated[str | None, typer.Option(help="the receipt's leaf hash (hex)")] = None,
+    chain_url: Annotated[str | None, typer.Option(help="EVM JSON-RPC URL holding the anchors")] = None,
+    contract: Annotated[str | None, typer.Option(help="anchor contract address (default: as the API says)")] = None,
+    public_key: Annotated[str | None, typer.Option(help="pin the log's Ed25519 key (base64)")] = None,
+    state: Annotated[
+        Path | None, typer.Option(help="file keeping the last tree head seen and the pinned key [~/.maeul-verify.json]")
+    ] = None,
+) -> None:
+    """Verify a receipt yourself: entry hash, inclusion, tree head signature, consistency with the last tree head
+    seen, and the root anchored on the chain. Exit 0: verified; 1: a check failed; 2: not yet anchored/checked."""
+    import base64
+
+    import httpx
+
+    from ledger.chain import Chain
+    from ledger.verify import load_state, save_state, verify_receipt
+
+    state_file = state or Path.home() / ".maeul-verify.json"
+    if leaf_index is None and leaf_hash is None:
+        typer.secho("give --leaf-index or --leaf-hash (from a receipt)", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+
+    async def run() -> int:
+        chain = Chain.connect(chain_url) if chain_url else None
+        async with httpx.AsyncClient(base_url=api, timeout=30) as client:
+            result, new_state = await verify_receipt(
+                client,
+                leaf_index=leaf_index,
+                leaf_hash=leaf_hash,
+                chain=chain,
+                contract=contract,
+                public_key=base64.b64decode(public_key) if public_key else None,
+                state=load_state(state_file),
+            )
+        save_state(state_file, new_state)
+        for check in result.checks:
+            colour = {"ok": typer.colors.GREEN, "FAILED": typer.colors.RED}.get(check.outcome, typer.colors.YELLOW)
+            typer.secho(f"{check.outcome:<8} {check.name:<28} {check.detail}", fg=colour)
+        verdict = {0: "verified", 1: "VERIFICATION FAILED", 2: "verified so far; not everything could be checked"}
+        typer.echo(verdict[result.exit_code])
+        return result.exit_code
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+@ledger_app.command("audit")
+def ledger_audit(
+    chain_url: Annotated[str | None, typer.Option(help="check anchors on this chain (default MAEUL_CHAIN_URL)")] = None,
+) -> None:
+    """Recompute the whole tree from the stored entries; compare with every node, tree head and anchor."""
+    from core.db import make_engine, make_sessionmaker
+    from ledger.audit import audit
+    from ledger.chain import Chain
+    from ledger.signing import signer_for
+
+    settings = get_settings()
+    url = chain_url or settings.chain_url
+
+    async def run() -> int:
+        engine = make_engine(settings)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                report = await audit(
+                    session, public_key=signer_for(settings).public_key, chain=Chain.connect(url) if url else None
+                )
+        finally:
+            await engine.dispose()
+        typer.echo(
+            f"{report.entries} entries, {report.tree_heads} tree heads, {report.anchors_checked} anchors checked"
+            + ("" if url else " (no chain URL: anchors not checked)")
+        )
+        for problem in report.problems:
+            typer.secho(f"PROBLEM  {problem}", fg=typer.colors.RED)
+        if report.first_bad_index is not None:
+            typer.secho(f"first bad index: {report.first_bad_index}", fg=typer.colors.RED)
+        typer.echo("audit passed" if report.ok else "AUDIT FAILED")
+        return 0 if report.ok else 1
+
+    raise typer.Exit(asyncio.run(run()))

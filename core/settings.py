@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     default_max_walk_m: int = Field(default=500, ge=1)
     max_walk_limit_m: int = Field(default=3000, ge=1)
 
+    # Ledger and anchoring.
+    ledger_signing_key: SecretStr | None = Field(
+        default=None, description="base64 Ed25519 seed signing tree heads; generated under `home` on a dev machine"
+    )
+    ledger_tree_head_every_entries: int = Field(default=100, ge=1)
+    ledger_tree_head_every_seconds: float = Field(default=10.0, gt=0)
+    chain_url: str | None = Field(default=None, description="EVM JSON-RPC URL; unset: in-process py-evm chain")
+    chain_private_key: SecretStr | None = Field(
+        default=None, description="hex key that signs anchor transactions; unset: the node's first unlocked account"
+    )
+    anchor_max_backoff_seconds: int = Field(default=300, ge=1)
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env == "production":
@@ -59,6 +71,8 @@ class Settings(BaseSettings):
                 raise ValueError("MAEUL_JWT_SECRET must be set to at least 32 characters in production")
             if self.database_url is None or self.redis_url is None:
                 raise ValueError("MAEUL_DATABASE_URL and MAEUL_REDIS_URL must be set in production")
+            if self.ledger_signing_key is None:
+                raise ValueError("MAEUL_LEDGER_SIGNING_KEY must be set in production")
         return self
 
     @property
@@ -68,6 +82,14 @@ class Settings(BaseSettings):
     @property
     def manages_redis(self) -> bool:
         return self.redis_url is None
+
+    def ledger_key_seed(self) -> bytes | None:
+        """The configured Ed25519 seed of the ledger, or None to use the dev key file under `home`."""
+        if self.ledger_signing_key is None:
+            return None
+        import base64
+
+        return base64.b64decode(self.ledger_signing_key.get_secret_value())
 
     def signing_secret(self) -> str:
         """The JWT secret; on a developer's machine one is generated once and kept under `home`."""

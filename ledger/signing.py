@@ -17,6 +17,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from core.settings import Settings
+
 DOMAIN = b"maeul-sth-v1\x00"
 
 
@@ -57,6 +59,12 @@ class Signer:
 
     def sign(self, size: int, issued_at: datetime, root: bytes) -> bytes:
         return self.private_key.sign(tree_head_message(size, issued_at, root))
+
+
+def signer_for(settings: Settings) -> Signer:
+    """`MAEUL_LEDGER_SIGNING_KEY`, or on a developer's machine a key kept under `MAEUL_HOME`."""
+    seed = settings.ledger_key_seed()
+    return Signer.from_seed(seed) if seed is not None else Signer.from_file(settings.home / "ledger-key")
 
 
 def verify_tree_head(public_key: bytes, size: int, issued_at: datetime, root: bytes, signature: bytes) -> bool:

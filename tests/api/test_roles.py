@@ -45,6 +45,13 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/bookings/{booking_id}/cancel"): EVERYONE,
     ("POST", "/bookings/{booking_id}/check-in"): EVERYONE,
     ("POST", "/bookings/{booking_id}/check-out"): EVERYONE,
+    ("GET", "/ledger/public-key"): PUBLIC,
+    ("GET", "/ledger/tree-heads/latest"): PUBLIC,
+    ("GET", "/ledger/tree-heads/{size}"): PUBLIC,
+    ("GET", "/ledger/entries/{leaf_index}"): PUBLIC,
+    ("GET", "/ledger/proofs/inclusion"): PUBLIC,
+    ("GET", "/ledger/proofs/consistency"): PUBLIC,
+    ("GET", "/ledger/anchoring"): PUBLIC,
 }
 
 
@@ -62,6 +69,8 @@ def _url(path: str) -> str:
         path.replace("{slot_id}", str(uuid.uuid4()))
         .replace("{booking_id}", str(uuid.uuid4()))
         .replace("{exception_id}", str(uuid.uuid4()))
+        .replace("{size}", "1")
+        .replace("{leaf_index}", "0")
     )
 
 

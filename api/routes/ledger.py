@@ -1,0 +1,159 @@
+"""The public, tamper-evident ledger: entries, signed tree heads, RFC 9162 proofs, anchoring status.
+
+Open to anyone without signing in: a resident or the city's auditor checks a receipt here and on the chain, and
+trusts neither our database nor this API (see `maeul verify`).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+
+from api.deps import NowDep, SessionDep, StateDep
+from api.schemas import ErrorOut
+from ledger import anchoring
+from ledger import log as ledger
+from ledger.errors import InvalidProofRequest
+from ledger.models import TreeHead
+
+router = APIRouter(prefix="/ledger", tags=["ledger"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+Hex32 = Annotated[str, Query(pattern=r"^[0-9a-fA-F]{64}$", description="32-byte hash, hex")]
+
+
+class PublicKeyOut(BaseModel):
+    algorithm: str = "ed25519"
+    public_key: str = Field(description="raw 32-byte key, base64")
+    key_id: str
+    signed_message: str = Field(
+        default="'maeul-sth-v1\\x00' || uint64 BE tree_size || uint64 BE timestamp_ms || root (32 bytes)",
+        description="what each tree head signature covers",
+    )
+
+
+class TreeHeadOut(BaseModel):
+    size: int
+    root: str = Field(description="RFC 9162 Merkle tree hash, hex")
+    timestamp_ms: int
+    issued_at: datetime
+    key_id: str
+    signature: str = Field(description="Ed25519 signature, base64")
+
+    @classmethod
+    def of(cls, head: TreeHead) -> TreeHeadOut:
+        return cls(
+            size=head.size,
+            root=head.root.hex(),
+            timestamp_ms=int(head.issued_at.timestamp() * 1000),
+            issued_at=head.issued_at,
+            key_id=head.key_id,
+            signature=base64.b64encode(head.signature).decode(),
+        )
+
+
+class EntryOut(BaseModel):
+    leaf_index: int
+    leaf_hash: str = Field(description="SHA-256(0x00 || entry), hex")
+    entry: str = Field(description="the exact canonical bytes that were hashed, base64")
+    document: dict[str, Any] = Field(description="the same entry, parsed")
+
+
+class InclusionOut(BaseModel):
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    path: list[str] = Field(description="RFC 9162 inclusion path, leaf to root, hex")
+
+
+class ConsistencyOut(BaseModel):
+    first: int
+    second: int
+    path: list[str] = Field(description="RFC 9162 consistency proof, hex")
+
+
+class AnchoringOut(BaseModel):
+    log_size: int
+    latest_tree_head_size: int
+    anchored_size: int = Field(description="largest tree size anchored on the current contract")
+    entries_not_anchored: int
+    seconds_not_anchored: float = Field(description="age of the oldest entry not yet anchored")
+    chain_id: int | None
+    contract_address: str | None
+    pending_attempts: int
+    last_error: str | None
+
+
+@router.get("/public-key", response_model=PublicKeyOut, summary="The key that signs tree heads")
+async def public_key(state: StateDep) -> PublicKeyOut:
+    signer = state.signer
+    return PublicKeyOut(public_key=base64.b64encode(signer.public_key).decode(), key_id=signer.key_id)
+
+
+@router.get(
+    "/tree-heads/latest", response_model=TreeHeadOut, responses=NOT_FOUND, summary="The latest signed tree head"
+)
+async def latest_tree_head(session: SessionDep) -> TreeHeadOut:
+    return TreeHeadOut.of(await ledger.latest_tree_head(session))
+
+
+@router.get("/tree-heads/{size}", response_model=TreeHeadOut, responses=NOT_FOUND, summary="The tree head at a size")
+async def tree_head(session: SessionDep, size: Annotated[int, Path(ge=1)]) -> TreeHeadOut:
+    return TreeHeadOut.of(await ledger.tree_head(session, size))
+
+
+@router.get("/entries/{leaf_index}", response_model=EntryOut, responses=NOT_FOUND, summary="One entry of the log")
+async def entry(session: SessionDep, leaf_index: Annotated[int, Path(ge=0)]) -> EntryOut:
+    row = await ledger.entry(session, leaf_index)
+    return EntryOut(
+        leaf_index=row.leaf_index,
+        leaf_hash=row.leaf_hash.hex(),
+        entry=base64.b64encode(row.entry).decode(),
+        document=ledger.entry_document(row),
+    )
+
+
+@router.get(
+    "/proofs/inclusion", response_model=InclusionOut, responses=NOT_FOUND, summary="Inclusion proof of an entry"
+)
+async def inclusion_proof(
+    session: SessionDep,
+    leaf_index: Annotated[int | None, Query(ge=0)] = None,
+    leaf_hash: Hex32 | None = None,
+    tree_size: Annotated[int | None, Query(ge=1, description="default: the latest tree head's size")] = None,
+) -> InclusionOut:
+    """Give `leaf_index` or `leaf_hash`; the proof is against the tree of `tree_size` leaves."""
+    if (leaf_index is None) == (leaf_hash is None):
+        raise InvalidProofRequest("give exactly one of leaf_index and leaf_hash")
+    if leaf_index is None:
+        assert leaf_hash is not None
+        leaf_index = await ledger.index_of(session, bytes.fromhex(leaf_hash))
+    size = tree_size or (await ledger.latest_tree_head(session)).size
+    path = await ledger.inclusion_proof(session, leaf_index=leaf_index, tree_size=size)
+    row = await ledger.entry(session, leaf_index)
+    return InclusionOut(
+        leaf_index=leaf_index, tree_size=size, leaf_hash=row.leaf_hash.hex(), path=[p.hex() for p in path]
+    )
+
+
+@router.get(
+    "/proofs/consistency",
+    response_model=ConsistencyOut,
+    responses=NOT_FOUND,
+    summary="Consistency proof between two tree sizes",
+)
+async def consistency_proof(
+    session: SessionDep, first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)]
+) -> ConsistencyOut:
+    """Proves that the tree of `first` leaves is a prefix of the tree of `second` leaves: history was not rewritten."""
+    path = await ledger.consistency_proof(session, first=first, second=second)
+    return ConsistencyOut(first=first, second=second, path=[p.hex() for p in path])
+
+
+@router.get("/anchoring", response_model=AnchoringOut, summary="Anchoring on the chain and its lag")
+async def anchoring_status(session: SessionDep, now: NowDep) -> AnchoringOut:
+    status = await anchoring.status(session, now=now)
+    return AnchoringOut(**{name: getattr(status, name) for name in AnchoringOut.model_fields})

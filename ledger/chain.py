@@ -1,0 +1,113 @@
+"""The anchoring contract on an EVM chain, through web3.py (async).
+
+Default: an in-process py-evm chain (web3's EthereumTesterProvider), so a developer needs nothing more; it is lost
+when the process ends, and the anchoring worker notices and re-anchors. `MAEUL_CHAIN_URL`: any JSON-RPC node (a
+permissioned Besu network, or ganache in tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, cast
+
+from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3.providers.eth_tester import AsyncEthereumTesterProvider
+
+CONTRACT = Path(__file__).parent / "contracts" / "TreeHeadAnchor.vy"
+EVM_VERSION = "shanghai"
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    abi: list[dict[str, Any]]
+    bytecode: str
+
+
+@lru_cache
+def artifact() -> Artifact:
+    """Compile the Vyper contract offline (the vyper package), for the shanghai EVM."""
+    from vyper.compiler import compile_code
+    from vyper.compiler.settings import Settings
+
+    out = compile_code(
+        CONTRACT.read_text(), output_formats=["abi", "bytecode"], settings=Settings(evm_version=EVM_VERSION)
+    )
+    return Artifact(abi=out["abi"], bytecode=out["bytecode"])
+
+
+class ChainError(RuntimeError):
+    """The chain could not be reached or refused a transaction."""
+
+
+@dataclass(frozen=True, slots=True)
+class Anchored:
+    size: int
+    root: bytes
+
+
+class Chain:
+    """A connection to one chain and, once known, the anchoring contract on it."""
+
+    def __init__(self, w3: AsyncWeb3[Any], *, private_key: str | None = None) -> None:
+        self.w3 = w3
+        self._account: str | None = None
+        if private_key:
+            account = w3.eth.account.from_key(private_key)
+            from web3.middleware import SignAndSendRawMiddlewareBuilder
+
+            w3.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(account), layer=0)
+            self._account = account.address
+
+    @classmethod
+    def connect(cls, url: str | None, *, private_key: str | None = None, timeout_s: float = 10) -> Chain:
+        if url is None:
+            return cls(AsyncWeb3(AsyncEthereumTesterProvider()), private_key=private_key)
+        provider = AsyncHTTPProvider(url, request_kwargs={"timeout": timeout_s})
+        return cls(AsyncWeb3(provider), private_key=private_key)
+
+    async def account(self) -> str:
+        if self._account is None:
+            accounts = await self.w3.eth.accounts
+            if not accounts:
+                raise ChainError("the chain node offers no unlocked account; set MAEUL_CHAIN_PRIVATE_KEY")
+            self._account = str(accounts[0])
+        return self._account
+
+    async def identity(self) -> tuple[int, str]:
+        """(chain id, genesis block hash): a chain that was reset has a new genesis."""
+        chain_id = await self.w3.eth.chain_id
+        genesis = await self.w3.eth.get_block(0)
+        return int(chain_id), "0x" + bytes(genesis["hash"]).hex().removeprefix("0x")
+
+    async def has_contract(self, address: str) -> bool:
+        code = await self.w3.eth.get_code(self.w3.to_checksum_address(address))
+        return len(code) > 0
+
+    async def deploy(self) -> str:
+        built = artifact()
+        contract = self.w3.eth.contract(abi=built.abi, bytecode=built.bytecode)
+        tx = await contract.constructor().transact({"from": await self.account()})
+        receipt = await self.w3.eth.wait_for_transaction_receipt(tx, timeout=60)
+        if receipt["status"] != 1 or receipt["contractAddress"] is None:
+            raise ChainError("deploying the anchoring contract failed")
+        return str(receipt["contractAddress"])
+
+    def _contract(self, address: str) -> Any:
+        return self.w3.eth.contract(address=self.w3.to_checksum_address(address), abi=artifact().abi)
+
+    async def anchor(self, address: str, size: int, root: bytes) -> tuple[str, int]:
+        """Record (size, root); the transaction hash and block number."""
+        tx = await self._contract(address).functions.anchor(size, root).transact({"from": await self.account()})
+        receipt = await self.w3.eth.wait_for_transaction_receipt(tx, timeout=60)
+        if receipt["status"] != 1:
+            raise ChainError(f"the anchor transaction {tx.hex()} failed")
+        return "0x" + bytes(tx).hex().removeprefix("0x"), int(receipt["blockNumber"])
+
+    async def latest(self, address: str) -> Anchored:
+        size, root = await self._contract(address).functions.latest().call()
+        return Anchored(int(size), bytes(root))
+
+    async def root_at(self, address: str, size: int) -> bytes:
+        return cast(bytes, await self._contract(address).functions.roots(size).call())
