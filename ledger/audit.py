@@ -23,26 +23,36 @@ class AuditReport:
     tree_heads: int = 0
     anchors_checked: int = 0
     problems: list[str] = field(default_factory=list)
-    first_bad_index: int | None = None
+    evidence: list[tuple[int, int]] = field(default_factory=list)  # (span level, first leaf it points at)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
-    def bad(self, index: int | None, problem: str) -> None:
+    @property
+    def first_bad_index(self) -> int | None:
+        """The first bad leaf, from the most precise evidence: a leaf that no longer hashes to its stored hash
+        (level 0), else the lowest stored node that no longer matches its leaves, else a tree head's range."""
+        if not self.evidence:
+            return None
+        finest = min(level for level, _ in self.evidence)
+        return min(index for level, index in self.evidence if level == finest)
+
+    def bad(self, problem: str, *, index: int | None = None, level: int = 0) -> None:
         self.problems.append(problem)
-        if index is not None and (self.first_bad_index is None or index < self.first_bad_index):
-            self.first_bad_index = index
+        if index is not None:
+            self.evidence.append((level, index))
 
 
 async def audit(session: AsyncSession, *, public_key: bytes, chain: Chain | None = None) -> AuditReport:
     report = AuditReport()
-    heads = list((await session.execute(select(TreeHead).order_by(TreeHead.size))).scalars())
+    stored = select(TreeHead).order_by(TreeHead.size).execution_options(populate_existing=True)
+    heads = list((await session.execute(stored)).scalars())
     heads_by_size = {head.size: head for head in heads}
     report.tree_heads = len(heads)
     for head in heads:
         if not verify_tree_head(public_key, head.size, head.issued_at, head.root, head.signature):
-            report.bad(None, f"tree head at size {head.size}: the signature does not verify")
+            report.bad(f"tree head at size {head.size}: the signature does not verify")
 
     stored_nodes: dict[merkle.NodeKey, bytes] = {}
     frontier: list[bytes] = []
@@ -63,34 +73,36 @@ async def audit(session: AsyncSession, *, public_key: bytes, chain: Chain | None
         stored_nodes = {(level, index): digest for level, index, digest in upper}
         for index, entry, stored_leaf in rows:
             if index != size:
-                report.bad(size, f"entry {size} is missing (the next stored index is {index})")
+                report.bad(f"entry {size} is missing (the next stored index is {index})", index=size)
                 return report
             leaf = merkle.leaf_hash(entry)
             if leaf != stored_leaf:
-                report.bad(index, f"entry {index} was changed: its bytes no longer hash to its stored leaf hash")
+                report.bad(f"entry {index} was changed: its bytes no longer hash to its stored leaf hash", index=index)
             completed, frontier = merkle.completed_nodes(size, leaf, frontier)
             for (level, node_index), digest in completed[1:]:
                 if stored_nodes.get((level, node_index)) != digest:
                     first_leaf = node_index << level
                     last_leaf = ((node_index + 1) << level) - 1
                     report.bad(
-                        first_leaf,
                         f"stored node ({level}, {node_index}) over entries {first_leaf}..{last_leaf} does not match",
+                        index=first_leaf,
+                        level=level,
                     )
             size += 1
             published = heads_by_size.get(size)
             if published is not None:
                 if merkle.frontier_root(frontier) != published.root:
                     report.bad(
-                        last_good_head,
                         f"tree head at size {size} does not match the entries: history in {last_good_head}..{size - 1}"
                         " was rewritten",
+                        index=last_good_head,
+                        level=64,
                     )
                 else:
                     last_good_head = size
     report.entries = size
     if heads and heads[-1].size > size:
-        report.bad(size, f"tree head at size {heads[-1].size} covers entries that are gone (log has {size})")
+        report.bad(f"tree head at size {heads[-1].size} covers entries that are gone (log has {size})", index=size)
     if chain is not None:
         await _check_anchors(session, chain, heads_by_size, report)
     return report
@@ -125,4 +137,4 @@ async def _check_anchors(session: AsyncSession, chain: Chain, heads: dict[int, T
         head = heads.get(anchor.tree_size)
         report.anchors_checked += 1
         if head is None or on_chain != head.root:
-            report.bad(None, f"anchor at size {anchor.tree_size}: the root on chain differs from the tree head")
+            report.bad(f"anchor at size {anchor.tree_size}: the root on chain differs from the tree head")
