@@ -4,7 +4,7 @@ OS_PACKAGES := postgresql-15 postgresql-15-postgis-3 redis-server
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint setup uv os-packages sync services-down clean
+.PHONY: demo test lint setup uv os-packages sync node-tools services-down clean
 
 ## Install everything, start the private PostgreSQL + PostGIS and Redis, load the Sangsalmi demo, serve the API.
 demo: setup
@@ -20,7 +20,7 @@ lint: setup
 	$(UV) run ruff format --check .
 	$(UV) run mypy
 
-setup: uv os-packages sync
+setup: uv os-packages sync node-tools
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || { \
@@ -47,6 +47,14 @@ os-packages:
 
 sync:
 	$(UV) sync --locked
+
+## ganache (a real EVM JSON-RPC node) for the anchoring tests, pinned in package-lock.json
+node-tools:
+	@[ -x node_modules/.bin/ganache ] || { \
+	  command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; } || \
+	    { echo "npm is needed for the test tools: apt-get install nodejs npm"; exit 1; }; \
+	  npm ci --no-audit --no-fund --silent; }
 
 ## Stop the private PostgreSQL and Redis (data is kept under ./.maeul/).
 services-down:

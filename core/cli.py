@@ -148,7 +148,10 @@ def demo(
         typer.echo(f"  {account.role:<9} {account.email:<22} {account.display_name}")
     if serve:
         typer.echo("\nServing, with the ledger worker; press Ctrl-C to stop.")
-        asyncio.run(_serve_with_worker(settings, host, port))
+        try:
+            asyncio.run(_serve_with_worker(settings, host, port))
+        except KeyboardInterrupt:
+            pass  # uvicorn shut down cleanly, then re-raised the Ctrl-C it captured
         typer.echo("stopped")
 
 

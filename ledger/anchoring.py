@@ -42,23 +42,40 @@ async def current_deployment(session: AsyncSession, chain: Chain, *, now: dateti
             update(AnchorJob)
             .where(AnchorJob.tree_size == latest)
             .values(status="pending", next_attempt_at=now, attempts=0)
+            .execution_options(synchronize_session=False)
         )
     await session.flush()
     log.info("anchoring contract deployed", chain_id=chain_id, address=address, reset=known is not None)
     return deployment
 
 
-async def anchor_pending(session: AsyncSession, chain: Chain, *, now: datetime, max_backoff_s: int) -> Anchor | None:
-    """Anchor the newest due tree head; None when nothing is due or the chain failed (then retried later)."""
-    job = await session.scalar(
+async def _due_job(session: AsyncSession, now: datetime) -> AnchorJob | None:
+    return await session.scalar(
         select(AnchorJob)
         .where(AnchorJob.status == "pending", AnchorJob.next_attempt_at <= now)
         .order_by(AnchorJob.tree_size.desc())
         .limit(1)
         .with_for_update(skip_locked=True)
     )
+
+
+async def anchor_pending(session: AsyncSession, chain: Chain, *, now: datetime, max_backoff_s: int) -> Anchor | None:
+    """Anchor the newest due tree head; None when nothing is due or the chain failed (then retried later).
+
+    With nothing queued it still checks that the chain has kept the contract (a reset chain gets the latest tree
+    head again)."""
+    job = await _due_job(session, now)
     if job is None:
-        return None
+        if await session.scalar(select(func.count()).select_from(Anchor)) == 0:
+            return None
+        try:
+            await current_deployment(session, chain, now=now)
+        except Exception as error:  # noqa: BLE001 - an unreachable chain is retried next run
+            log.warning("chain unreachable", error=f"{type(error).__name__}: {error}"[:300])
+            return None
+        job = await _due_job(session, now)
+        if job is None:
+            return None
     head = await session.get(TreeHead, job.tree_size)
     assert head is not None
     try:

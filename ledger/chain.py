@@ -67,6 +67,11 @@ class Chain:
         provider = AsyncHTTPProvider(url, request_kwargs={"timeout": timeout_s})
         return cls(AsyncWeb3(provider), private_key=private_key)
 
+    async def close(self) -> None:
+        """Close the HTTP sessions of a JSON-RPC connection (the in-process chain has none)."""
+        if isinstance(self.w3.provider, AsyncHTTPProvider):
+            await self.w3.provider.disconnect()
+
     async def account(self) -> str:
         if self._account is None:
             accounts = await self.w3.eth.accounts

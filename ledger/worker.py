@@ -35,6 +35,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await ctx["chain"].close()
     await ctx["engine"].dispose()
 
 

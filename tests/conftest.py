@@ -8,23 +8,28 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 import uvicorn
 from redis.asyncio import Redis
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
+from accounts.models import Account, Role
 from api.app import create_app
 from api.deps import get_session
 from api.state import AppState, build_state
 from core import services
 from core.clock import FixedClock
 from core.db import database_url
+from core.idempotency import IdempotencyKey
 from core.migrate import upgrade
 from core.settings import Settings
+from geo.models import Zone
+from parking.models import Booking, Lot, SharingRule, Slot
 
 KST = ZoneInfo("Asia/Seoul")
 # Monday 23 November 2026, 07:00 in Seoul: the tests' "now".
@@ -149,3 +154,30 @@ def live_server(settings: Settings, database: str) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.config.port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+async def committed(engine: AsyncEngine) -> AsyncIterator[dict[str, object]]:
+    """A committed slot (always shared) and driver accounts; removed again afterwards (ledger entries stay: the
+    ledger is append-only)."""
+    from tests.factories import make_account, make_slot, make_zone
+
+    now = datetime.now(UTC)
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        zone_ids = set((await session.execute(select(Zone.id))).scalars())
+        await make_zone(session)
+        owner = await make_account(session, role=Role.OWNER)
+        slot_id = await make_slot(session, owner=owner, east_m=5, now=now)
+        drivers = [await make_account(session) for _ in range(3)]
+        await session.commit()
+    yield {"slot_id": slot_id, "drivers": drivers}
+    async with AsyncSession(engine) as session:
+        account_ids = [owner.id] + [d.id for d in drivers]
+        await session.execute(delete(IdempotencyKey).where(IdempotencyKey.account_id.in_(account_ids)))
+        await session.execute(delete(Booking).where(Booking.slot_id == slot_id))
+        await session.execute(delete(SharingRule).where(SharingRule.slot_id == slot_id))
+        await session.execute(delete(Slot).where(Slot.id == slot_id))
+        await session.execute(delete(Lot).where(Lot.owner_id == owner.id))
+        await session.execute(delete(Account).where(Account.id.in_(account_ids)))
+        await session.execute(delete(Zone).where(Zone.id.not_in(zone_ids)))
+        await session.commit()

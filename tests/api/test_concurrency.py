@@ -5,45 +5,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from accounts.models import Account, Role
-from core.idempotency import IdempotencyKey
-from geo.models import Zone
-from parking.models import HOLDING_STATUSES, Booking, Lot, SharingRule, Slot
-from tests.factories import PASSWORD, booking_body, make_account, make_slot, make_zone
+from accounts.models import Account
+from parking.models import HOLDING_STATUSES, Booking
+from tests.factories import PASSWORD, booking_body
 
 CONCURRENT = 60
-
-
-@pytest.fixture
-async def committed(engine: AsyncEngine) -> AsyncIterator[dict[str, object]]:
-    """A committed slot (always shared) and driver accounts; removed again afterwards."""
-    now = datetime.now(UTC)
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        zone_ids = set((await session.execute(select(Zone.id))).scalars())
-        await make_zone(session)
-        owner = await make_account(session, role=Role.OWNER)
-        slot_id = await make_slot(session, owner=owner, east_m=5, now=now)
-        drivers = [await make_account(session) for _ in range(3)]
-        await session.commit()
-    yield {"slot_id": slot_id, "drivers": drivers}
-    async with AsyncSession(engine) as session:
-        account_ids = [owner.id] + [d.id for d in drivers]
-        await session.execute(delete(IdempotencyKey).where(IdempotencyKey.account_id.in_(account_ids)))
-        await session.execute(delete(Booking).where(Booking.slot_id == slot_id))
-        await session.execute(delete(SharingRule).where(SharingRule.slot_id == slot_id))
-        await session.execute(delete(Slot).where(Slot.id == slot_id))
-        await session.execute(delete(Lot).where(Lot.owner_id == owner.id))
-        await session.execute(delete(Account).where(Account.id.in_(account_ids)))
-        await session.execute(delete(Zone).where(Zone.id.not_in(zone_ids)))
-        await session.commit()
 
 
 async def _sign_in(client: httpx.AsyncClient, account_id: uuid.UUID, engine: AsyncEngine) -> dict[str, str]:

@@ -66,7 +66,12 @@ def test_demo_serves_docs_and_finds_slots(settings: Settings, database: str):
     name = "maeul_demo_test"
     services.drop_database(settings, name)
     port = _free_port()
-    env = {**os.environ, "MAEUL_DATABASE_NAME": name, "MAEUL_API_PORT": str(port)}
+    env = {
+        **os.environ,
+        "MAEUL_DATABASE_NAME": name,
+        "MAEUL_API_PORT": str(port),
+        "MAEUL_LEDGER_TREE_HEAD_EVERY_SECONDS": "1",
+    }
     env.pop("MAEUL_DATABASE_URL", None)
     if settings.redis_url:
         env["MAEUL_REDIS_URL"] = settings.redis_url.rsplit("/", 1)[0] + "/2"
@@ -100,6 +105,14 @@ def test_demo_serves_docs_and_finds_slots(settings: Settings, database: str):
         }
         found = httpx.get(f"{base}/slots/search", params=params, headers=headers)
         assert found.status_code == 200 and len(found.json()["items"]) > 0, found.text
+        slot = found.json()["items"][0]["slot"]["id"]
+        body = {"slot_id": slot, "start": params["start"], "end": params["end"], "vehicle_plate": "12가3456"}
+        receipt = httpx.post(f"{base}/bookings", json=body, headers=headers).json()["receipts"][0]
+        # the worker running beside the API publishes a tree head and anchors it on the in-process chain
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{base}/ledger/anchoring").json()["anchored_size"] <= receipt["leaf_index"]:
+            assert time.monotonic() < deadline, httpx.get(f"{base}/ledger/anchoring").text
+            time.sleep(0.5)
     finally:
         demo.send_signal(signal.SIGINT)
         output, _ = demo.communicate(timeout=30)
