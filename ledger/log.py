@@ -1,8 +1,9 @@
 """The append-only log: the one function the rest of the system calls (`append`), proofs, and tree heads.
 
 `append` runs inside the caller's transaction, so a business change and its entry commit together or not at all.
-It locks the single `ledger_head` row (appends are serialised; do it last in a transaction, it is held to commit),
-hashes the canonical entry, stores the leaf and the subtree nodes it completes, and moves the head. It knows nothing
+Through the SQL function `ledger_append` it locks the single `ledger_head` row (appends are serialised; do it last in
+a transaction, the lock is held to commit), hashes the canonical entry, stores the leaf and the subtree nodes it
+completes, and moves the head, in one round trip. It knows nothing
 of bookings or payments: an entry is a kind, a subject (e.g. "booking:<id>") and a JSON body.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import ARRAY, DateTime, LargeBinary, String, bindparam, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import merkle
@@ -70,34 +71,29 @@ def canonical_entry(record: Record) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+_APPEND = text("SELECT leaf_index, leaf_hash FROM ledger_append(:kinds, :subjects, :entries, :created)").bindparams(
+    bindparam("kinds", type_=ARRAY(String)),
+    bindparam("subjects", type_=ARRAY(String)),
+    bindparam("entries", type_=ARRAY(LargeBinary)),
+    bindparam("created", type_=ARRAY(DateTime(timezone=True))),
+)
+
+
 async def append(session: AsyncSession, *records: Record) -> list[Receipt]:
-    """Append records to the log in the caller's transaction; their receipts, in order."""
-    head = (await session.execute(select(LedgerHead).where(LedgerHead.id == 1).with_for_update())).scalar_one()
-    size, frontier = head.size, list(head.frontier)
-    entries, nodes, receipts = [], [], []
-    for record in records:
-        entry = canonical_entry(record)
-        leaf = merkle.leaf_hash(entry)
-        completed, frontier = merkle.completed_nodes(size, leaf, frontier)
-        entries.append(
-            {
-                "leaf_index": size,
-                "kind": record.kind,
-                "subject": record.subject,
-                "entry": entry,
-                "leaf_hash": leaf,
-                "created_at": record.at,
-            }
-        )
-        nodes += [{"level": level, "index": index, "hash": digest} for (level, index), digest in completed[1:]]
-        receipts.append(Receipt(size, leaf.hex()))
-        size += 1
-    await session.execute(insert(LedgerEntry), entries)
-    if nodes:
-        await session.execute(insert(LedgerNode), nodes)
-    head.size, head.frontier = size, frontier
-    await session.flush()
-    return receipts
+    """Append records to the log in the caller's transaction, in one round trip (the SQL function
+    `ledger_append`); their receipts, in order."""
+    if not records:
+        return []
+    rows = await session.execute(
+        _APPEND,
+        {
+            "kinds": [r.kind for r in records],
+            "subjects": [r.subject for r in records],
+            "entries": [canonical_entry(r) for r in records],
+            "created": [r.at for r in records],
+        },
+    )
+    return [Receipt(int(index), bytes(digest).hex()) for index, digest in rows]
 
 
 async def receipts_for(session: AsyncSession, subject: str) -> list[Receipt]:
@@ -203,7 +199,11 @@ async def publish_tree_head(
 ) -> TreeHead | None:
     """Sign and store a tree head when `every_entries` entries wait for one, or the oldest has waited
     `every_seconds`; queue it for anchoring in the same transaction (outbox). None when nothing is due."""
-    head = (await session.execute(select(LedgerHead).where(LedgerHead.id == 1).with_for_update())).scalar_one()
+    head = (
+        await session.execute(
+            select(LedgerHead).where(LedgerHead.id == 1).with_for_update().execution_options(populate_existing=True)
+        )
+    ).scalar_one()
     published = int(await session.scalar(select(func.coalesce(func.max(TreeHead.size), 0))) or 0)
     waiting = head.size - published
     if waiting <= 0:

@@ -16,6 +16,45 @@ depends_on = None
 
 APPEND_ONLY = ("ledger_entries", "ledger_nodes", "ledger_tree_heads")
 
+# Append entries in one round trip: lock the head, hash each entry (RFC 9162 leaf hash, PostgreSQL's sha256), store
+# it and every complete subtree node it closes, move the head. The frontier holds the roots of the complete subtrees
+# that make up the tree, largest first. `ledger.merkle` is the independent Python definition the audit checks.
+LEDGER_APPEND = r"""
+CREATE FUNCTION ledger_append(p_kinds text[], p_subjects text[], p_entries bytea[], p_created timestamptz[])
+RETURNS TABLE (leaf_index bigint, leaf_hash bytea) LANGUAGE plpgsql AS $$
+DECLARE
+  h_size bigint;
+  h_frontier bytea[];
+  leaf bytea;
+  node bytea;
+  node_level smallint;
+  node_index bigint;
+BEGIN
+  SELECT size, frontier INTO h_size, h_frontier FROM ledger_head WHERE id = 1 FOR UPDATE;
+  FOR i IN 1 .. coalesce(array_length(p_entries, 1), 0) LOOP
+    leaf := sha256('\x00'::bytea || p_entries[i]);
+    INSERT INTO ledger_entries (leaf_index, kind, subject, entry, leaf_hash, created_at)
+    VALUES (h_size, p_kinds[i], p_subjects[i], p_entries[i], leaf, p_created[i]);
+    node := leaf;
+    node_level := 0;
+    node_index := h_size;
+    WHILE node_index % 2 = 1 LOOP  -- each trailing 1 bit closes a subtree with its left sibling
+      node := sha256('\x01'::bytea || h_frontier[cardinality(h_frontier)] || node);
+      h_frontier := h_frontier[1:cardinality(h_frontier) - 1];
+      node_level := node_level + 1;
+      node_index := node_index / 2;
+      INSERT INTO ledger_nodes (level, idx, hash) VALUES (node_level, node_index, node);
+    END LOOP;
+    h_frontier := h_frontier || node;
+    leaf_index := h_size;
+    leaf_hash := leaf;
+    RETURN NEXT;
+    h_size := h_size + 1;
+  END LOOP;
+  UPDATE ledger_head SET size = h_size, frontier = h_frontier WHERE id = 1;
+END $$;
+"""
+
 
 def upgrade() -> None:
     op.create_table(
@@ -79,6 +118,7 @@ def upgrade() -> None:
         sa.Column("block_number", sa.BigInteger(), nullable=False),
         sa.Column("anchored_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.execute(LEDGER_APPEND)
     op.execute(
         """
         CREATE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -105,3 +145,4 @@ def downgrade() -> None:
     for table in ("ledger_head", "ledger_nodes", "ledger_entries"):
         op.drop_table(table)
     op.execute("DROP FUNCTION ledger_refuse_change()")
+    op.execute("DROP FUNCTION ledger_append(text[], text[], bytea[], timestamptz[])")
