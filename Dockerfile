@@ -10,6 +10,7 @@ COPY accounts ./accounts
 COPY api ./api
 COPY core ./core
 COPY geo ./geo
+COPY ledger ./ledger
 COPY parking ./parking
 COPY sim ./sim
 COPY migrations ./migrations

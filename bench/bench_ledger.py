@@ -104,8 +104,9 @@ async def grow_to(engine: AsyncEngine, leaves: int, rng: random.Random) -> None:
         async with AsyncSession(engine) as session:
             await ledger.append(session, *realistic_records(count, rng))
             await session.commit()
+        crossed = (size + count) // 100_000 > size // 100_000
         size += count
-        if size % 100_000 == 0 or size == leaves:
+        if crossed or size == leaves:
             print(f"  {size:>9,} leaves  ({time.perf_counter() - started:6.1f} s)", flush=True)
     async with engine.begin() as connection:
         await connection.execute(text("ANALYZE ledger_entries"))

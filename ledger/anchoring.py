@@ -22,17 +22,24 @@ from ledger.models import Anchor, AnchorJob, ChainDeployment, LedgerEntry, Ledge
 log = structlog.get_logger("maeul.anchoring")
 
 
-async def current_deployment(session: AsyncSession, chain: Chain, *, now: datetime) -> ChainDeployment:
-    """The contract to anchor to on this chain, deployed (again) when the chain does not have it."""
+async def known_deployment(session: AsyncSession, chain: Chain) -> ChainDeployment | None:
+    """The latest contract we deployed on this chain (same chain id and genesis), if any."""
     chain_id, genesis = await chain.identity()
-    known = await session.scalar(
+    deployment: ChainDeployment | None = await session.scalar(
         select(ChainDeployment)
         .where(ChainDeployment.chain_id == chain_id, ChainDeployment.genesis_hash == genesis)
         .order_by(ChainDeployment.deployed_at.desc())
         .limit(1)
     )
+    return deployment
+
+
+async def current_deployment(session: AsyncSession, chain: Chain, *, now: datetime) -> ChainDeployment:
+    """The contract to anchor to on this chain, deployed (again) when the chain does not have it."""
+    known = await known_deployment(session, chain)
     if known is not None and await chain.has_contract(known.contract_address):
         return known
+    chain_id, genesis = await chain.identity()
     address = await chain.deploy()
     deployment = ChainDeployment(chain_id=chain_id, genesis_hash=genesis, contract_address=address, deployed_at=now)
     session.add(deployment)

@@ -10,8 +10,9 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import merkle
+from ledger.anchoring import known_deployment
 from ledger.chain import Chain
-from ledger.models import Anchor, ChainDeployment, LedgerEntry, LedgerNode, TreeHead
+from ledger.models import Anchor, LedgerEntry, LedgerNode, TreeHead
 from ledger.signing import verify_tree_head
 
 BATCH = 10_000
@@ -121,13 +122,7 @@ def _nodes_completed_by(start: int, end: int) -> Select[int, int, bytes]:
 
 
 async def _check_anchors(session: AsyncSession, chain: Chain, heads: dict[int, TreeHead], report: AuditReport) -> None:
-    chain_id, genesis = await chain.identity()
-    deployment = await session.scalar(
-        select(ChainDeployment)
-        .where(ChainDeployment.chain_id == chain_id, ChainDeployment.genesis_hash == genesis)
-        .order_by(ChainDeployment.deployed_at.desc())
-        .limit(1)
-    )
+    deployment = await known_deployment(session, chain)
     if deployment is None:
         report.problems.append("no anchoring contract is known on this chain")
         return

@@ -15,6 +15,7 @@ from accounts.models import Role
 from accounts.service import get_account
 from core.errors import Forbidden, InvalidInput
 from geo.errors import OutsideServiceArea
+from geo.models import Zone
 from geo.repository import zone_containing
 from geo.spatial import geography_point
 from ledger import log as ledger
@@ -80,6 +81,13 @@ async def _require_accounts(session: AsyncSession, *account_ids: uuid.UUID | Non
             await get_account(session, account_id)
 
 
+async def _zone_at(session: AsyncSession, *, lon: float, lat: float) -> Zone:
+    zone = await zone_containing(session, lon=lon, lat=lat)
+    if zone is None:
+        raise OutsideServiceArea(f"({lat}, {lon}) is outside every service zone")
+    return zone
+
+
 async def create_lot(
     session: AsyncSession,
     *,
@@ -93,9 +101,7 @@ async def create_lot(
     if kind not in LOT_KINDS:
         raise InvalidInput(f"a lot is a public_lot or a private_lot, not {kind}")
     await _require_accounts(session, owner_id, operator_id)
-    zone = await zone_containing(session, lon=lon, lat=lat)
-    if zone is None:
-        raise OutsideServiceArea(f"({lat}, {lon}) is outside every service zone")
+    zone = await _zone_at(session, lon=lon, lat=lat)
     new_lot = Lot(
         name=name,
         kind=kind,
@@ -137,9 +143,7 @@ async def create_slot(
             raise InvalidInput(f"lot {lot_id} is a {parent.kind}; its slots must be of that kind")
         operator_id = operator_id or parent.operator_id
     await _require_accounts(session, owner_id, operator_id)
-    zone = await zone_containing(session, lon=lon, lat=lat)
-    if zone is None:
-        raise OutsideServiceArea(f"({lat}, {lon}) is outside every service zone")
+    zone = await _zone_at(session, lon=lon, lat=lat)
     slot = Slot(
         code=code,
         kind=kind,
