@@ -91,7 +91,8 @@ def main(names: list[str]) -> None:
     RESULTS.write_text(json.dumps([merged[n] for n in SCALES if n in merged], indent=2) + "\n")
     print()
     print(
-        "| instance | slots | requests | batches | served (greedy) | walk m per served vs greedy | gap | solve p50 / p95 / max s | statuses | target |"
+        "| instance | slots | requests | batches | served (greedy) | walk m per served vs greedy | gap "
+        "| solve p50 / p95 / max s | statuses | target |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
