@@ -2,8 +2,8 @@
 
 Objective (integer units, maximised), per served request r on slot s:
     value(r, s) = weight(r) * SERVE - cost(r, s),   cost(r, s) = walk_m(r, s) + price_krw(r, s) // PRICE_PER_METRE
-where weight is the priority class (general 1, resident 2, accessibility 3) and SERVE, per component, is one more
-than the largest cost of any candidate there: serving a request always outweighs the cost of any one assignment, so
+where weight is the priority class (general 1, resident 2, accessibility 3) and SERVE, per batch, is one more
+than the largest cost of any candidate in it: serving a request always outweighs the cost of any one assignment, so
 the solver serves as much priority weight as it can, then minimises walking, with 100 KRW weighing as one metre.
 
 The batch is split into independent components of the request-slot candidate graph. A component where every slot's
@@ -36,6 +36,7 @@ DEFAULT_K = 8
 class Component:
     requests: tuple[Request, ...]
     options: dict[Hashable, tuple[Candidate, ...]]  # request id -> candidates
+    serve: int  # the batch's SERVE scale
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,10 @@ class ComponentResult:
     bound: int
     method: str  # flow | cpsat | greedy
     optimal: bool
+
+
+def serve_scale(options: dict[Hashable, tuple[Candidate, ...]]) -> int:
+    return 1 + max((_cost(c) for opts in options.values() for c in opts), default=0)
 
 
 def _components(requests: Sequence[Request], options: dict[Hashable, tuple[Candidate, ...]]) -> list[Component]:
@@ -75,18 +80,16 @@ def _components(requests: Sequence[Request], options: dict[Hashable, tuple[Candi
     for request in requests:
         if options[request.id]:
             groups[find(request.id)].append(request)
-    return [Component(tuple(group), {r.id: options[r.id] for r in group}) for group in groups.values()]
+    serve = serve_scale(options)
+    return [Component(tuple(group), {r.id: options[r.id] for r in group}, serve) for group in groups.values()]
 
 
 def _cost(option: Candidate) -> int:
     return option.walk_m + option.price_krw // PRICE_PER_METRE
 
 
-def _serve_scale(component: Component) -> int:
-    return 1 + max(_cost(c) for opts in component.options.values() for c in opts)
-
-
-def _value(request: Request, option: Candidate, serve: int) -> int:
+def value(request: Request, option: Candidate, serve: int) -> int:
+    """The objective's worth of serving `request` with `option` (module docstring)."""
     return int(request.priority) * serve - _cost(option)
 
 
@@ -113,8 +116,8 @@ def _flow_capacities(component: Component) -> dict[Hashable, int] | None:
 
 
 def _solve_flow(component: Component, capacities: dict[Hashable, int]) -> ComponentResult:
-    serve = _serve_scale(component)
-    values = {(r.id, o.slot_id): _value(r, o, serve) for r in component.requests for o in component.options[r.id]}
+    serve = component.serve
+    values = {(r.id, o.slot_id): value(r, o, serve) for r in component.requests for o in component.options[r.id]}
     shift = max(values.values()) + 1  # costs = shift - value >= 1; an unserved request costs `shift`
     requests = list(component.requests)
     slot_ids = list(capacities)
@@ -176,7 +179,7 @@ def maximal_cliques(intervals: Sequence[Interval]) -> list[list[int]]:
 
 
 def _solve_cpsat(component: Component, time_limit_s: float, workers: int) -> ComponentResult:
-    serve = _serve_scale(component)
+    serve = component.serve
     model = cp_model.CpModel()
     picks: dict[tuple[Hashable, Hashable], cp_model.IntVar] = {}
     per_slot: dict[Hashable, list[tuple[Interval, cp_model.IntVar]]] = defaultdict(list)
@@ -188,7 +191,7 @@ def _solve_cpsat(component: Component, time_limit_s: float, workers: int) -> Com
             picks[(request.id, option.slot_id)] = pick
             chosen_here.append(pick)
             per_slot[option.slot_id].append((request.interval, pick))
-            objective.append(_value(request, option, serve) * pick)
+            objective.append(value(request, option, serve) * pick)
         model.add_at_most_one(chosen_here)
     for uses in per_slot.values():
         if len(uses) < 2:
@@ -217,17 +220,17 @@ def _solve_cpsat(component: Component, time_limit_s: float, workers: int) -> Com
     options = {(r.id, o.slot_id): (r, o) for r in component.requests for o in component.options[r.id]}
     chosen = [options[key] for key, pick in picks.items() if solver.value(pick)]
     assignments = tuple(Assignment(r.id, o.slot_id, o.walk_m, o.price_krw) for r, o in chosen)
-    value = round(solver.objective_value)
-    bound = max(round(solver.best_objective_bound), value)
-    return ComponentResult(assignments, value, bound, "cpsat", status == cp_model.OPTIMAL)
+    found = round(solver.objective_value)
+    bound = max(round(solver.best_objective_bound), found)
+    return ComponentResult(assignments, found, bound, "cpsat", status == cp_model.OPTIMAL)
 
 
 def _greedy_result(component: Component, chosen: list[tuple[Request, Candidate]]) -> ComponentResult:
-    serve = _serve_scale(component)
-    value = sum(_value(r, o, serve) for r, o in chosen)
+    serve = component.serve
+    found = sum(value(r, o, serve) for r, o in chosen)
     upper = sum(int(r.priority) * serve for r in component.requests)  # every request served at no cost
     assignments = tuple(Assignment(r.id, o.slot_id, o.walk_m, o.price_krw) for r, o in chosen)
-    return ComponentResult(assignments, value, upper, "greedy", False)
+    return ComponentResult(assignments, found, upper, "greedy", False)
 
 
 def allocate_in_batches(
