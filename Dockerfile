@@ -10,7 +10,9 @@ COPY accounts ./accounts
 COPY api ./api
 COPY core ./core
 COPY geo ./geo
+COPY jobs ./jobs
 COPY ledger ./ledger
+COPY matching ./matching
 COPY parking ./parking
 COPY sim ./sim
 COPY migrations ./migrations

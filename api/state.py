@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import timedelta
 
+from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import Clock, SystemClock
 from core.db import make_engine, make_sessionmaker
+from core.pools import solver_pool
 from core.redis import make_redis
 from core.settings import Settings
 from ledger.signing import Signer, signer_for
@@ -26,17 +28,8 @@ class AppState:
     policy: BookingPolicy
     signing_secret: str
     signer: Signer
-
-
-def booking_policy(settings: Settings) -> BookingPolicy:
-    return BookingPolicy(
-        timezone=settings.local_timezone,
-        max_duration=timedelta(hours=settings.max_booking_hours),
-        horizon=timedelta(days=settings.booking_horizon_days),
-        early_check_in=timedelta(minutes=settings.early_check_in_minutes),
-        no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
-        overstay_grace=timedelta(minutes=settings.overstay_grace_minutes),
-    )
+    solver_pool: Executor
+    jobs: ArqRedis | None = None  # arq queue, opened on first use
 
 
 def build_state(settings: Settings, *, clock: Clock | None = None, database_url: str | None = None) -> AppState:
@@ -47,12 +40,16 @@ def build_state(settings: Settings, *, clock: Clock | None = None, database_url:
         sessionmaker=make_sessionmaker(engine),
         redis=make_redis(settings),
         clock=clock or SystemClock(),
-        policy=booking_policy(settings),
+        policy=BookingPolicy.from_settings(settings),
+        solver_pool=solver_pool(),
         signing_secret=settings.signing_secret(),
         signer=signer_for(settings),
     )
 
 
 async def close_state(state: AppState) -> None:
+    if state.jobs is not None:
+        await state.jobs.aclose()
+    state.solver_pool.shutdown(wait=False, cancel_futures=True)
     await state.redis.aclose()
     await state.engine.dispose()

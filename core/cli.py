@@ -76,15 +76,15 @@ def migrate() -> None:
 
 
 async def _load_demo(settings: Settings, seed: int) -> None:
-    from api.state import booking_policy
     from core.clock import SystemClock
     from core.db import make_engine, make_sessionmaker
+    from parking.policy import BookingPolicy
     from sim.pilot import load
 
     engine = make_engine(settings)
     try:
         async with make_sessionmaker(engine)() as session:
-            result = await load(session, clock=SystemClock(), policy=booking_policy(settings), seed=seed)
+            result = await load(session, clock=SystemClock(), policy=BookingPolicy.from_settings(settings), seed=seed)
             await session.commit()
     finally:
         await engine.dispose()
@@ -103,7 +103,7 @@ async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     import uvicorn
     from arq.worker import Worker
 
-    from ledger.worker import worker_settings
+    from jobs import worker_settings
 
     server = uvicorn.Server(
         uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, log_level="warning")
@@ -170,7 +170,7 @@ def worker() -> None:
     """Run the background worker (arq on Redis): publish signed tree heads, anchor them on the chain."""
     from arq.worker import Worker
 
-    from ledger.worker import worker_settings
+    from jobs import worker_settings
 
     Worker(**{**worker_settings(get_settings()), "handle_signals": True}).run()
 

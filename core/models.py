@@ -5,7 +5,7 @@ from core.db import Base
 from core.idempotency import IdempotencyKey
 from geo.models import Zone
 from ledger.models import Anchor, AnchorJob, ChainDeployment, LedgerEntry, LedgerHead, LedgerNode, TreeHead
-from parking.models import Booking, Lot, SharingException, SharingRule, Slot
+from parking.models import Booking, Lot, MatchRequest, SharingException, SharingRule, Slot
 
 __all__ = [
     "Anchor",
@@ -20,6 +20,7 @@ __all__ = [
     "Booking",
     "IdempotencyKey",
     "Lot",
+    "MatchRequest",
     "SharingException",
     "SharingRule",
     "Slot",

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     )
     anchor_max_backoff_seconds: int = Field(default=300, ge=1)
 
+    # Matching.
+    matching_time_limit_s: float = Field(default=2.0, gt=0, description="solver time limit per batch run")
+    matching_candidates: int = Field(default=8, ge=1, le=50, description="K nearest feasible slots per request")
+    matching_batch_every_seconds: int = Field(default=60, ge=1, description="how often the worker runs a batch")
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env == "production":

@@ -53,3 +53,7 @@ class SharingConflict(Conflict):
 
 class InvalidTransition(Conflict):
     code = "invalid_booking_transition"
+
+
+class MatchRequestNotFound(NotFound):
+    code = "match_request_not_found"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from geoalchemy2 import Geography
 from sqlalchemy import (
@@ -15,7 +16,7 @@ from sqlalchemy import (
     String,
     text,
 )
-from sqlalchemy.dialects.postgresql import TSTZRANGE, ExcludeConstraint, Range
+from sqlalchemy.dialects.postgresql import JSON, TSTZRANGE, ExcludeConstraint, Range
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, CreatedAtMixin, IdMixin
@@ -154,4 +155,42 @@ class Booking(IdMixin, CreatedAtMixin, Base):
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     checked_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MatchStatus(StrEnum):
+    PENDING = "pending"  # waiting for the next batch run (also after losing a race: re-matched, not dropped)
+    MATCHED = "matched"  # a booking was made
+    EXPIRED = "expired"  # its start passed without a slot
+    CANCELLED = "cancelled"
+
+
+class MatchRequest(IdMixin, CreatedAtMixin, Base):
+    """A driver's request for parking later, matched by the batch worker."""
+
+    __tablename__ = "match_requests"
+    __table_args__ = (
+        CheckConstraint(check_in("status", MatchStatus), name="status"),
+        CheckConstraint(check_in("vehicle_size", SlotSize), name="vehicle_size"),
+        CheckConstraint("max_walk_m > 0", name="max_walk_m"),
+        CheckConstraint(
+            "NOT isempty(period) AND NOT lower_inf(period) AND NOT upper_inf(period)"
+            " AND lower_inc(period) AND NOT upper_inc(period)",
+            name="period",
+        ),
+        Index("ix_match_requests_status_start", "status", text("lower(period)")),
+    )
+
+    driver_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
+    destination: Mapped[object] = mapped_column(Geography("POINT", srid=4326, spatial_index=False))
+    period: Mapped[Range[datetime]] = mapped_column(TSTZRANGE)
+    max_walk_m: Mapped[int] = mapped_column()
+    needs_ev: Mapped[bool] = mapped_column(default=False)
+    needs_accessible: Mapped[bool] = mapped_column(default=False)
+    vehicle_size: Mapped[SlotSize] = mapped_column(String(16), default=SlotSize.REGULAR)
+    vehicle_plate: Mapped[str] = mapped_column(String(16))
+    status: Mapped[MatchStatus] = mapped_column(String(16), default=MatchStatus.PENDING)
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
+    attempts: Mapped[int] = mapped_column(default=0)
+    explanation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.settings import Settings
 from parking.errors import InvalidInterval, InvalidPlate, InvalidWindow
 
 # A driver asking for parking "now" sends a start a few seconds old; older than this is the past.
@@ -24,6 +25,17 @@ class BookingPolicy:
     early_check_in: timedelta
     no_show_grace: timedelta
     overstay_grace: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BookingPolicy:
+        return cls(
+            timezone=settings.local_timezone,
+            max_duration=timedelta(hours=settings.max_booking_hours),
+            horizon=timedelta(days=settings.booking_horizon_days),
+            early_check_in=timedelta(minutes=settings.early_check_in_minutes),
+            no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
+            overstay_grace=timedelta(minutes=settings.overstay_grace_minutes),
+        )
 
     def check_interval(self, start: datetime, end: datetime, *, now: datetime) -> None:
         """Refuse an interval a driver cannot book: unordered, too long, in the past or beyond the horizon."""

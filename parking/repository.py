@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Select, bindparam, exists, func, select, update
+from sqlalchemy import DateTime, Select, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -24,6 +24,7 @@ from parking.models import (
     SharingException,
     SharingRule,
     Slot,
+    SlotKind,
     SlotSize,
 )
 from parking.policy import BookingPolicy
@@ -343,3 +344,56 @@ async def list_lots(session: AsyncSession, *, limit: int, offset: int) -> list[t
 
 def exception_period(start: datetime, end: datetime) -> Range[datetime]:
     return Range(start, end, bounds="[)")
+
+
+async def slots_near(
+    session: AsyncSession, points: Sequence[tuple[float, float, float]], *, limit: int | None = None
+) -> list[tuple[SlotView, float]]:
+    """Active slots within radius of any (lon, lat, radius_m) point, with the distance to the first point; nearest
+    to it first. Uses the spatial index."""
+    if not points:
+        return []
+    lon, lat, _ = points[0]
+    near_any = or_(*(within_m(Slot.location, x, y, radius) for x, y, radius in points))
+    distance = distance_m(Slot.location, lon, lat)
+    query = _slot_columns().add_columns(distance).where(Slot.active, near_any).order_by(distance, Slot.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [(_slot_view(row), float(row[14])) for row in await session.execute(query)]
+
+
+_FREE_PERIODS_MANY = text(
+    """
+    SELECT s.id, lower(p) AS free_from, upper(p) AS free_to
+    FROM unnest(CAST(:ids AS uuid[])) AS s(id),
+    LATERAL unnest(
+        slot_windows(s.id, :start, :end, :tz) * tstzmultirange(tstzrange(:start, :end))
+        - coalesce((SELECT range_agg(b.period) FROM bookings b
+                    WHERE b.slot_id = s.id AND b.status IN ('reserved', 'active', 'overstayed')
+                      AND b.period && tstzrange(:start, :end)), '{}'::tstzmultirange)
+    ) AS p
+    ORDER BY s.id, lower(p)
+    """
+).bindparams(bindparam("start", type_=DateTime(timezone=True)), bindparam("end", type_=DateTime(timezone=True)))
+
+
+async def free_periods_many(
+    session: AsyncSession, slot_ids: Sequence[uuid.UUID], start: datetime, end: datetime, timezone: str
+) -> dict[uuid.UUID, list[tuple[datetime, datetime]]]:
+    """Free periods within [start, end) of many slots at once: sharing windows minus holding bookings."""
+    found: dict[uuid.UUID, list[tuple[datetime, datetime]]] = {slot_id: [] for slot_id in slot_ids}
+    if slot_ids:
+        rows = await session.execute(
+            _FREE_PERIODS_MANY, {"ids": list(slot_ids), "start": start, "end": end, "tz": timezone}
+        )
+        for slot_id, free_from, free_to in rows:
+            found[slot_id].append((free_from, free_to))
+    return found
+
+
+async def permit_holders(session: AsyncSession, account_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Accounts holding a resident-priority permit (they own a resident_priority slot)."""
+    rows = await session.execute(
+        select(Slot.owner_id).where(Slot.owner_id.in_(account_ids), Slot.kind == SlotKind.RESIDENT_PRIORITY).distinct()
+    )
+    return set(rows.scalars())

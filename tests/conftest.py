@@ -29,7 +29,7 @@ from core.idempotency import IdempotencyKey
 from core.migrate import upgrade
 from core.settings import Settings
 from geo.models import Zone
-from parking.models import Booking, Lot, SharingRule, Slot
+from parking.models import Booking, Lot, MatchRequest, SharingRule, Slot
 
 KST = ZoneInfo("Asia/Seoul")
 # Monday 23 November 2026, 07:00 in Seoul: the tests' "now".
@@ -174,6 +174,7 @@ async def committed(engine: AsyncEngine) -> AsyncIterator[dict[str, object]]:
     async with AsyncSession(engine) as session:
         account_ids = [owner.id] + [d.id for d in drivers]
         await session.execute(delete(IdempotencyKey).where(IdempotencyKey.account_id.in_(account_ids)))
+        await session.execute(delete(MatchRequest).where(MatchRequest.driver_id.in_(account_ids)))
         await session.execute(delete(Booking).where(Booking.slot_id == slot_id))
         await session.execute(delete(SharingRule).where(SharingRule.slot_id == slot_id))
         await session.execute(delete(Slot).where(Slot.id == slot_id))

@@ -13,15 +13,15 @@ from accounts.actor import Actor
 from accounts.models import Role
 from accounts.service import create_account, hash_password
 from api.auth import issue_token
-from api.state import AppState, booking_policy
+from api.state import AppState
 from core.settings import Settings
 from geo.repository import add_zone
 from parking import service
 from parking.models import SlotKind, SlotSize
-from parking.policy import WeeklyWindow
+from parking.policy import BookingPolicy, WeeklyWindow
 from sim.pilot import CENTRE, offset, square
 
-POLICY = booking_policy(Settings(env="test"))
+POLICY = BookingPolicy.from_settings(Settings(env="test"))
 PASSWORD = "correct horse battery"
 _HASH = hash_password(PASSWORD)
 _counter = itertools.count(1)

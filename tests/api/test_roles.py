@@ -45,6 +45,12 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/bookings/{booking_id}/cancel"): EVERYONE,
     ("POST", "/bookings/{booking_id}/check-in"): EVERYONE,
     ("POST", "/bookings/{booking_id}/check-out"): EVERYONE,
+    ("POST", "/matching/instant"): {R, OW},
+    ("POST", "/matching/requests"): {R, OW},
+    ("GET", "/matching/requests"): EVERYONE,
+    ("GET", "/matching/requests/{request_id}"): EVERYONE,
+    ("POST", "/matching/requests/{request_id}/cancel"): EVERYONE,
+    ("POST", "/matching/runs"): {OP, A},
     ("GET", "/ledger/public-key"): PUBLIC,
     ("GET", "/ledger/tree-heads/latest"): PUBLIC,
     ("GET", "/ledger/tree-heads/{size}"): PUBLIC,
@@ -69,6 +75,7 @@ def _url(path: str) -> str:
         path.replace("{slot_id}", str(uuid.uuid4()))
         .replace("{booking_id}", str(uuid.uuid4()))
         .replace("{exception_id}", str(uuid.uuid4()))
+        .replace("{request_id}", str(uuid.uuid4()))
         .replace("{size}", "1")
         .replace("{leaf_index}", "0")
     )

@@ -23,12 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from accounts.models import Account
 from api.state import AppState
 from core.settings import Settings
+from jobs import shutdown, startup
 from ledger import anchoring
 from ledger import log as ledger
 from ledger.chain import Chain
+from ledger.jobs import anchor_tree_heads, publish_tree_head
 from ledger.models import AnchorJob
 from ledger.verify import verify_receipt
-from ledger.worker import anchor_tree_heads, publish_tree_head, shutdown, startup
 from tests.conftest import NOW
 from tests.factories import PASSWORD, booking_body
 

@@ -1,7 +1,8 @@
-"""Background jobs of the ledger, run by arq on Redis: publish signed tree heads, anchor them on the chain."""
+"""The background worker (arq on Redis): every job of every domain, and what they share (built at start-up)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import structlog
@@ -10,18 +11,21 @@ from arq.connections import RedisSettings
 
 from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
+from core.pools import solver_pool
 from core.redis import redis_url
 from core.settings import Settings, get_settings
-from ledger import anchoring
-from ledger import log as ledger
 from ledger.chain import Chain
+from ledger.jobs import anchor_tree_heads, publish_tree_head
 from ledger.signing import signer_for
+from parking.allocation import Solving, run_batch
+from parking.policy import BookingPolicy
 
 log = structlog.get_logger("maeul.worker")
+EVERY_SECOND = set(range(60))
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    settings = ctx.get("settings") or get_settings()
+    settings: Settings = ctx.get("settings") or get_settings()
     engine = make_engine(settings)
     private_key = settings.chain_private_key.get_secret_value() if settings.chain_private_key else None
     ctx.update(
@@ -31,52 +35,45 @@ async def startup(ctx: dict[str, Any]) -> None:
         signer=signer_for(settings),
         chain=Chain.connect(settings.chain_url, private_key=private_key),
         clock=ctx.get("clock") or SystemClock(),
+        pool=solver_pool(),
     )
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     await ctx["chain"].close()
     await ctx["engine"].dispose()
+    ctx["pool"].shutdown(wait=False, cancel_futures=True)
 
 
-async def publish_tree_head(ctx: dict[str, Any]) -> int | None:
+async def match_batch(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Match every pending request for parking later (on a schedule, and on demand from POST /matching/runs)."""
     settings: Settings = ctx["settings"]
+    solving = Solving(
+        pool=ctx["pool"],
+        time_limit_s=settings.matching_time_limit_s,
+        detour_factor=settings.walk_detour_factor,
+        k=settings.matching_candidates,
+    )
     async with ctx["sessionmaker"]() as session:
-        head = await ledger.publish_tree_head(
-            session,
-            signer=ctx["signer"],
-            now=ctx["clock"].now(),
-            every_entries=settings.ledger_tree_head_every_entries,
-            every_seconds=settings.ledger_tree_head_every_seconds,
+        report = await run_batch(
+            session, policy=BookingPolicy.from_settings(settings), solving=solving, now=ctx["clock"].now()
         )
         await session.commit()
-    if head is not None:
-        log.info("tree head published", size=head.size, root=head.root.hex())
-    return head.size if head else None
-
-
-async def anchor_tree_heads(ctx: dict[str, Any]) -> int | None:
-    settings: Settings = ctx["settings"]
-    async with ctx["sessionmaker"]() as session:
-        anchor = await anchoring.anchor_pending(
-            session, ctx["chain"], now=ctx["clock"].now(), max_backoff_s=settings.anchor_max_backoff_seconds
-        )
-        await session.commit()
-    if anchor is not None:
-        log.info("tree head anchored", size=anchor.tree_size, tx=anchor.tx_hash, block=anchor.block_number)
-    return anchor.tree_size if anchor else None
-
-
-EVERY_SECOND = set(range(60))
+    outcome = asdict(report)
+    if report.considered or report.expired:
+        log.info("batch matched", **outcome)
+    return outcome
 
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments of `arq.Worker` for the ledger jobs."""
+    """Keyword arguments of `arq.Worker`."""
+    every = settings.matching_batch_every_seconds
     return {
-        "functions": [publish_tree_head, anchor_tree_heads],
+        "functions": [publish_tree_head, anchor_tree_heads, match_batch],
         "cron_jobs": [
             cron(publish_tree_head, second=EVERY_SECOND, run_at_startup=True, unique=True),
             cron(anchor_tree_heads, second=EVERY_SECOND, run_at_startup=True, unique=True),
+            cron(match_batch, second=set(range(0, 60, min(every, 60))) if every < 60 else {0}, unique=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

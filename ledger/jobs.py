@@ -1,0 +1,41 @@
+"""Background jobs of the ledger (run by the arq worker, `jobs`): publish signed tree heads, anchor them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from core.settings import Settings
+from ledger import anchoring
+from ledger import log as ledger
+
+log = structlog.get_logger("maeul.worker")
+
+
+async def publish_tree_head(ctx: dict[str, Any]) -> int | None:
+    settings: Settings = ctx["settings"]
+    async with ctx["sessionmaker"]() as session:
+        head = await ledger.publish_tree_head(
+            session,
+            signer=ctx["signer"],
+            now=ctx["clock"].now(),
+            every_entries=settings.ledger_tree_head_every_entries,
+            every_seconds=settings.ledger_tree_head_every_seconds,
+        )
+        await session.commit()
+    if head is not None:
+        log.info("tree head published", size=head.size, root=head.root.hex())
+    return head.size if head else None
+
+
+async def anchor_tree_heads(ctx: dict[str, Any]) -> int | None:
+    settings: Settings = ctx["settings"]
+    async with ctx["sessionmaker"]() as session:
+        anchor = await anchoring.anchor_pending(
+            session, ctx["chain"], now=ctx["clock"].now(), max_backoff_s=settings.anchor_max_backoff_seconds
+        )
+        await session.commit()
+    if anchor is not None:
+        log.info("tree head anchored", size=anchor.tree_size, tx=anchor.tx_hash, block=anchor.block_number)
+    return anchor.tree_size if anchor else None
