@@ -8,6 +8,7 @@ COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --locked --no-dev --no-install-project
 COPY accounts ./accounts
 COPY api ./api
+COPY billing ./billing
 COPY core ./core
 COPY geo ./geo
 COPY jobs ./jobs

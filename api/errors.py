@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accounts.errors import EmailTaken, InvalidCredentials, TooManyAttempts
+from billing.errors import InsufficientFunds
 from core.errors import Conflict, DomainError, Forbidden, IdempotencyKeyReused, InvalidInput, NotFound
 from parking.errors import InvalidTransition, OutsideSharingWindow, SharingConflict, SlotUnavailable
 
@@ -24,6 +25,7 @@ class NotAuthenticated(DomainError):
 STATUS: dict[type[DomainError], int] = {
     NotAuthenticated: 401,
     InvalidCredentials: 401,
+    InsufficientFunds: 402,
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,

@@ -1,6 +1,7 @@
 """Every mapped model, imported in one place so the metadata is complete (Alembic, tests)."""
 
 from accounts.models import Account
+from billing.models import AccountBalance, JournalPosting, JournalTransaction, PaymentHold, SettlementRule
 from core.db import Base
 from core.idempotency import IdempotencyKey
 from geo.models import Zone
@@ -8,6 +9,11 @@ from ledger.models import Anchor, AnchorJob, ChainDeployment, LedgerEntry, Ledge
 from parking.models import Booking, Lot, MatchRequest, SharingException, SharingRule, Slot
 
 __all__ = [
+    "AccountBalance",
+    "JournalPosting",
+    "JournalTransaction",
+    "PaymentHold",
+    "SettlementRule",
     "Anchor",
     "AnchorJob",
     "ChainDeployment",

@@ -1,0 +1,108 @@
+"""The prepaid wallet (drivers) and party balances and payouts (village enterprise staff, the city)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, field_validator
+
+from api.auth import Driver, Monitor, Staff
+from api.deps import NowDep, SessionDep
+from api.idempotency import IdempotencyKeyHeader, create_once
+from api.schemas import ErrorOut, ReceiptOut, Strict
+from billing import journal
+from billing.wallet import MAX_TOP_UP_KRW, Wallet, holds_of, payout
+
+router = APIRouter(tags=["payments"])
+ERRORS: dict[int | str, dict[str, Any]] = {402: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+PARTY = re.compile(r"^(owner:[0-9a-f-]{36}|enterprise|city|platform)$")
+
+
+class TopUpIn(Strict):
+    amount_krw: int = Field(gt=0, le=MAX_TOP_UP_KRW)
+
+
+class HoldOut(BaseModel):
+    id: str
+    booking_id: str | None
+    amount_krw: int
+    captured_krw: int
+    released_krw: int
+    refunded_krw: int
+
+
+class WalletOut(BaseModel):
+    balance_krw: int = Field(description="spendable")
+    held_krw: int = Field(description="reserved for bookings")
+    holds: list[HoldOut]
+
+
+class PayoutIn(Strict):
+    account: str = Field(description="owner:<account id>, enterprise, city or platform")
+    amount_krw: int = Field(gt=0)
+
+    @field_validator("account")
+    @classmethod
+    def _party(cls, value: str) -> str:
+        if not PARTY.match(value):
+            raise ValueError("account must be owner:<account id>, enterprise, city or platform")
+        return value
+
+
+@router.get("/wallet", response_model=WalletOut, summary="The driver's wallet")
+async def my_wallet(actor: Driver, session: SessionDep) -> WalletOut:
+    holds = await holds_of(session, actor.id)
+    return WalletOut(
+        balance_krw=await journal.balance(session, journal.wallet(actor.id)),
+        held_krw=await journal.balance(session, journal.hold_account(actor.id)),
+        holds=[
+            HoldOut(
+                id=str(h.id),
+                booking_id=str(h.booking_id) if h.booking_id else None,
+                amount_krw=h.amount_krw,
+                captured_krw=h.captured_krw,
+                released_krw=h.released_krw,
+                refunded_krw=h.refunded_krw,
+            )
+            for h in holds
+        ],
+    )
+
+
+@router.post("/wallet/top-ups", response_model=WalletOut, status_code=201, responses=ERRORS, summary="Top up")
+async def top_up(
+    body: TopUpIn, actor: Driver, session: SessionDep, now: NowDep, idempotency_key: IdempotencyKeyHeader = None
+) -> WalletOut:
+    """Adds money to the prepaid wallet. Send an `Idempotency-Key`: retries, even concurrent ones, top up once."""
+
+    async def work() -> WalletOut:
+        await Wallet().top_up(session, account_id=actor.id, amount=body.amount_krw, now=now)
+        return await my_wallet(actor, session)
+
+    return await create_once(  # type: ignore[return-value]
+        session, actor=actor, key=idempotency_key, operation="POST /wallet/top-ups", payload=body, work=work
+    )
+
+
+@router.get("/settlement/balances", summary="What each party has earned and not yet been paid")
+async def party_balances(actor: Monitor, session: SessionDep) -> dict[str, int]:
+    """Balances of owners (`owner:<id>`), the village enterprise, the city and the platform, in KRW."""
+    found = await journal.balances(session)
+    return {account: value for account, value in found.items() if PARTY.match(account)}
+
+
+@router.post("/settlement/payouts", response_model=ReceiptOut, status_code=201, responses=ERRORS, summary="Pay out")
+async def make_payout(
+    body: PayoutIn, actor: Staff, session: SessionDep, now: NowDep, idempotency_key: IdempotencyKeyHeader = None
+) -> ReceiptOut:
+    """Moves a party's earned balance out (to its bank account); 402 when it has not earned that much."""
+
+    async def work() -> ReceiptOut:
+        receipt = await payout(session, account=body.account, amount=body.amount_krw, now=now)
+        return ReceiptOut(leaf_index=receipt.leaf_index, leaf_hash=receipt.leaf_hash)
+
+    return await create_once(  # type: ignore[return-value]
+        session, actor=actor, key=idempotency_key, operation="POST /settlement/payouts", payload=body, work=work
+    )

@@ -1,0 +1,21 @@
+from core.errors import Conflict, DomainError, InvalidInput, NotFound
+
+
+class InsufficientFunds(DomainError):
+    code = "insufficient_funds"
+
+
+class HoldNotFound(NotFound):
+    code = "payment_hold_not_found"
+
+
+class HoldExpired(Conflict):
+    code = "payment_hold_expired"
+
+
+class RefundTooLarge(InvalidInput):
+    code = "refund_exceeds_capture"
+
+
+class InvalidAmount(InvalidInput):
+    code = "invalid_amount"

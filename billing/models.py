@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, CreatedAtMixin, IdMixin
+
+
+class JournalTransaction(IdMixin, Base):
+    """One money movement: its postings add up to zero (checked by PostgreSQL at commit). Append-only."""
+
+    __tablename__ = "journal_transactions"
+
+    kind: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JournalPosting(Base):
+    """An amount on one journal account. Accounts: wallet:<id>, hold:<id>, owner:<id>, enterprise, city, platform,
+    gateway (money from and to outside). A positive amount raises the account's balance."""
+
+    __tablename__ = "journal_postings"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("journal_transactions.id"), index=True)
+    account: Mapped[str] = mapped_column(String(64), index=True)
+    amount_krw: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AccountBalance(Base):
+    """Running balance per journal account, kept by a trigger on postings; wallets and holds never go negative."""
+
+    __tablename__ = "journal_balances"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    balance_krw: Mapped[int] = mapped_column(BigInteger)
+
+
+class PaymentHold(IdMixin, CreatedAtMixin, Base):
+    """Money held on a driver's wallet for a booking, then captured (charged), released, or refunded."""
+
+    __tablename__ = "payment_holds"
+    __table_args__ = (
+        CheckConstraint("amount_krw > 0", name="amount"),
+        CheckConstraint("captured_krw >= 0 AND released_krw >= 0 AND refunded_krw >= 0", name="non_negative"),
+        CheckConstraint("captured_krw + released_krw <= amount_krw", name="within_hold"),
+        CheckConstraint("refunded_krw <= captured_krw", name="refund_within_capture"),
+    )
+
+    driver_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"), index=True)
+    amount_krw: Mapped[int] = mapped_column(BigInteger)
+    captured_krw: Mapped[int] = mapped_column(BigInteger, default=0)
+    released_krw: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_krw: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SettlementRule(IdMixin, Base):
+    """How a captured payment is split, per slot kind, optionally per lot (a lot's contract), in basis points."""
+
+    __tablename__ = "settlement_rules"
+    __table_args__ = (
+        CheckConstraint("owner_bp + enterprise_bp + city_bp + platform_bp = 10000", name="whole"),
+        CheckConstraint("owner_bp >= 0 AND enterprise_bp >= 0 AND city_bp >= 0 AND platform_bp >= 0", name="shares"),
+    )
+
+    slot_kind: Mapped[str] = mapped_column(String(24))
+    lot_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("lots.id"))
+    owner_bp: Mapped[int] = mapped_column(Integer)
+    enterprise_bp: Mapped[int] = mapped_column(Integer)
+    city_bp: Mapped[int] = mapped_column(Integer)
+    platform_bp: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(300))

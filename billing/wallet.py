@@ -1,0 +1,192 @@
+"""Payments. `PaymentProvider` is the boundary; the built-in prepaid wallet implements it on the journal.
+
+An external payment gateway would implement the same operations, confirming them through webhooks processed from the
+outbox; nothing else in the system would change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing import journal
+from billing.errors import HoldExpired, HoldNotFound, InvalidAmount, RefundTooLarge
+from billing.models import PaymentHold
+from billing.splits import split
+from ledger.log import Receipt
+
+MAX_TOP_UP_KRW = 1_000_000
+
+
+class PaymentProvider(Protocol):
+    async def top_up(self, session: AsyncSession, *, account_id: uuid.UUID, amount: int, now: datetime) -> int: ...
+
+    async def hold(
+        self,
+        session: AsyncSession,
+        *,
+        driver_id: uuid.UUID,
+        amount: int,
+        booking_id: uuid.UUID | None,
+        expires_at: datetime,
+        now: datetime,
+    ) -> PaymentHold: ...
+
+    async def capture(
+        self, session: AsyncSession, *, hold_id: uuid.UUID, amount: int, shares: Mapping[str, int], now: datetime
+    ) -> dict[str, int]: ...
+
+    async def release(self, session: AsyncSession, *, hold_id: uuid.UUID, now: datetime) -> int: ...
+
+    async def refund(
+        self, session: AsyncSession, *, hold_id: uuid.UUID, amount: int, shares: Mapping[str, int], now: datetime
+    ) -> dict[str, int]: ...
+
+
+def _positive(amount: int, what: str) -> None:
+    if amount <= 0:
+        raise InvalidAmount(f"{what} must be a positive number of KRW", extra={"amount_krw": amount})
+
+
+async def _hold(session: AsyncSession, hold_id: uuid.UUID) -> PaymentHold:
+    found = await session.get(PaymentHold, hold_id, with_for_update=True, populate_existing=True)
+    if found is None:
+        raise HoldNotFound(f"payment hold {hold_id} not found")
+    return found
+
+
+class Wallet:
+    """The built-in prepaid wallet."""
+
+    async def top_up(self, session: AsyncSession, *, account_id: uuid.UUID, amount: int, now: datetime) -> int:
+        _positive(amount, "a top-up")
+        if amount > MAX_TOP_UP_KRW:
+            raise InvalidAmount(f"a top-up may be at most {MAX_TOP_UP_KRW:,} KRW")
+        await journal.post(
+            session,
+            kind="top_up",
+            reference=f"account:{account_id}",
+            postings={journal.GATEWAY: -amount, journal.wallet(account_id): amount},
+            now=now,
+        )
+        return await journal.balance(session, journal.wallet(account_id))
+
+    async def hold(
+        self,
+        session: AsyncSession,
+        *,
+        driver_id: uuid.UUID,
+        amount: int,
+        booking_id: uuid.UUID | None,
+        expires_at: datetime,
+        now: datetime,
+    ) -> PaymentHold:
+        _positive(amount, "a hold")
+        await journal.require(session, journal.wallet(driver_id), amount, what="not enough money in the wallet")
+        hold = PaymentHold(
+            driver_id=driver_id,
+            booking_id=booking_id,
+            amount_krw=amount,
+            captured_krw=0,
+            released_krw=0,
+            refunded_krw=0,
+            expires_at=expires_at,
+        )
+        session.add(hold)
+        await session.flush()
+        await journal.post(
+            session,
+            kind="hold",
+            reference=f"hold:{hold.id}",
+            postings={journal.wallet(driver_id): -amount, journal.hold_account(driver_id): amount},
+            now=now,
+        )
+        return hold
+
+    async def capture(
+        self, session: AsyncSession, *, hold_id: uuid.UUID, amount: int, shares: Mapping[str, int], now: datetime
+    ) -> dict[str, int]:
+        """Charge `amount` from the hold, splitting it by `shares` (account -> basis points). Beyond what is held,
+        the rest comes from the wallet (e.g. an overstay). Returns the split."""
+        hold = await _hold(session, hold_id)
+        if amount < 0:
+            raise InvalidAmount("a capture cannot be negative")
+        if hold.expires_at <= now and hold.captured_krw == 0 and hold.released_krw == 0:
+            raise HoldExpired(f"payment hold {hold_id} expired at {hold.expires_at.isoformat()}")
+        remaining = hold.amount_krw - hold.captured_krw - hold.released_krw
+        from_hold = min(amount, remaining)
+        extra = amount - from_hold
+        if extra:
+            await journal.require(
+                session, journal.wallet(hold.driver_id), extra, what="not enough money for the charge"
+            )
+        parts = split(amount, shares)
+        postings: dict[str, int] = {journal.hold_account(hold.driver_id): -from_hold}
+        if extra:
+            postings[journal.wallet(hold.driver_id)] = -extra
+        for account, part in parts.items():
+            postings[account] = postings.get(account, 0) + part
+        hold.captured_krw += amount
+        hold.amount_krw += extra  # what was taken beyond the hold counts as held and captured at once
+        await journal.post(session, kind="capture", reference=f"hold:{hold.id}", postings=postings, now=now)
+        await session.flush()
+        return parts
+
+    async def release(self, session: AsyncSession, *, hold_id: uuid.UUID, now: datetime) -> int:
+        """Give back whatever is still held; returns the KRW released."""
+        hold = await _hold(session, hold_id)
+        remaining = hold.amount_krw - hold.captured_krw - hold.released_krw
+        if remaining:
+            hold.released_krw += remaining
+            await journal.post(
+                session,
+                kind="release",
+                reference=f"hold:{hold.id}",
+                postings={journal.hold_account(hold.driver_id): -remaining, journal.wallet(hold.driver_id): remaining},
+                now=now,
+            )
+            await session.flush()
+        return remaining
+
+    async def refund(
+        self, session: AsyncSession, *, hold_id: uuid.UUID, amount: int, shares: Mapping[str, int], now: datetime
+    ) -> dict[str, int]:
+        """Return captured money to the wallet, taken back from the parties in the capture's proportions."""
+        _positive(amount, "a refund")
+        hold = await _hold(session, hold_id)
+        refundable = hold.captured_krw - hold.refunded_krw
+        if amount > refundable:
+            raise RefundTooLarge(
+                f"at most {refundable:,} KRW of this payment can be refunded",
+                extra={"refundable_krw": refundable, "asked_krw": amount},
+            )
+        parts = split(amount, shares)
+        for account, part in parts.items():
+            await journal.require(session, account, part, what=f"{account} no longer holds the money to refund")
+        hold.refunded_krw += amount
+        postings = {account: -part for account, part in parts.items()}
+        postings[journal.wallet(hold.driver_id)] = amount
+        await journal.post(session, kind="refund", reference=f"hold:{hold.id}", postings=postings, now=now)
+        await session.flush()
+        return parts
+
+
+async def payout(session: AsyncSession, *, account: str, amount: int, now: datetime) -> Receipt:
+    """Pay a party (an owner, the village enterprise, the city) out of its balance to the outside world."""
+    _positive(amount, "a payout")
+    await journal.require(session, account, amount, what=f"{account} has not earned that much")
+    return await journal.post(
+        session, kind="payout", reference=account, postings={account: -amount, journal.GATEWAY: amount}, now=now
+    )
+
+
+async def holds_of(session: AsyncSession, driver_id: uuid.UUID) -> list[PaymentHold]:
+    rows = await session.execute(
+        select(PaymentHold).where(PaymentHold.driver_id == driver_id).order_by(PaymentHold.created_at.desc())
+    )
+    return list(rows.scalars())
