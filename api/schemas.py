@@ -262,6 +262,10 @@ class BookingOut(BaseModel):
     receipts: list[ReceiptOut] | None = Field(
         description="ledger receipts of every change of this booking, oldest first (null in listings)"
     )
+    quote_krw: int | None = Field(description="price locked when booked; held on the driver's wallet")
+    quote_lines: list[dict[str, Any]] | None = Field(description="how the quote was computed, band by band")
+    charged_krw: int | None = Field(description="what was finally charged (null until the booking ends)")
+    charge_lines: list[dict[str, Any]] | None = Field(description="what each charge is for")
 
     @classmethod
     def of(cls, row: BookingRow, actor: Actor) -> BookingOut:
@@ -282,6 +286,10 @@ class BookingOut(BaseModel):
             checked_in_at=booking.checked_in_at,
             checked_out_at=booking.checked_out_at,
             cancelled_at=booking.cancelled_at,
+            quote_krw=booking.quote_krw,
+            quote_lines=booking.quote_lines,
+            charged_krw=booking.charged_krw,
+            charge_lines=booking.charge_lines,
             receipts=None
             if row.receipts is None
             else [ReceiptOut(leaf_index=r.leaf_index, leaf_hash=r.leaf_hash) for r in row.receipts],

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, text
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, CreatedAtMixin, IdMixin
@@ -77,3 +78,50 @@ class SettlementRule(IdMixin, Base):
     city_bp: Mapped[int] = mapped_column(Integer)
     platform_bp: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(String(300))
+
+
+class Tariff(IdMixin, Base):
+    """Price of a time band of the local day, per zone, slot kind and day type. Bands of one zone, kind and day type
+    never overlap (exclusion constraint)."""
+
+    __tablename__ = "tariffs"
+    __table_args__ = (
+        CheckConstraint("day_type IN ('weekday', 'weekend', 'holiday')", name="day_type"),
+        CheckConstraint("start_minute >= 0 AND start_minute < end_minute AND end_minute <= 1440", name="band"),
+        CheckConstraint("unit_minutes IN (10, 15, 30, 60)", name="unit"),
+        CheckConstraint("unit_price_krw >= 0", name="price"),
+        ExcludeConstraint(
+            ("zone_id", "="),
+            ("slot_kind", "="),
+            ("day_type", "="),
+            (text("int4range(start_minute, end_minute)"), "&&"),
+            name="tariff_bands_do_not_overlap",
+            using="gist",
+        ),
+    )
+
+    zone_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("zones.id"), index=True)
+    slot_kind: Mapped[str] = mapped_column(String(24))
+    day_type: Mapped[str] = mapped_column(String(16))
+    start_minute: Mapped[int] = mapped_column(Integer)
+    end_minute: Mapped[int] = mapped_column(Integer)
+    unit_minutes: Mapped[int] = mapped_column(Integer)
+    unit_price_krw: Mapped[int] = mapped_column(Integer)
+
+
+class ZonePriceCap(Base):
+    """The city's minimum and maximum price per hour in a zone."""
+
+    __tablename__ = "zone_price_caps"
+    __table_args__ = (CheckConstraint("0 <= min_krw_per_hour AND min_krw_per_hour <= max_krw_per_hour", name="caps"),)
+
+    zone_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("zones.id"), primary_key=True)
+    min_krw_per_hour: Mapped[int] = mapped_column(Integer)
+    max_krw_per_hour: Mapped[int] = mapped_column(Integer)
+
+
+class PublicHoliday(Base):
+    __tablename__ = "public_holidays"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))

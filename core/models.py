@@ -1,7 +1,16 @@
 """Every mapped model, imported in one place so the metadata is complete (Alembic, tests)."""
 
 from accounts.models import Account
-from billing.models import AccountBalance, JournalPosting, JournalTransaction, PaymentHold, SettlementRule
+from billing.models import (
+    AccountBalance,
+    JournalPosting,
+    JournalTransaction,
+    PaymentHold,
+    PublicHoliday,
+    SettlementRule,
+    Tariff,
+    ZonePriceCap,
+)
 from core.db import Base
 from core.idempotency import IdempotencyKey
 from geo.models import Zone
@@ -13,6 +22,9 @@ __all__ = [
     "JournalPosting",
     "JournalTransaction",
     "PaymentHold",
+    "PublicHoliday",
+    "Tariff",
+    "ZonePriceCap",
     "SettlementRule",
     "Anchor",
     "AnchorJob",

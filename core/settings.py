@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     )
     anchor_max_backoff_seconds: int = Field(default=300, ge=1)
 
+    # Billing.
+    cancellation_free_minutes: int = Field(default=60, ge=0, description="cancelling earlier than this is free")
+    cancellation_fee_bp: int = Field(default=2000, ge=0, le=10000, description="late cancellation, of the quote")
+    no_show_fee_bp: int = Field(default=3000, ge=0, le=10000, description="no-show fee, of the quote")
+    overstay_surcharge_bp: int = Field(default=5000, ge=0, description="on top of the overstayed time's price")
+
     # Matching.
     matching_time_limit_s: float = Field(default=2.0, gt=0, description="solver time limit per batch run")
     matching_candidates: int = Field(default=8, ge=1, le=50, description="K nearest feasible slots per request")

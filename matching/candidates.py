@@ -7,7 +7,7 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 import numpy as np
 from scipy.spatial import cKDTree
 
-from matching.types import Candidate, Request, Slot
+from matching.types import Candidate, Pricer, Request, Slot
 
 
 def compatible(request: Request, slot: Slot) -> bool:
@@ -58,6 +58,7 @@ def candidates(
     k: int,
     detour_factor: float = 1.0,
     usable: Callable[[Request, Slot], bool] = compatible,
+    price: Pricer | None = None,
 ) -> dict[Hashable, tuple[Candidate, ...]]:
     """For each request, its K nearest feasible slots (walk = straight line x detour factor), nearest first."""
     found: dict[Hashable, tuple[Candidate, ...]] = {}
@@ -65,7 +66,8 @@ def candidates(
         options = []
         for slot, distance in index.nearest(request.x_m, request.y_m, request.max_walk_m / detour_factor):
             if usable(request, slot):
-                options.append(Candidate(slot.id, round(distance * detour_factor), slot.price_for(request.interval)))
+                cost = price(request, slot) if price else slot.price_for(request.interval)
+                options.append(Candidate(slot.id, round(distance * detour_factor), cost))
                 if len(options) == k:
                     break
         found[request.id] = tuple(options)

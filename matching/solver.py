@@ -26,7 +26,7 @@ from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 
 from matching.candidates import SlotIndex, candidates, compatible
-from matching.types import Allocation, Assignment, Candidate, Interval, Request, Slot
+from matching.types import Allocation, Assignment, Candidate, Interval, Pricer, Request, Slot
 
 PRICE_PER_METRE = 100  # KRW of price weighing as much as one metre of walking
 DEFAULT_K = 8
@@ -267,15 +267,16 @@ def allocate(
     detour_factor: float = 1.0,
     pool: Executor | None = None,
     workers: int = 1,
+    price: Pricer | None = None,
 ) -> Allocation:
     """Allocate requests to slots. Each request gets at most one slot; bookings on one slot never overlap and lie in
     its free intervals; hard needs hold. With `pool`, CP-SAT components are solved in parallel processes; `workers` is
     CP-SAT's threads per component (measured here: one is fastest on two cores, the pool gives the parallelism)."""
     started = time.perf_counter()
     index = SlotIndex(slots)
-    options = candidates(requests, index, k=k, detour_factor=detour_factor)
+    options = candidates(requests, index, k=k, detour_factor=detour_factor, price=price)
     # the slot greedy would give a request is always among its candidates: greedy stays feasible in every model
-    for assignment in _greedy(index, requests, detour_factor):
+    for assignment in _greedy(index, requests, detour_factor, price):
         known = options[assignment.request_id]
         if all(c.slot_id != assignment.slot_id for c in known):
             options[assignment.request_id] = (
@@ -313,7 +314,9 @@ def allocate(
     )
 
 
-def _greedy(index: SlotIndex, requests: Sequence[Request], detour_factor: float) -> list[Assignment]:
+def _greedy(
+    index: SlotIndex, requests: Sequence[Request], detour_factor: float, price: Pricer | None = None
+) -> list[Assignment]:
     taken: dict[Hashable, list[Interval]] = defaultdict(list)
     assignments = []
     for request in sorted(requests, key=lambda r: (r.interval.start, str(r.id))):
@@ -321,9 +324,8 @@ def _greedy(index: SlotIndex, requests: Sequence[Request], detour_factor: float)
         for slot, distance in nearby:
             if compatible(request, slot) and not any(request.interval.overlaps(t) for t in taken[slot.id]):
                 taken[slot.id].append(request.interval)
-                assignments.append(
-                    Assignment(request.id, slot.id, round(distance * detour_factor), slot.price_for(request.interval))
-                )
+                cost = price(request, slot) if price else slot.price_for(request.interval)
+                assignments.append(Assignment(request.id, slot.id, round(distance * detour_factor), cost))
                 break
     return assignments
 

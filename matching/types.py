@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
@@ -77,6 +77,9 @@ class Request:
     needs_accessible: bool = False
     vehicle_size: int = 1
     priority: Priority = Priority.GENERAL
+
+
+Pricer = Callable[["Request", "Slot"], int]  # KRW for the request's interval on the slot (picklable)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Hashable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any, cast
 
@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
 from accounts.models import Role
+from billing.models import PublicHoliday, Tariff, ZonePriceCap
+from billing.pricing import Band, Caps, DayType, quote
 from core.errors import Conflict
 from geo.spatial import geography_point, latitude, longitude
 from matching.solver import allocate
@@ -34,19 +36,12 @@ from parking.errors import (
     SlotInactive,
     SlotUnavailable,
 )
-from parking.models import MatchRequest, MatchStatus, SlotKind, SlotSize
+from parking.models import MatchRequest, MatchStatus, SlotSize
 from parking.policy import BookingPolicy, normalize_plate
 from parking.repository import BookingRow, SlotView
 
 METRES_PER_DEG = 111_320.0
 SIZE_RANK = {SlotSize.COMPACT: 0, SlotSize.REGULAR: 1, SlotSize.LARGE: 2}
-# Base hourly rates in KRW by slot kind, used as the solver's price until zone tariffs (billing) replace them.
-BASE_HOURLY_RATE_KRW = {
-    SlotKind.PUBLIC_LOT: 1000,
-    SlotKind.PRIVATE_LOT: 1500,
-    SlotKind.RESIDENT_PRIORITY: 800,
-    SlotKind.PRIVATE_INDIVIDUAL: 1200,
-}
 RACE_RETRIES = 3
 
 
@@ -103,6 +98,62 @@ class Frame:
         return Interval(first, last) if last > first else None
 
 
+@dataclass(frozen=True, slots=True)
+class TariffPrices:
+    """The solver's price of a request on a slot: the tariff quote, exactly as a booking would be charged.
+    Picklable, so it travels to the solver's worker processes."""
+
+    origin: datetime
+    timezone: str
+    bands: dict[Hashable, tuple[Band, ...]]
+    caps: dict[Hashable, Caps | None]
+    holidays: tuple[date, ...]
+
+    def __call__(self, request: Request, slot: Slot) -> int:
+        start = self.origin + timedelta(minutes=request.interval.start)
+        end = self.origin + timedelta(minutes=request.interval.end)
+        return quote(
+            start,
+            end,
+            timezone=self.timezone,
+            bands=self.bands[slot.id],
+            holidays=self.holidays,
+            caps=self.caps[slot.id],
+        ).total_krw
+
+
+async def _prices(
+    session: AsyncSession, views: dict[Hashable, SlotView], frame: Frame, start: datetime, end: datetime, tz: str
+) -> TariffPrices:
+    zones = {view.zone_id for view in views.values()}
+    tariffs = (await session.execute(select(Tariff).where(Tariff.zone_id.in_(zones)))).scalars()
+    by_place: dict[tuple[uuid.UUID, str], list[Band]] = {}
+    for t in tariffs:
+        by_place.setdefault((t.zone_id, t.slot_kind), []).append(
+            Band(DayType(t.day_type), t.start_minute, t.end_minute, t.unit_minutes, t.unit_price_krw)
+        )
+    caps = {
+        c.zone_id: Caps(c.min_krw_per_hour, c.max_krw_per_hour)
+        for c in (await session.execute(select(ZonePriceCap).where(ZonePriceCap.zone_id.in_(zones)))).scalars()
+    }
+    holidays = tuple(
+        (
+            await session.execute(
+                select(PublicHoliday.day).where(
+                    PublicHoliday.day >= (start - timedelta(days=1)).date(), PublicHoliday.day <= end.date()
+                )
+            )
+        ).scalars()
+    )
+    return TariffPrices(
+        origin=frame.origin,
+        timezone=tz,
+        bands={i: tuple(by_place.get((v.zone_id, v.kind), ())) for i, v in views.items()},
+        caps={i: caps.get(v.zone_id) for i, v in views.items()},
+        holidays=holidays,
+    )
+
+
 def _slot(view: SlotView, free: Sequence[tuple[datetime, datetime]], frame: Frame) -> Slot:
     x, y = frame.xy(view.lon, view.lat)
     intervals = tuple(i for s, e in free if (i := frame.interval(s, e, inner=True)) is not None)
@@ -114,7 +165,6 @@ def _slot(view: SlotView, free: Sequence[tuple[datetime, datetime]], frame: Fram
         ev_charger=view.ev_charger,
         accessible=view.accessible,
         size=SIZE_RANK[SlotSize(view.size)],
-        price_per_hour_krw=BASE_HOURLY_RATE_KRW[SlotKind(view.kind)],
     )
 
 
@@ -144,9 +194,16 @@ async def _priorities(session: AsyncSession, needs: Sequence[tuple[uuid.UUID, bo
     ]
 
 
-async def _solve(solving: Solving, slots: list[Slot], requests: list[Request]) -> Allocation:
+async def _solve(solving: Solving, slots: list[Slot], requests: list[Request], prices: TariffPrices) -> Allocation:
+    priced = [slot for slot in slots if prices.bands.get(slot.id)]  # a slot without a tariff cannot be booked
     run = partial(
-        allocate, slots, requests, time_limit_s=solving.time_limit_s, k=solving.k, detour_factor=solving.detour_factor
+        allocate,
+        priced,
+        requests,
+        time_limit_s=solving.time_limit_s,
+        k=solving.k,
+        detour_factor=solving.detour_factor,
+        price=prices,
     )
     if solving.pool is None:
         return run()
@@ -224,12 +281,13 @@ async def _inventory(
     frame: Frame,
     *,
     limit: int | None = None,
-) -> tuple[list[Slot], dict[Hashable, SlotView]]:
+) -> tuple[list[Slot], dict[Hashable, SlotView], TariffPrices]:
     nearby = await repository.slots_near(session, points, limit=limit)
     views: dict[Hashable, SlotView] = {view.id: view for view, _ in nearby}
     ids = [view.id for view, _ in nearby]
     free = await repository.free_periods_many(session, ids, start, end, policy.timezone)
-    return [_slot(views[i], free[i], frame) for i in ids], views
+    prices = await _prices(session, views, frame, start, end, policy.timezone)
+    return [_slot(views[i], free[i], frame) for i in ids], views, prices
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,13 +306,13 @@ async def book_instant(
     frame = Frame(need.lon, need.lat, need.start)
     [priority] = await _priorities(session, [(driver.id, need.needs_accessible)])
     radius = need.max_walk_m / solving.detour_factor
-    slots, views = await _inventory(
+    slots, views, prices = await _inventory(
         session, [(need.lon, need.lat, radius)], need.start, need.end, policy, frame, limit=200
     )
     request = _request("instant", need, priority, frame)
     excluded: set[Hashable] = set()
     for _ in range(RACE_RETRIES):
-        allocation = await _solve(solving, [s for s in slots if s.id not in excluded], [request])
+        allocation = await _solve(solving, [s for s in slots if s.id not in excluded], [request], prices)
         explanation = explain("instant", allocation, views, {"instant": request})
         if not allocation.assignments:
             raise NoSlotAvailable(explanation.get("reason", "no slot is available"), extra={"explanation": explanation})
@@ -366,8 +424,8 @@ async def run_batch(
         for request_id, priority in zip(pending, priorities, strict=True)
     }
     points = [(n.lon, n.lat, n.max_walk_m / solving.detour_factor) for n in needs.values()]
-    slots, views = await _inventory(session, points, start, end, policy, frame)
-    allocation = await _solve(solving, slots, list(requests.values()))
+    slots, views, prices = await _inventory(session, points, start, end, policy, frame)
+    allocation = await _solve(solving, slots, list(requests.values()), prices)
     matched = lost = 0
     assigned = allocation.by_request()
     for request_id, match in pending.items():

@@ -8,6 +8,7 @@ from typing import Any
 from geoalchemy2 import Geography
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -156,6 +157,10 @@ class Booking(IdMixin, CreatedAtMixin, Base):
     checked_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    quote_krw: Mapped[int | None] = mapped_column(BigInteger)  # locked when booked
+    quote_lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    charged_krw: Mapped[int | None] = mapped_column(BigInteger)  # what was finally charged
+    charge_lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class MatchStatus(StrEnum):

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from billing.charges import ChargePolicy
+from billing.service import charge_policy
 from core.settings import Settings
 from parking.errors import InvalidInterval, InvalidPlate, InvalidWindow
 
@@ -25,6 +27,7 @@ class BookingPolicy:
     early_check_in: timedelta
     no_show_grace: timedelta
     overstay_grace: timedelta
+    charges: ChargePolicy
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BookingPolicy:
@@ -35,6 +38,7 @@ class BookingPolicy:
             early_check_in=timedelta(minutes=settings.early_check_in_minutes),
             no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
             overstay_grace=timedelta(minutes=settings.overstay_grace_minutes),
+            charges=charge_policy(settings),
         )
 
     def check_interval(self, start: datetime, end: datetime, *, now: datetime) -> None:

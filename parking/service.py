@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.actor import Actor
 from accounts.models import Role
 from accounts.service import get_account
+from billing import charges as charge_rules
+from billing import service as billing
 from core.errors import Forbidden, InvalidInput
 from geo.errors import OutsideServiceArea
 from geo.models import Zone
@@ -390,6 +392,20 @@ async def search(
 # ---------------------------------------------------------------- bookings
 
 
+def _place(slot: Slot) -> billing.Place:
+    return billing.Place(zone_id=slot.zone_id, slot_kind=slot.kind, owner_id=slot.owner_id, lot_id=slot.lot_id)
+
+
+async def _charge(
+    session: AsyncSession, booking: Booking, lines: list[charge_rules.ChargeLine], *, now: datetime
+) -> None:
+    """Settle what the booking finally costs: capture, split between the parties, release the rest."""
+    slot = await session.get(Slot, booking.slot_id)
+    assert slot is not None
+    booking.charge_lines = [line.as_dict() for line in lines]
+    booking.charged_krw = await billing.settle(session, booking_id=booking.id, lines=lines, place=_place(slot), now=now)
+
+
 def _subject(booking: Booking) -> str:
     return f"booking:{booking.id}"
 
@@ -425,6 +441,11 @@ async def _advance(
 ) -> None:
     """Apply clock-driven transitions (no_show, overstayed) and record each in the ledger."""
     moved = await repository.advance_bookings(session, now=now, policy=policy, booking_id=booking_id, slot_id=slot_id)
+    for booking in moved:
+        if booking.status == BookingStatus.NO_SHOW:
+            await _charge(
+                session, booking, charge_rules.no_show(booking.quote_krw or 0, policy=policy.charges), now=now
+            )
     if moved:
         await ledger.append(session, *(_record(booking, now=now) for booking in moved))
 
@@ -460,6 +481,8 @@ async def create_booking(
     )
     if await repository.has_holding_overlap(session, slot_id, start, end):
         raise unavailable
+    place = _place(slot)
+    price = await billing.price(session, place=place, start=start, end=end, timezone=policy.timezone)
     booking = Booking(
         slot_id=slot_id,
         driver_id=driver.id,
@@ -467,6 +490,8 @@ async def create_booking(
         status=BookingStatus.RESERVED,
         vehicle_plate=plate,
         status_changed_at=now,
+        quote_krw=price.total_krw,
+        quote_lines=billing.quote_lines(price),
     )
     try:
         async with session.begin_nested():
@@ -476,6 +501,9 @@ async def create_booking(
         if getattr(error.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
             raise unavailable from error
         raise
+    await billing.hold_for_booking(
+        session, booking_id=booking.id, driver_id=driver.id, amount=price.total_krw, end=end, now=now
+    )
     await ledger.append(session, _record(booking, now=now))
     return await _with_receipts(session, BookingRow(booking, slot.code, slot.owner_id))
 
@@ -556,6 +584,10 @@ async def cancel_booking(
 ) -> BookingRow:
     row = await _booking_for_change(session, actor=actor, booking_id=booking_id, policy=policy, now=now)
     _refuse_transition(row.booking, "cancel", (BookingStatus.RESERVED,))
+    start = row.booking.period.lower
+    assert start is not None
+    fee = charge_rules.cancellation(row.booking.quote_krw or 0, start=start, now=now, policy=policy.charges)
+    await _charge(session, row.booking, fee, now=now)
     return await _move(session, row, BookingStatus.CANCELLED, stamp="cancelled_at", now=now)
 
 
@@ -580,4 +612,14 @@ async def check_out(
 ) -> BookingRow:
     row = await _booking_for_change(session, actor=actor, booking_id=booking_id, policy=policy, now=now)
     _refuse_transition(row.booking, "check out", (BookingStatus.ACTIVE, BookingStatus.OVERSTAYED))
+    end = row.booking.period.upper
+    assert end is not None
+    overstay = 0
+    if now > end:
+        slot = await session.get(Slot, row.booking.slot_id)
+        assert slot is not None
+        extra = await billing.price(session, place=_place(slot), start=end, end=now, timezone=policy.timezone)
+        overstay = extra.total_krw
+    lines = charge_rules.completion(row.booking.quote_krw or 0, overstay_krw=overstay, policy=policy.charges)
+    await _charge(session, row.booking, lines, now=now)
     return await _move(session, row, BookingStatus.COMPLETED, stamp="checked_out_at", now=now)

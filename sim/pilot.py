@@ -12,6 +12,7 @@ import math
 import random
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.actor import Actor
 from accounts.models import Account, Role
 from accounts.service import create_account, hash_password
+from billing.models import PublicHoliday, Tariff, ZonePriceCap
+from billing.wallet import Wallet
 from core.clock import Clock
 from geo.repository import add_zone
 from parking import service
@@ -204,6 +207,55 @@ def generate(seed: int = 2019) -> Pilot:
     return pilot
 
 
+# KRW per 30 minutes by slot kind: weekday night (00-09), day (09-18), evening (18-24); weekend; public holiday.
+TARIFFS_PER_30_MIN = {
+    SlotKind.PUBLIC_LOT: (100, 300, 200, 200, 0),
+    SlotKind.PRIVATE_LOT: (200, 500, 400, 300, 200),
+    SlotKind.RESIDENT_PRIORITY: (150, 250, 200, 200, 100),
+    SlotKind.PRIVATE_INDIVIDUAL: (200, 400, 300, 300, 200),
+}
+# Parking in the wider district costs less than in the village core, which the pilot wanted to decongest.
+ZONE_PRICE_PERMILLE = {"sangsalmi": 1000, "samjeong-dong": 800}
+CITY_CAPS_KRW_PER_HOUR = {"sangsalmi": (0, 1500), "samjeong-dong": (0, 1200)}
+PUBLIC_HOLIDAYS = [
+    (date(2026, 12, 25), "Christmas"),
+    (date(2027, 1, 1), "New Year's Day"),
+    (date(2027, 3, 1), "Independence Movement Day"),
+    (date(2027, 5, 5), "Children's Day"),
+    (date(2027, 6, 6), "Memorial Day"),
+    (date(2027, 8, 15), "Liberation Day"),
+    (date(2027, 10, 3), "National Foundation Day"),
+    (date(2027, 10, 9), "Hangul Day"),
+]
+DEMO_WALLET_KRW = 50_000
+
+
+def tariffs(zone_id: uuid.UUID, zone_code: str) -> list[Tariff]:
+    permille = ZONE_PRICE_PERMILLE[zone_code]
+    rows = []
+    for kind, (night, day, evening, weekend, holiday) in TARIFFS_PER_30_MIN.items():
+        bands = [
+            ("weekday", 0, 540, night),
+            ("weekday", 540, 1080, day),
+            ("weekday", 1080, 1440, evening),
+            ("weekend", 0, 1440, weekend),
+            ("holiday", 0, 1440, holiday),
+        ]
+        rows += [
+            Tariff(
+                zone_id=zone_id,
+                slot_kind=kind,
+                day_type=day_type,
+                start_minute=start,
+                end_minute=end,
+                unit_minutes=30,
+                unit_price_krw=price * permille // 1000,
+            )
+            for day_type, start, end, price in bands
+        ]
+    return rows
+
+
 @dataclass(frozen=True, slots=True)
 class LoadResult:
     created: bool
@@ -219,8 +271,17 @@ async def load(session: AsyncSession, *, clock: Clock, policy: BookingPolicy, se
     if await session.scalar(select(Account.id).where(Account.email == admin_email)) is not None:
         return LoadResult(False, len(pilot.accounts), len(pilot.lots), len(pilot.slots))
 
-    await add_zone(session, code="samjeong-dong", name="Samjeong-dong (pilot district)", ring=square(1500))
-    await add_zone(session, code="sangsalmi", name="Sangsalmi village", ring=square(520))
+    for code, name, half_side in (
+        ("samjeong-dong", "Samjeong-dong (pilot district)", 1500),
+        ("sangsalmi", "Sangsalmi village", 520),
+    ):
+        zone = await add_zone(session, code=code, name=name, ring=square(half_side))
+        session.add_all(tariffs(zone.id, code))
+        low, high = CITY_CAPS_KRW_PER_HOUR[code]
+        session.add(ZonePriceCap(zone_id=zone.id, min_krw_per_hour=low, max_krw_per_hour=high))
+    for day, holiday in PUBLIC_HOLIDAYS:
+        await session.merge(PublicHoliday(day=day, name=holiday))
+    await session.flush()
 
     password_hash = hash_password(DEMO_PASSWORD)  # one argon2 hash shared by all demo accounts: fast to load
     ids: dict[str, uuid.UUID] = {}
@@ -229,6 +290,8 @@ async def load(session: AsyncSession, *, clock: Clock, policy: BookingPolicy, se
             session, email=demo.email, password_hash=password_hash, display_name=demo.display_name, role=demo.role
         )
         ids[demo.key] = account.id
+        if demo.role == Role.RESIDENT or demo.key == "owner":
+            await Wallet().top_up(session, account_id=account.id, amount=DEMO_WALLET_KRW, now=clock.now())
     admin = Actor(id=ids["admin"], role=Role.ADMIN)
     enterprise = ids["operator"]
 

@@ -22,6 +22,7 @@ from accounts.models import Account, Role
 from api.app import create_app
 from api.deps import get_session
 from api.state import AppState, build_state
+from billing.models import PaymentHold, Tariff
 from core import services
 from core.clock import FixedClock
 from core.db import database_url
@@ -159,7 +160,7 @@ def live_server(settings: Settings, database: str) -> Iterator[str]:
 @pytest.fixture
 async def committed(engine: AsyncEngine) -> AsyncIterator[dict[str, object]]:
     """A committed slot (always shared) and driver accounts; removed again afterwards (ledger entries stay: the
-    ledger is append-only)."""
+    ledger and the payment journal are append-only)."""
     from tests.factories import make_account, make_slot, make_zone
 
     now = datetime.now(UTC)
@@ -175,10 +176,12 @@ async def committed(engine: AsyncEngine) -> AsyncIterator[dict[str, object]]:
         account_ids = [owner.id] + [d.id for d in drivers]
         await session.execute(delete(IdempotencyKey).where(IdempotencyKey.account_id.in_(account_ids)))
         await session.execute(delete(MatchRequest).where(MatchRequest.driver_id.in_(account_ids)))
+        await session.execute(delete(PaymentHold).where(PaymentHold.driver_id.in_(account_ids)))
         await session.execute(delete(Booking).where(Booking.slot_id == slot_id))
         await session.execute(delete(SharingRule).where(SharingRule.slot_id == slot_id))
         await session.execute(delete(Slot).where(Slot.id == slot_id))
         await session.execute(delete(Lot).where(Lot.owner_id == owner.id))
         await session.execute(delete(Account).where(Account.id.in_(account_ids)))
+        await session.execute(delete(Tariff).where(Tariff.zone_id.not_in(zone_ids)))
         await session.execute(delete(Zone).where(Zone.id.not_in(zone_ids)))
         await session.commit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,9 @@ from accounts.models import Role
 from accounts.service import create_account, hash_password
 from api.auth import issue_token
 from api.state import AppState
+from billing.models import Tariff
+from billing.pricing import DayType
+from billing.wallet import Wallet
 from core.settings import Settings
 from geo.repository import add_zone
 from parking import service
@@ -31,7 +34,14 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{next(_counter)}-{uuid.uuid4().hex[:6]}"
 
 
-async def make_account(session: AsyncSession, *, role: Role = Role.RESIDENT, email: str | None = None) -> Actor:
+WALLET_KRW = 500_000
+TARIFF_KRW_PER_30_MIN = 500
+
+
+async def make_account(
+    session: AsyncSession, *, role: Role = Role.RESIDENT, email: str | None = None, wallet_krw: int | None = None
+) -> Actor:
+    """An account; drivers (residents, owners) start with `wallet_krw` (default WALLET_KRW) in their wallet."""
     account = await create_account(
         session,
         email=email or f"{unique(role.value)}@test.maeul",
@@ -39,6 +49,9 @@ async def make_account(session: AsyncSession, *, role: Role = Role.RESIDENT, ema
         display_name=f"test {role.value}",
         role=role,
     )
+    money = wallet_krw if wallet_krw is not None else WALLET_KRW if role in (Role.RESIDENT, Role.OWNER) else 0
+    if money:
+        await Wallet().top_up(session, account_id=account.id, amount=money, now=datetime.now(UTC))
     return Actor(id=account.id, role=role)
 
 
@@ -47,8 +60,26 @@ def auth(state: AppState, account: Actor) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def make_zone(session: AsyncSession, *, half_side_m: float = 3000) -> None:
-    await add_zone(session, code=unique("zone"), name="test zone", ring=square(half_side_m))
+async def make_zone(
+    session: AsyncSession, *, half_side_m: float = 3000, unit_price_krw: int = TARIFF_KRW_PER_30_MIN
+) -> uuid.UUID:
+    """A zone around the pilot centre with a flat tariff (every kind and day type, all day, per 30 minutes)."""
+    zone = await add_zone(session, code=unique("zone"), name="test zone", ring=square(half_side_m))
+    session.add_all(
+        Tariff(
+            zone_id=zone.id,
+            slot_kind=kind,
+            day_type=day,
+            start_minute=0,
+            end_minute=1440,
+            unit_minutes=30,
+            unit_price_krw=unit_price_krw,
+        )
+        for kind in SlotKind
+        for day in DayType
+    )
+    await session.flush()
+    return zone.id
 
 
 async def make_slot(

@@ -62,7 +62,7 @@ SHARES = {"owner:o": 6000, journal.ENTERPRISE: 2500, journal.CITY: 1000, journal
 
 
 async def test_wallet_cycle(session: AsyncSession):
-    driver = await make_account(session)
+    driver = await make_account(session, wallet_krw=0)
     wallet = Wallet()
     assert await wallet.top_up(session, account_id=driver.id, amount=10_000, now=NOW) == 10_000
     hold = await wallet.hold(
@@ -88,7 +88,7 @@ async def test_wallet_cycle(session: AsyncSession):
 
 
 async def test_refusals_write_nothing(session: AsyncSession):
-    driver = await make_account(session)
+    driver = await make_account(session, wallet_krw=0)
     wallet = Wallet()
     await wallet.top_up(session, account_id=driver.id, amount=5_000, now=NOW)
     postings = await session.scalar(select(func.count()).select_from(JournalPosting))
@@ -106,7 +106,7 @@ async def test_refusals_write_nothing(session: AsyncSession):
 
 
 async def test_the_database_refuses_unbalanced_or_overdrawn_journals(session: AsyncSession):
-    driver = await make_account(session)
+    driver = await make_account(session, wallet_krw=0)
     await Wallet().top_up(session, account_id=driver.id, amount=50, now=NOW)
     tx = uuid.uuid4()
     await session.execute(text("INSERT INTO journal_transactions VALUES (:id, 'forged', 'x', now())"), {"id": tx})
@@ -186,7 +186,7 @@ async def test_random_operations_keep_the_books(session: AsyncSession):
 
 async def test_concurrent_top_up_retries_top_up_once(live_server: str, engine: AsyncEngine):
     async with AsyncSession(engine) as session:
-        driver = await make_account(session)
+        driver = await make_account(session, wallet_krw=0)
         await session.commit()
         email = await session.scalar(select(Account.email).where(Account.id == driver.id))
     async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
@@ -205,7 +205,7 @@ async def test_concurrent_top_up_retries_top_up_once(live_server: str, engine: A
 
 
 async def test_wallet_through_http(client: httpx.AsyncClient, session: AsyncSession, state: AppState):
-    driver = await make_account(session)
+    driver = await make_account(session, wallet_krw=0)
     topped = await client.post("/wallet/top-ups", json={"amount_krw": 12_000}, headers=auth(state, driver))
     assert topped.status_code == 201 and topped.json()["balance_krw"] == 12_000
     staff = await make_account(session, role=Role.OPERATOR)

@@ -51,7 +51,7 @@ async def test_instant_match_books_the_best_slot_and_explains(
     assert first.json()["booking"]["slot_id"] == str(near)
     explanation = first.json()["explanation"]
     assert explanation["chosen"]["slot_id"] == str(near) and 40 <= explanation["chosen"]["walk_m"] <= 60
-    assert explanation["chosen"]["price_krw"] == 3600  # 3 h of a private slot at 1,200 KRW/h
+    assert explanation["chosen"]["price_krw"] == 3000 == first.json()["booking"]["quote_krw"]  # 6 x 30 min at 500
     assert all(alt["reason"].startswith("farther") for alt in explanation["alternatives"])
     assert first.json()["booking"]["receipts"]
 
@@ -116,8 +116,8 @@ async def test_a_lost_race_is_matched_again(session: AsyncSession, monkeypatch: 
     queued = await allocation.request_later(session, driver=driver, need=need, policy=POLICY, now=NOW)
     real_solve = allocation._solve
 
-    async def solve_then_lose_the_race(solving, slots, requests):  # type: ignore[no-untyped-def]
-        result = await real_solve(solving, slots, requests)
+    async def solve_then_lose_the_race(solving, slots, requests, prices):  # type: ignore[no-untyped-def]
+        result = await real_solve(solving, slots, requests, prices)
         for assignment in result.assignments:  # an instant booking takes the chosen slot meanwhile
             await service.create_booking(
                 session,

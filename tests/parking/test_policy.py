@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.settings import Settings
 from parking.errors import InvalidInterval, InvalidPlate, InvalidWindow
 from parking.policy import (
     PAST_TOLERANCE,
@@ -19,14 +20,7 @@ from parking.policy import (
     parse_clock,
 )
 
-POLICY = BookingPolicy(
-    timezone="Asia/Seoul",
-    max_duration=timedelta(hours=72),
-    horizon=timedelta(days=60),
-    early_check_in=timedelta(minutes=15),
-    no_show_grace=timedelta(minutes=30),
-    overstay_grace=timedelta(minutes=10),
-)
+POLICY = BookingPolicy.from_settings(Settings(env="test"))  # 72 h max, 60 days ahead
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 clock_times = st.integers(0, 23 * 60 + 59).map(format_clock)
 

@@ -1,0 +1,122 @@
+"""Quotes from tariffs. Pure: integer KRW, no floats.
+
+A tariff gives, for one zone, slot kind and day type (weekday, weekend, public holiday), a time band of the local day
+and its price per unit of time (e.g. 500 KRW per 30 minutes). A stay is cut where the local day or the band changes;
+each piece is billed in whole units, rounded up (31 minutes at 30-minute units are two units). The city's caps bound
+the price per unit, pro rata to the hour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class DayType(StrEnum):
+    WEEKDAY = "weekday"
+    WEEKEND = "weekend"
+    HOLIDAY = "holiday"
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    day_type: DayType
+    start_minute: int  # of the local day
+    end_minute: int  # exclusive; 1440 is midnight
+    unit_minutes: int
+    unit_price_krw: int
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    min_krw_per_hour: int
+    max_krw_per_hour: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteLine:
+    start: datetime
+    end: datetime
+    band: str  # e.g. "weekday 09:00-18:00"
+    units: int
+    unit_minutes: int
+    unit_price_krw: int
+    amount_krw: int
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    lines: tuple[QuoteLine, ...]
+
+    @property
+    def total_krw(self) -> int:
+        return sum(line.amount_krw for line in self.lines)
+
+
+class NoTariff(ValueError):
+    """No tariff band covers part of the stay."""
+
+
+def day_type(day: date, holidays: Iterable[date]) -> DayType:
+    if day in set(holidays):
+        return DayType.HOLIDAY
+    return DayType.WEEKEND if day.isoweekday() >= 6 else DayType.WEEKDAY
+
+
+def unit_price(band: Band, *, multiplier_permille: int = 1000, caps: Caps | None = None) -> int:
+    """The band's price per unit times the dynamic multiplier (per mille, rounded half up), within the city's caps."""
+    price = (band.unit_price_krw * multiplier_permille + 500) // 1000
+    if caps is not None:
+        low = -(-caps.min_krw_per_hour * band.unit_minutes // 60)
+        high = caps.max_krw_per_hour * band.unit_minutes // 60
+        price = min(max(price, low), high)
+    return price
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def quote(
+    start: datetime,
+    end: datetime,
+    *,
+    timezone: str,
+    bands: Sequence[Band],
+    holidays: Iterable[date] = (),
+    caps: Caps | None = None,
+    multiplier_permille: int = 1000,
+) -> Quote:
+    """Price [start, end). Raises NoTariff where no band covers a minute of the stay."""
+    zone = ZoneInfo(timezone)
+    holiday_set = set(holidays)
+    lines = []
+    cursor = start.astimezone(zone)
+    finish = end.astimezone(zone)
+    while cursor < finish:
+        midnight = cursor.replace(hour=0, minute=0, second=0, microsecond=0)
+        minute = cursor.hour * 60 + cursor.minute
+        kind = day_type(cursor.date(), holiday_set)
+        band = next((b for b in bands if b.day_type == kind and b.start_minute <= minute < b.end_minute), None)
+        if band is None:
+            raise NoTariff(f"no {kind} tariff covers {cursor.strftime('%H:%M')} local time")
+        piece_end = min(finish, midnight + timedelta(minutes=band.end_minute))
+        minutes = -(-int((piece_end - cursor).total_seconds()) // 60)
+        units = -(-minutes // band.unit_minutes)
+        price = unit_price(band, multiplier_permille=multiplier_permille, caps=caps)
+        lines.append(
+            QuoteLine(
+                start=cursor,
+                end=piece_end,
+                band=f"{kind} {_clock(band.start_minute)}-{_clock(band.end_minute)}",
+                units=units,
+                unit_minutes=band.unit_minutes,
+                unit_price_krw=price,
+                amount_krw=units * price,
+            )
+        )
+        cursor = piece_end
+    return Quote(tuple(lines))
