@@ -404,6 +404,7 @@ async def _charge(
     assert slot is not None
     booking.charge_lines = [line.as_dict() for line in lines]
     booking.charged_krw = await billing.settle(session, booking_id=booking.id, lines=lines, place=_place(slot), now=now)
+    await session.flush()
 
 
 def _subject(booking: Booking) -> str:

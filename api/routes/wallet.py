@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field, field_validator
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
-from api.auth import Driver, Monitor, Staff
-from api.deps import NowDep, SessionDep
+from accounts.models import Role
+from api.auth import Anyone, Driver, Monitor, Staff
+from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.schemas import ErrorOut, ReceiptOut, Strict
 from billing import journal
+from billing.statements import revenue, statement, to_csv
 from billing.wallet import MAX_TOP_UP_KRW, Wallet, holds_of, payout
+from core.errors import Forbidden, InvalidInput
 
 router = APIRouter(tags=["payments"])
 ERRORS: dict[int | str, dict[str, Any]] = {402: {"model": ErrorOut}, 422: {"model": ErrorOut}}
@@ -91,6 +97,73 @@ async def party_balances(actor: Monitor, session: SessionDep) -> dict[str, int]:
     """Balances of owners (`owner:<id>`), the village enterprise, the city and the platform, in KRW."""
     found = await journal.balances(session)
     return {account: value for account, value in found.items() if PARTY.match(account)}
+
+
+class StatementLineOut(BaseModel):
+    at: datetime
+    transaction_id: str
+    kind: str
+    reference: str
+    amount_krw: int
+    balance_krw: int
+
+
+class StatementOut(BaseModel):
+    account: str
+    month: str
+    opening_krw: int
+    lines: list[StatementLineOut]
+    closing_krw: int
+
+
+@router.get(
+    "/settlement/statements",
+    response_model=StatementOut,
+    responses={200: {"content": {"text/csv": {}}}, 403: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    summary="A party's monthly statement (JSON or CSV)",
+)
+async def monthly_statement(
+    actor: Anyone,
+    state: StateDep,
+    session: SessionDep,
+    account: Annotated[str, Query(description="owner:<account id>, enterprise, city or platform")],
+    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, local time")],
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Any:
+    """Opening balance, every posting of the month with what it was for and the running balance, closing balance.
+    Owners see their own (`owner:<their id>`); staff and the city see every party's."""
+    if not PARTY.match(account):
+        raise InvalidInput("account must be owner:<account id>, enterprise, city or platform")
+    if not (actor.role in (Role.OPERATOR, Role.ADMIN, Role.CITY) or account == journal.owner(actor.id)):
+        raise Forbidden("owners see only their own statement")
+    year, number = (int(part) for part in month.split("-"))
+    document = await statement(session, account=account, month=date(year, number, 1), timezone=state.policy.timezone)
+    if format == "csv":
+        return PlainTextResponse(
+            to_csv(document),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{account}-{month}.csv"'},
+        )
+    return StatementOut(
+        account=document.account,
+        month=document.month,
+        opening_krw=document.opening_krw,
+        lines=[StatementLineOut(**asdict(line)) for line in document.lines],
+        closing_krw=document.closing_krw,
+    )
+
+
+@router.get("/settlement/revenue", summary="Revenue by party, zone and slot kind (staff, the city)")
+async def revenue_report(
+    actor: Monitor,
+    session: SessionDep,
+    start: Annotated[AwareDatetime, Query()],
+    end: Annotated[AwareDatetime, Query()],
+) -> list[dict[str, object]]:
+    """Net of refunds, over [start, end). Owners are summed as `owners`."""
+    if end <= start:
+        raise InvalidInput("end must be after start")
+    return await revenue(session, start=start, end=end)
 
 
 @router.post("/settlement/payouts", response_model=ReceiptOut, status_code=201, responses=ERRORS, summary="Pay out")

@@ -55,6 +55,8 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/wallet/top-ups"): {R, OW},
     ("GET", "/settlement/balances"): {OP, C, A},
     ("POST", "/settlement/payouts"): {OP, A},
+    ("GET", "/settlement/statements"): EVERYONE,
+    ("GET", "/settlement/revenue"): {OP, C, A},
     ("GET", "/ledger/public-key"): PUBLIC,
     ("GET", "/ledger/tree-heads/latest"): PUBLIC,
     ("GET", "/ledger/tree-heads/{size}"): PUBLIC,
