@@ -154,11 +154,15 @@ class SlotMatchOut(BaseModel):
     slot: SlotOut
     distance_m: int = Field(description="straight-line metres from the destination")
     walk_m: int = Field(description="estimated walking metres (straight line x detour factor)")
+    price_krw: int | None = Field(description="what booking the interval would cost now; null: no tariff")
 
     @classmethod
     def of(cls, match: SlotMatch, *, detour: float) -> SlotMatchOut:
         return cls(
-            slot=SlotOut.of(match.slot), distance_m=round(match.distance_m), walk_m=round(match.distance_m * detour)
+            slot=SlotOut.of(match.slot),
+            distance_m=round(match.distance_m),
+            walk_m=round(match.distance_m * detour),
+            price_krw=match.price_krw,
         )
 
 

@@ -52,6 +52,7 @@ class SlotView:
 class SlotMatch:
     slot: SlotView
     distance_m: float
+    price_krw: int | None = None  # the quote for the searched interval, when priced
 
 
 @dataclass(frozen=True, slots=True)

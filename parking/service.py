@@ -375,7 +375,7 @@ async def search(
     """
     policy.check_interval(start, end, now=now)
     await _advance(session, now=now, policy=policy)
-    return await repository.search_free_slots(
+    matches = await repository.search_free_slots(
         session,
         lon=lon,
         lat=lat,
@@ -387,6 +387,32 @@ async def search(
         limit=limit,
         offset=offset,
     )
+    cache: dict[tuple[uuid.UUID, str], int | None] = {}
+    return [
+        dataclasses.replace(match, price_krw=await _price_of(session, match.slot, start, end, policy, cache))
+        for match in matches
+    ]
+
+
+async def _price_of(
+    session: AsyncSession,
+    view: SlotView,
+    start: datetime,
+    end: datetime,
+    policy: BookingPolicy,
+    cache: dict[tuple[uuid.UUID, str], int | None],
+) -> int | None:
+    """The quote for [start, end) on the slot (the same for every slot of a zone and kind); None without a tariff."""
+    key = (view.zone_id, view.kind)
+    if key not in cache:
+        place = billing.Place(zone_id=view.zone_id, slot_kind=view.kind, owner_id=view.owner_id, lot_id=view.lot_id)
+        try:
+            cache[key] = (
+                await billing.price(session, place=place, start=start, end=end, timezone=policy.timezone)
+            ).total_krw
+        except billing.PriceUnavailable:
+            cache[key] = None
+    return cache[key]
 
 
 # ---------------------------------------------------------------- bookings

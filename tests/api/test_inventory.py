@@ -44,6 +44,7 @@ async def test_search_orders_by_walking_distance_and_filters(
     assert [i["slot"]["id"] for i in items] == [str(near), str(mid), str(far)]
     assert [i["distance_m"] for i in items] == sorted(i["distance_m"] for i in items)
     assert 45 <= items[0]["distance_m"] <= 55 and items[0]["walk_m"] == round(items[0]["distance_m"] * 1.3)
+    assert {i["price_krw"] for i in items} == {2000}  # 10:00-12:00 at the test tariff, 500 KRW per 30 minutes
 
     ev = (await client.get("/slots/search", params=search_params(ev_charger=True), headers=headers)).json()
     assert [i["slot"]["id"] for i in ev["items"]] == [str(mid)]
