@@ -125,3 +125,20 @@ class PublicHoliday(Base):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
+
+
+class PriceMultiplier(Base):
+    """Dynamic pricing: the multiplier of a zone's prices in one hour of the local day, from occupancy."""
+
+    __tablename__ = "price_multipliers"
+    __table_args__ = (
+        CheckConstraint("hour >= 0 AND hour < 24", name="hour"),
+        CheckConstraint("multiplier_permille > 0", name="multiplier"),
+        CheckConstraint("occupancy_permille >= 0 AND occupancy_permille <= 1000", name="occupancy"),
+    )
+
+    zone_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("zones.id"), primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occupancy_permille: Mapped[int] = mapped_column(Integer)
+    multiplier_permille: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -8,7 +8,7 @@ the price per unit, pro rata to the hour.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -88,9 +88,10 @@ def quote(
     bands: Sequence[Band],
     holidays: Iterable[date] = (),
     caps: Caps | None = None,
-    multiplier_permille: int = 1000,
+    multipliers: Mapping[int, int] | None = None,
 ) -> Quote:
-    """Price [start, end). Raises NoTariff where no band covers a minute of the stay."""
+    """Price [start, end). With `multipliers` (local hour of day -> per mille, from occupancy), pieces are also cut at
+    the hour and each hour's multiplier applies. Raises NoTariff where no band covers a minute of the stay."""
     zone = ZoneInfo(timezone)
     holiday_set = set(holidays)
     lines = []
@@ -104,9 +105,13 @@ def quote(
         if band is None:
             raise NoTariff(f"no {kind} tariff covers {cursor.strftime('%H:%M')} local time")
         piece_end = min(finish, midnight + timedelta(minutes=band.end_minute))
+        multiplier = 1000
+        if multipliers:
+            piece_end = min(piece_end, cursor.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
+            multiplier = multipliers.get(cursor.hour, 1000)
         minutes = -(-int((piece_end - cursor).total_seconds()) // 60)
         units = -(-minutes // band.unit_minutes)
-        price = unit_price(band, multiplier_permille=multiplier_permille, caps=caps)
+        price = unit_price(band, multiplier_permille=multiplier, caps=caps)
         lines.append(
             QuoteLine(
                 start=cursor,
@@ -120,3 +125,17 @@ def quote(
         )
         cursor = piece_end
     return Quote(tuple(lines))
+
+
+# Dynamic pricing: occupancy (per mille) -> multiplier (per mille), piecewise linear through these points.
+# Quiet hours get a small discount, busy hours up to +50%; the city's caps still bound the resulting price.
+MULTIPLIER_CURVE = ((0, 900), (200, 1000), (500, 1000), (850, 1300), (1000, 1500))
+
+
+def multiplier_for(occupancy_permille: int) -> int:
+    """The documented curve: 0% -> 0.9, 20-50% -> 1.0, 85% -> 1.3, 100% -> 1.5 (integers, per mille)."""
+    occupancy = min(max(occupancy_permille, 0), 1000)
+    for (x0, y0), (x1, y1) in zip(MULTIPLIER_CURVE, MULTIPLIER_CURVE[1:], strict=False):
+        if occupancy <= x1:
+            return y0 + (y1 - y0) * (occupancy - x0) // (x1 - x0)
+    return MULTIPLIER_CURVE[-1][1]

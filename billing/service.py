@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing import journal
 from billing.charges import ChargeLine, ChargePolicy
 from billing.errors import InvalidAmount
-from billing.models import PaymentHold, PublicHoliday, SettlementRule, Tariff, ZonePriceCap
+from billing.models import PaymentHold, PriceMultiplier, PublicHoliday, SettlementRule, Tariff, ZonePriceCap
 from billing.pricing import Band, Caps, DayType, NoTariff, Quote, quote
 from billing.wallet import Wallet
 from core.errors import Conflict
@@ -66,6 +66,10 @@ async def price(session: AsyncSession, *, place: Place, start: datetime, end: da
             )
         ).scalars()
     )
+    hourly = select(PriceMultiplier.hour, PriceMultiplier.multiplier_permille).where(
+        PriceMultiplier.zone_id == place.zone_id
+    )
+    multipliers = {int(hour): int(permille) for hour, permille in await session.execute(hourly)}
     try:
         return quote(
             start,
@@ -74,6 +78,7 @@ async def price(session: AsyncSession, *, place: Place, start: datetime, end: da
             bands=bands,
             holidays=holidays,
             caps=Caps(cap.min_krw_per_hour, cap.max_krw_per_hour) if cap else None,
+            multipliers=multipliers,
         )
     except NoTariff as error:
         raise PriceUnavailable(f"this slot has no price for that time: {error}") from error

@@ -9,6 +9,7 @@ import structlog
 from arq import cron
 from arq.connections import RedisSettings
 
+from billing.dynamic import reprice
 from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.pools import solver_pool
@@ -65,15 +66,25 @@ async def match_batch(ctx: dict[str, Any]) -> dict[str, Any]:
     return outcome
 
 
+async def reprice_zones(ctx: dict[str, Any]) -> int:
+    """Dynamic pricing: recompute every zone's hourly price multipliers from occupancy."""
+    settings: Settings = ctx["settings"]
+    async with ctx["sessionmaker"]() as session:
+        written = await reprice(session, now=ctx["clock"].now(), timezone=settings.local_timezone)
+        await session.commit()
+    return written
+
+
 def worker_settings(settings: Settings) -> dict[str, Any]:
     """Keyword arguments of `arq.Worker`."""
     every = settings.matching_batch_every_seconds
     return {
-        "functions": [publish_tree_head, anchor_tree_heads, match_batch],
+        "functions": [publish_tree_head, anchor_tree_heads, match_batch, reprice_zones],
         "cron_jobs": [
             cron(publish_tree_head, second=EVERY_SECOND, run_at_startup=True, unique=True),
             cron(anchor_tree_heads, second=EVERY_SECOND, run_at_startup=True, unique=True),
             cron(match_batch, second=set(range(0, 60, min(every, 60))) if every < 60 else {0}, unique=True),
+            cron(reprice_zones, minute=set(range(0, 60, 5)), second={30}, run_at_startup=True, unique=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,
