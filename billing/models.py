@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, text
-from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.dialects.postgresql import JSON, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, CreatedAtMixin, IdMixin
@@ -142,3 +143,38 @@ class PriceMultiplier(Base):
     occupancy_permille: Mapped[int] = mapped_column(Integer)
     multiplier_permille: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MileageRule(IdMixin, Base):
+    """A rule earning mileage, as data. `condition` keys: zone_code_in, zone_code_not_in, slot_kind_in, min_minutes.
+    Points: `points` per qualifying event plus `points_per_1000_krw` of what was charged."""
+
+    __tablename__ = "mileage_rules"
+    __table_args__ = (CheckConstraint("points >= 0 AND points_per_1000_krw >= 0 AND valid_days > 0", name="points"),)
+
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(300))
+    event: Mapped[str] = mapped_column(String(32))  # booking_completed
+    condition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    points: Mapped[int] = mapped_column(Integer)
+    points_per_1000_krw: Mapped[int] = mapped_column(Integer)
+    valid_days: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class MileageEntry(IdMixin, Base):
+    """Points earned (positive, with an expiry and what is left of them) or redeemed (negative)."""
+
+    __tablename__ = "mileage_entries"
+    __table_args__ = (
+        CheckConstraint("points <> 0", name="points"),
+        CheckConstraint("remaining >= 0 AND (points < 0 OR remaining <= points)", name="remaining"),
+    )
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
+    points: Mapped[int] = mapped_column(Integer)
+    remaining: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    reference: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

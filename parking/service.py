@@ -14,6 +14,7 @@ from accounts.actor import Actor
 from accounts.models import Role
 from accounts.service import get_account
 from billing import charges as charge_rules
+from billing import mileage
 from billing import service as billing
 from core.errors import Forbidden, InvalidInput
 from geo.errors import OutsideServiceArea
@@ -649,4 +650,23 @@ async def check_out(
         overstay = extra.total_krw
     lines = charge_rules.completion(row.booking.quote_krw or 0, overstay_krw=overstay, policy=policy.charges)
     await _charge(session, row.booking, lines, now=now)
-    return await _move(session, row, BookingStatus.COMPLETED, stamp="checked_out_at", now=now)
+    moved = await _move(session, row, BookingStatus.COMPLETED, stamp="checked_out_at", now=now)
+    await _earn_mileage(session, row.booking, now=now)
+    return moved
+
+
+async def _earn_mileage(session: AsyncSession, booking: Booking, *, now: datetime) -> None:
+    slot = await session.get(Slot, booking.slot_id)
+    assert slot is not None and booking.checked_in_at is not None
+    zone = await session.get(Zone, slot.zone_id)
+    assert zone is not None
+    event = mileage.Event(
+        kind="booking_completed",
+        reference=_subject(booking),
+        account_id=booking.driver_id,
+        zone_code=zone.code,
+        slot_kind=slot.kind,
+        minutes=int((now - booking.checked_in_at).total_seconds() // 60),
+        charged_krw=booking.charged_krw or 0,
+    )
+    await mileage.earn(session, event, now=now)

@@ -16,7 +16,7 @@ from api.auth import Anyone, Driver, Monitor, Staff
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.schemas import ErrorOut, ReceiptOut, Strict
-from billing import journal
+from billing import journal, mileage
 from billing.statements import revenue, statement, to_csv
 from billing.wallet import MAX_TOP_UP_KRW, Wallet, holds_of, payout
 from core.errors import Forbidden, InvalidInput
@@ -89,6 +89,65 @@ async def top_up(
 
     return await create_once(  # type: ignore[return-value]
         session, actor=actor, key=idempotency_key, operation="POST /wallet/top-ups", payload=body, work=work
+    )
+
+
+class MileageEntryOut(BaseModel):
+    points: int
+    remaining: int
+    reason: str
+    reference: str
+    expires_at: datetime | None
+    created_at: datetime
+
+
+class MileageOut(BaseModel):
+    balance_points: int = Field(description="points that can be redeemed now (1 point = 1 KRW)")
+    entries: list[MileageEntryOut]
+
+
+class RedeemIn(Strict):
+    points: int = Field(gt=0)
+
+
+@router.get("/mileage", response_model=MileageOut, summary="The driver's mileage")
+async def my_mileage(actor: Driver, session: SessionDep, now: NowDep) -> MileageOut:
+    """Points earned by the mileage rules (e.g. parking outside the village core), with their expiry."""
+    entries = await mileage.history(session, actor.id)
+    return MileageOut(
+        balance_points=await mileage.balance(session, actor.id, now=now),
+        entries=[
+            MileageEntryOut(
+                points=e.points,
+                remaining=e.remaining,
+                reason=e.reason,
+                reference=e.reference,
+                expires_at=e.expires_at,
+                created_at=e.created_at,
+            )
+            for e in entries
+        ],
+    )
+
+
+@router.post(
+    "/mileage/redemptions",
+    response_model=WalletOut,
+    status_code=201,
+    responses=ERRORS,
+    summary="Redeem mileage into the wallet",
+)
+async def redeem_mileage(
+    body: RedeemIn, actor: Driver, session: SessionDep, now: NowDep, idempotency_key: IdempotencyKeyHeader = None
+) -> WalletOut:
+    """Points are spent oldest first; their value in KRW goes to the wallet, paying for parking like money."""
+
+    async def work() -> WalletOut:
+        await mileage.redeem(session, account_id=actor.id, points=body.points, now=now)
+        return await my_wallet(actor, session)
+
+    return await create_once(  # type: ignore[return-value]
+        session, actor=actor, key=idempotency_key, operation="POST /mileage/redemptions", payload=body, work=work
     )
 
 

@@ -53,6 +53,8 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/matching/runs"): {OP, A},
     ("GET", "/wallet"): {R, OW},
     ("POST", "/wallet/top-ups"): {R, OW},
+    ("GET", "/mileage"): {R, OW},
+    ("POST", "/mileage/redemptions"): {R, OW},
     ("GET", "/settlement/balances"): {OP, C, A},
     ("POST", "/settlement/payouts"): {OP, A},
     ("GET", "/settlement/statements"): EVERYONE,
