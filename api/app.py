@@ -11,7 +11,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 
 from api import errors
-from api.routes import auth, bookings, health, ledger, matching, places, slots, wallet
+from api.routes import auth, bookings, health, ledger, matching, places, pricing, slots, wallet
 from api.state import AppState, build_state, close_state
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     if state is not None:
         app.state.maeul = state
     errors.install(app)
-    for module in (health, auth, places, slots, bookings, matching, wallet, ledger):
+    for module in (health, auth, places, pricing, slots, bookings, matching, wallet, ledger):
         app.include_router(module.router)
 
     @app.middleware("http")

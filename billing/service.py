@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import journal
@@ -20,10 +21,10 @@ from billing.errors import InvalidAmount
 from billing.models import PaymentHold, PriceMultiplier, PublicHoliday, SettlementRule, Tariff, ZonePriceCap
 from billing.pricing import Band, Caps, DayType, NoTariff, Quote, quote
 from billing.wallet import Wallet
-from core.errors import Conflict
+from core.errors import Conflict, InvalidInput
 from core.settings import Settings
 
-HOLD_GRACE = timedelta(days=2)  # a hold outlives its booking's end by this much
+HOLD_GRACE = timedelta(days=7)  # a hold outlives its booking's end by this much (covers long overstays)
 
 
 class PriceUnavailable(Conflict):
@@ -148,3 +149,68 @@ async def settle(
         await wallet.capture(session, hold_id=hold.id, amount=total, shares=await shares_for(session, place), now=now)
     await wallet.release(session, hold_id=hold.id, now=now)
     return total
+
+
+@dataclass(frozen=True, slots=True)
+class BandSpec:
+    day_type: DayType
+    start_minute: int
+    end_minute: int
+    unit_minutes: int
+    unit_price_krw: int
+
+
+async def replace_tariffs(
+    session: AsyncSession, *, zone_id: uuid.UUID, slot_kind: str, bands: list[BandSpec]
+) -> list[Tariff]:
+    """Replace a zone's tariff for one slot kind. Overlapping bands are refused (exclusion constraint)."""
+    await session.execute(delete(Tariff).where(Tariff.zone_id == zone_id, Tariff.slot_kind == slot_kind))
+    rows = [
+        Tariff(
+            zone_id=zone_id,
+            slot_kind=slot_kind,
+            day_type=b.day_type,
+            start_minute=b.start_minute,
+            end_minute=b.end_minute,
+            unit_minutes=b.unit_minutes,
+            unit_price_krw=b.unit_price_krw,
+        )
+        for b in bands
+    ]
+    try:
+        async with session.begin_nested():
+            session.add_all(rows)
+            await session.flush()
+    except IntegrityError as error:
+        raise InvalidInput("tariff bands of one day type must not overlap") from error
+    return rows
+
+
+async def set_caps(session: AsyncSession, *, zone_id: uuid.UUID, low: int, high: int) -> ZonePriceCap:
+    cap = await session.get(ZonePriceCap, zone_id)
+    if cap is None:
+        cap = ZonePriceCap(zone_id=zone_id, min_krw_per_hour=low, max_krw_per_hour=high)
+        session.add(cap)
+    else:
+        cap.min_krw_per_hour, cap.max_krw_per_hour = low, high
+    await session.flush()
+    return cap
+
+
+async def tariffs_of(session: AsyncSession, zone_id: uuid.UUID) -> list[Tariff]:
+    rows = await session.execute(
+        select(Tariff).where(Tariff.zone_id == zone_id).order_by(Tariff.slot_kind, Tariff.day_type, Tariff.start_minute)
+    )
+    return list(rows.scalars())
+
+
+async def refund_booking(
+    session: AsyncSession, *, booking_id: uuid.UUID, amount: int, place: Place, now: datetime
+) -> dict[str, int]:
+    """Give a driver money back for a booking (complaint handling), taken back from the parties pro rata."""
+    hold = await session.scalar(select(PaymentHold).where(PaymentHold.booking_id == booking_id))
+    if hold is None:
+        raise InvalidAmount("nothing was paid for this booking")
+    return await Wallet().refund(
+        session, hold_id=hold.id, amount=amount, shares=await shares_for(session, place), now=now
+    )

@@ -670,3 +670,14 @@ async def _earn_mileage(session: AsyncSession, booking: Booking, *, now: datetim
         charged_krw=booking.charged_krw or 0,
     )
     await mileage.earn(session, event, now=now)
+
+
+async def refund(
+    session: AsyncSession, *, actor: Actor, booking_id: uuid.UUID, amount: int, policy: BookingPolicy, now: datetime
+) -> BookingRow:
+    """Village enterprise staff refund part of what a booking was charged (e.g. after a complaint)."""
+    row = await _booking_for_change(session, actor=actor, booking_id=booking_id, policy=policy, now=now)
+    slot = await session.get(Slot, row.booking.slot_id)
+    assert slot is not None
+    await billing.refund_booking(session, booking_id=booking_id, amount=amount, place=_place(slot), now=now)
+    return row

@@ -26,6 +26,10 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/me"): EVERYONE,
     ("POST", "/admin/accounts"): {A},
     ("GET", "/zones"): EVERYONE,
+    ("GET", "/zones/{zone_id}/tariffs"): EVERYONE,
+    ("PUT", "/zones/{zone_id}/tariffs"): {OP, A},
+    ("PUT", "/zones/{zone_id}/price-caps"): {C, A},
+    ("POST", "/bookings/{booking_id}/refund"): {OP, A},
     ("GET", "/lots"): EVERYONE,
     ("POST", "/lots"): {OP, A},
     ("GET", "/slots/search"): EVERYONE,
@@ -84,6 +88,7 @@ def _url(path: str) -> str:
         .replace("{booking_id}", str(uuid.uuid4()))
         .replace("{exception_id}", str(uuid.uuid4()))
         .replace("{request_id}", str(uuid.uuid4()))
+        .replace("{zone_id}", str(uuid.uuid4()))
         .replace("{size}", "1")
         .replace("{leaf_index}", "0")
     )
