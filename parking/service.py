@@ -419,6 +419,12 @@ async def _price_of(
 # ---------------------------------------------------------------- bookings
 
 
+async def _slot_of(session: AsyncSession, booking: Booking) -> Slot:
+    slot = await session.get(Slot, booking.slot_id)
+    assert slot is not None  # a booking's slot is never deleted (foreign key)
+    return slot
+
+
 def _place(slot: Slot) -> billing.Place:
     return billing.Place(zone_id=slot.zone_id, slot_kind=slot.kind, owner_id=slot.owner_id, lot_id=slot.lot_id)
 
@@ -427,8 +433,7 @@ async def _charge(
     session: AsyncSession, booking: Booking, lines: list[charge_rules.ChargeLine], *, now: datetime
 ) -> None:
     """Settle what the booking finally costs: capture, split between the parties, release the rest."""
-    slot = await session.get(Slot, booking.slot_id)
-    assert slot is not None
+    slot = await _slot_of(session, booking)
     booking.charge_lines = [line.as_dict() for line in lines]
     booking.charged_krw = await billing.settle(session, booking_id=booking.id, lines=lines, place=_place(slot), now=now)
     await session.flush()
@@ -644,8 +649,7 @@ async def check_out(
     assert end is not None
     overstay = 0
     if now > end:
-        slot = await session.get(Slot, row.booking.slot_id)
-        assert slot is not None
+        slot = await _slot_of(session, row.booking)
         extra = await billing.price(session, place=_place(slot), start=end, end=now, timezone=policy.timezone)
         overstay = extra.total_krw
     lines = charge_rules.completion(row.booking.quote_krw or 0, overstay_krw=overstay, policy=policy.charges)
@@ -656,8 +660,9 @@ async def check_out(
 
 
 async def _earn_mileage(session: AsyncSession, booking: Booking, *, now: datetime) -> None:
-    slot = await session.get(Slot, booking.slot_id)
-    assert slot is not None and booking.checked_in_at is not None
+    slot = await _slot_of(session, booking)
+
+    assert booking.checked_in_at is not None
     zone = await session.get(Zone, slot.zone_id)
     assert zone is not None
     event = mileage.Event(
@@ -677,7 +682,6 @@ async def refund(
 ) -> BookingRow:
     """Village enterprise staff refund part of what a booking was charged (e.g. after a complaint)."""
     row = await _booking_for_change(session, actor=actor, booking_id=booking_id, policy=policy, now=now)
-    slot = await session.get(Slot, row.booking.slot_id)
-    assert slot is not None
+    slot = await _slot_of(session, row.booking)
     await billing.refund_booking(session, booking_id=booking_id, amount=amount, place=_place(slot), now=now)
     return row
