@@ -661,7 +661,6 @@ async def check_out(
 
 async def _earn_mileage(session: AsyncSession, booking: Booking, *, now: datetime) -> None:
     slot = await _slot_of(session, booking)
-
     assert booking.checked_in_at is not None
     zone = await session.get(Zone, slot.zone_id)
     assert zone is not None
