@@ -4,7 +4,7 @@ OS_PACKAGES := postgresql-15 postgresql-15-postgis-3 redis-server
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint bench-ledger bench-matching setup uv os-packages sync node-tools services-down clean
+.PHONY: demo test lint bench-ledger bench-matching bench-instant setup uv os-packages sync node-tools services-down clean
 
 ## Install everything, start the private PostgreSQL + PostGIS and Redis, load the Sangsalmi demo, serve the API.
 demo: setup
@@ -21,6 +21,10 @@ bench-ledger: setup
 ## Matching benchmark: OR-Tools vs greedy on village, district, city -> bench/results/matching.json
 bench-matching: setup
 	$(UV) run python bench/bench_matching.py
+
+## Instant matching latency through the HTTP app vs a plain search -> bench/results/instant.json
+bench-instant: setup
+	$(UV) run python bench/bench_instant.py
 
 ## Static checks: ruff (lint and format) and mypy --strict.
 lint: setup
