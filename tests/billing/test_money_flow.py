@@ -142,3 +142,22 @@ async def test_insufficient_funds_books_nothing(client: httpx.AsyncClient, sessi
     assert (
         await session.scalar(select(func.count()).select_from(PaymentHold).where(PaymentHold.driver_id == poor.id)) == 0
     )
+
+
+async def test_an_expired_hold_is_refused_and_nothing_changes(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
+):
+    await make_zone(session)
+    slot = await make_slot(session, now=NOW)
+    driver = await make_account(session)
+    booking = (await client.post("/bookings", json=booking_body(slot, START, END), headers=auth(state, driver))).json()
+    clock.set(START)
+    await client.post(f"/bookings/{booking['id']}/check-in", headers=auth(state, driver))
+    clock.set(END + timedelta(days=8))  # the hold lived until a week after the booking's end
+    headers = auth(state, driver)
+    late = await client.post(f"/bookings/{booking['id']}/check-out", headers=headers)
+    assert late.status_code == 409 and late.json()["error"] == "payment_hold_expired"
+    after = (await client.get(f"/bookings/{booking['id']}", headers=headers)).json()
+    assert after["status"] == "overstayed" and after["charged_krw"] is None
+    wallet = (await client.get("/wallet", headers=headers)).json()
+    assert (wallet["balance_krw"], wallet["held_krw"]) == (WALLET_KRW - 2000, 2000)
