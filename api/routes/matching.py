@@ -11,6 +11,7 @@ from arq.connections import RedisSettings
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import select
 
 from api.auth import Anyone, Driver, Staff
 from api.deps import NowDep, SessionDep, StateDep
@@ -87,9 +88,9 @@ def _solving(state: AppState) -> Solving:
 
 
 async def _out(session: SessionDep, request: MatchRequest) -> MatchRequestOut:
-    lon = await session.scalar(longitude(MatchRequest.destination).select().where(MatchRequest.id == request.id))
-    lat = await session.scalar(latitude(MatchRequest.destination).select().where(MatchRequest.id == request.id))
-    assert request.period.lower is not None and request.period.upper is not None and lon is not None and lat is not None
+    where = select(longitude(MatchRequest.destination), latitude(MatchRequest.destination))
+    lon, lat = (await session.execute(where.where(MatchRequest.id == request.id))).one()
+    assert request.period.lower is not None and request.period.upper is not None
     return MatchRequestOut(
         id=request.id,
         status=request.status,
