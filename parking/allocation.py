@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
 from accounts.models import Role
-from billing.models import PublicHoliday, Tariff, ZonePriceCap
+from billing.models import PriceMultiplier, PublicHoliday, Tariff, ZonePriceCap
 from billing.pricing import Band, Caps, DayType, quote
 from core.errors import Conflict
 from geo.spatial import geography_point, latitude, longitude
@@ -107,6 +107,7 @@ class TariffPrices:
     timezone: str
     bands: dict[Hashable, tuple[Band, ...]]
     caps: dict[Hashable, Caps | None]
+    multipliers: dict[Hashable, dict[int, int]]  # dynamic pricing: local hour -> per mille
     holidays: tuple[date, ...]
 
     def __call__(self, request: Request, slot: Slot) -> int:
@@ -119,6 +120,7 @@ class TariffPrices:
             bands=self.bands[slot.id],
             holidays=self.holidays,
             caps=self.caps[slot.id],
+            multipliers=self.multipliers[slot.id],
         ).total_krw
 
 
@@ -145,11 +147,19 @@ async def _prices(
             )
         ).scalars()
     )
+    hourly: dict[uuid.UUID, dict[int, int]] = {}
+    for zone_id, hour, permille in await session.execute(
+        select(PriceMultiplier.zone_id, PriceMultiplier.hour, PriceMultiplier.multiplier_permille).where(
+            PriceMultiplier.zone_id.in_(zones)
+        )
+    ):
+        hourly.setdefault(zone_id, {})[hour] = permille
     return TariffPrices(
         origin=frame.origin,
         timezone=tz,
         bands={i: tuple(by_place.get((v.zone_id, v.kind), ())) for i, v in views.items()},
         caps={i: caps.get(v.zone_id) for i, v in views.items()},
+        multipliers={i: hourly.get(v.zone_id, {}) for i, v in views.items()},
         holidays=holidays,
     )
 

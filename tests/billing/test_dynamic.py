@@ -15,6 +15,7 @@ from api.state import AppState
 from billing.dynamic import reprice
 from billing.models import PriceMultiplier, ZonePriceCap
 from billing.pricing import Band, DayType, multiplier_for, quote
+from sim.pilot import CENTRE, offset
 from tests.conftest import NOW
 from tests.factories import auth, booking_body, make_account, make_slot, make_zone
 
@@ -60,3 +61,27 @@ async def test_busy_hours_cost_more_within_the_caps(client: httpx.AsyncClient, s
         "/bookings", json=booking_body(slots[3], ten, ten + timedelta(hours=1)), headers=auth(state, driver)
     )
     assert capped.json()["quote_krw"] == 1100  # the city's cap: 1,100 KRW an hour
+
+
+async def test_matching_prices_include_the_multiplier(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState
+):
+    await make_zone(session)
+    slots = [await make_slot(session, east_m=10 * i, now=NOW) for i in range(4)]
+    driver = await make_account(session)
+    ten = NOW.replace(hour=10)
+    for slot in slots[:3]:
+        await client.post(
+            "/bookings", json=booking_body(slot, ten, ten + timedelta(hours=1)), headers=auth(state, driver)
+        )
+    await reprice(session, now=NOW, timezone="Asia/Seoul")
+    lon, lat = offset(*CENTRE, east_m=15, north_m=0)
+    body = {
+        "destination": {"lon": lon, "lat": lat},
+        "start": ten.isoformat(),
+        "end": (ten + timedelta(hours=1)).isoformat(),
+        "vehicle_plate": "12가3456",
+    }
+    matched = (await client.post("/matching/instant", json=body, headers=auth(state, driver))).json()
+    assert matched["booking"]["slot_id"] == str(slots[3])
+    assert matched["explanation"]["chosen"]["price_krw"] == matched["booking"]["quote_krw"] == 2 * 607
