@@ -8,7 +8,7 @@ the price per unit, pro rata to the hour.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -139,3 +139,29 @@ def multiplier_for(occupancy_permille: int) -> int:
         if occupancy <= x1:
             return y0 + (y1 - y0) * (occupancy - x0) // (x1 - x0)
     return MULTIPLIER_CURVE[-1][1]
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBook:
+    """Everything quotes need for some zones, loaded once: tariff bands per (zone, slot kind), the city's caps and
+    the dynamic multipliers per zone, the public holidays. Picklable (it travels to the solver's processes)."""
+
+    bands: dict[tuple[Hashable, str], tuple[Band, ...]]
+    caps: dict[Hashable, Caps]
+    multipliers: dict[Hashable, dict[int, int]]
+    holidays: tuple[date, ...]
+
+    def priced(self, zone_id: Hashable, slot_kind: str) -> bool:
+        return bool(self.bands.get((zone_id, slot_kind)))
+
+    def quote(self, zone_id: Hashable, slot_kind: str, start: datetime, end: datetime, *, timezone: str) -> Quote:
+        """Raises NoTariff where no band covers a minute of the stay."""
+        return quote(
+            start,
+            end,
+            timezone=timezone,
+            bands=self.bands.get((zone_id, slot_kind), ()),
+            holidays=self.holidays,
+            caps=self.caps.get(zone_id),
+            multipliers=self.multipliers.get(zone_id, {}),
+        )

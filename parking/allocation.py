@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Hashable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, cast
 
@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
 from accounts.models import Role
-from billing.models import PriceMultiplier, PublicHoliday, Tariff, ZonePriceCap
-from billing.pricing import Band, Caps, DayType, quote
+from billing.pricing import PriceBook
+from billing.service import price_book as billing_price_book
 from core.errors import Conflict
 from geo.spatial import geography_point, latitude, longitude
 from matching.solver import allocate
@@ -100,68 +100,21 @@ class Frame:
 
 @dataclass(frozen=True, slots=True)
 class TariffPrices:
-    """The solver's price of a request on a slot: the tariff quote, exactly as a booking would be charged.
+    """The solver's price of a request on a slot: the quote a booking would get (tariff, dynamic multiplier, caps).
     Picklable, so it travels to the solver's worker processes."""
 
     origin: datetime
     timezone: str
-    bands: dict[Hashable, tuple[Band, ...]]
-    caps: dict[Hashable, Caps | None]
-    multipliers: dict[Hashable, dict[int, int]]  # dynamic pricing: local hour -> per mille
-    holidays: tuple[date, ...]
+    book: PriceBook
+    places: dict[Hashable, tuple[uuid.UUID, str]]  # slot id -> (zone id, slot kind)
+
+    def priced(self, slot_id: Hashable) -> bool:
+        return self.book.priced(*self.places[slot_id])
 
     def __call__(self, request: Request, slot: Slot) -> int:
         start = self.origin + timedelta(minutes=request.interval.start)
         end = self.origin + timedelta(minutes=request.interval.end)
-        return quote(
-            start,
-            end,
-            timezone=self.timezone,
-            bands=self.bands[slot.id],
-            holidays=self.holidays,
-            caps=self.caps[slot.id],
-            multipliers=self.multipliers[slot.id],
-        ).total_krw
-
-
-async def _prices(
-    session: AsyncSession, views: dict[Hashable, SlotView], frame: Frame, start: datetime, end: datetime, tz: str
-) -> TariffPrices:
-    zones = {view.zone_id for view in views.values()}
-    tariffs = (await session.execute(select(Tariff).where(Tariff.zone_id.in_(zones)))).scalars()
-    by_place: dict[tuple[uuid.UUID, str], list[Band]] = {}
-    for t in tariffs:
-        by_place.setdefault((t.zone_id, t.slot_kind), []).append(
-            Band(DayType(t.day_type), t.start_minute, t.end_minute, t.unit_minutes, t.unit_price_krw)
-        )
-    caps = {
-        c.zone_id: Caps(c.min_krw_per_hour, c.max_krw_per_hour)
-        for c in (await session.execute(select(ZonePriceCap).where(ZonePriceCap.zone_id.in_(zones)))).scalars()
-    }
-    holidays = tuple(
-        (
-            await session.execute(
-                select(PublicHoliday.day).where(
-                    PublicHoliday.day >= (start - timedelta(days=1)).date(), PublicHoliday.day <= end.date()
-                )
-            )
-        ).scalars()
-    )
-    hourly: dict[uuid.UUID, dict[int, int]] = {}
-    for zone_id, hour, permille in await session.execute(
-        select(PriceMultiplier.zone_id, PriceMultiplier.hour, PriceMultiplier.multiplier_permille).where(
-            PriceMultiplier.zone_id.in_(zones)
-        )
-    ):
-        hourly.setdefault(zone_id, {})[hour] = permille
-    return TariffPrices(
-        origin=frame.origin,
-        timezone=tz,
-        bands={i: tuple(by_place.get((v.zone_id, v.kind), ())) for i, v in views.items()},
-        caps={i: caps.get(v.zone_id) for i, v in views.items()},
-        multipliers={i: hourly.get(v.zone_id, {}) for i, v in views.items()},
-        holidays=holidays,
-    )
+        return self.book.quote(*self.places[slot.id], start, end, timezone=self.timezone).total_krw
 
 
 def _slot(view: SlotView, free: Sequence[tuple[datetime, datetime]], frame: Frame) -> Slot:
@@ -205,7 +158,7 @@ async def _priorities(session: AsyncSession, needs: Sequence[tuple[uuid.UUID, bo
 
 
 async def _solve(solving: Solving, slots: list[Slot], requests: list[Request], prices: TariffPrices) -> Allocation:
-    priced = [slot for slot in slots if prices.bands.get(slot.id)]  # a slot without a tariff cannot be booked
+    priced = [slot for slot in slots if prices.priced(slot.id)]  # a slot without a tariff cannot be booked
     run = partial(
         allocate,
         priced,
@@ -296,7 +249,9 @@ async def _inventory(
     views: dict[Hashable, SlotView] = {view.id: view for view, _ in nearby}
     ids = [view.id for view, _ in nearby]
     free = await repository.free_periods_many(session, ids, start, end, policy.timezone)
-    prices = await _prices(session, views, frame, start, end, policy.timezone)
+    book = await billing_price_book(session, {view.zone_id for view in views.values()}, start, end)
+    places = {i: (view.zone_id, view.kind) for i, view in views.items()}
+    prices = TariffPrices(origin=frame.origin, timezone=policy.timezone, book=book, places=places)
     return [_slot(views[i], free[i], frame) for i in ids], views, prices
 
 

@@ -16,6 +16,7 @@ from accounts.service import get_account
 from billing import charges as charge_rules
 from billing import mileage
 from billing import service as billing
+from billing.pricing import NoTariff
 from core.errors import Forbidden, InvalidInput
 from geo.errors import OutsideServiceArea
 from geo.models import Zone
@@ -388,32 +389,16 @@ async def search(
         limit=limit,
         offset=offset,
     )
-    cache: dict[tuple[uuid.UUID, str], int | None] = {}
-    return [
-        dataclasses.replace(match, price_krw=await _price_of(session, match.slot, start, end, policy, cache))
-        for match in matches
-    ]
+    book = await billing.price_book(session, {match.slot.zone_id for match in matches}, start, end)
 
-
-async def _price_of(
-    session: AsyncSession,
-    view: SlotView,
-    start: datetime,
-    end: datetime,
-    policy: BookingPolicy,
-    cache: dict[tuple[uuid.UUID, str], int | None],
-) -> int | None:
-    """The quote for [start, end) on the slot (the same for every slot of a zone and kind); None without a tariff."""
-    key = (view.zone_id, view.kind)
-    if key not in cache:
-        place = billing.Place(zone_id=view.zone_id, slot_kind=view.kind, owner_id=view.owner_id, lot_id=view.lot_id)
+    def priced(view: SlotView) -> int | None:
+        """The quote for [start, end) on the slot; None without a tariff."""
         try:
-            cache[key] = (
-                await billing.price(session, place=place, start=start, end=end, timezone=policy.timezone)
-            ).total_krw
-        except billing.PriceUnavailable:
-            cache[key] = None
-    return cache[key]
+            return book.quote(view.zone_id, view.kind, start, end, timezone=policy.timezone).total_krw
+        except NoTariff:
+            return None
+
+    return [dataclasses.replace(match, price_krw=priced(match.slot)) for match in matches]
 
 
 # ---------------------------------------------------------------- bookings
