@@ -37,6 +37,7 @@ class Component:
     requests: tuple[Request, ...]
     options: dict[Hashable, tuple[Candidate, ...]]  # request id -> candidates
     serve: int  # the batch's SERVE scale
+    greedy: dict[Hashable, Candidate]  # request id -> the greedy baseline's choice: feasible here, hint and fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,11 @@ def serve_scale(options: dict[Hashable, tuple[Candidate, ...]]) -> int:
     return 1 + max((_cost(c) for opts in options.values() for c in opts), default=0)
 
 
-def _components(requests: Sequence[Request], options: dict[Hashable, tuple[Candidate, ...]]) -> list[Component]:
+def _components(
+    requests: Sequence[Request],
+    options: dict[Hashable, tuple[Candidate, ...]],
+    greedy: dict[Hashable, Candidate],
+) -> list[Component]:
     """Independent sub-problems. Two requests interact only if they share a candidate slot at overlapping times;
     requests that are not connected through such conflicts can be solved apart (a morning and an evening request
     on the same slot never compete)."""
@@ -81,7 +86,15 @@ def _components(requests: Sequence[Request], options: dict[Hashable, tuple[Candi
         if options[request.id]:
             groups[find(request.id)].append(request)
     serve = serve_scale(options)
-    return [Component(tuple(group), {r.id: options[r.id] for r in group}, serve) for group in groups.values()]
+    return [
+        Component(
+            tuple(group),
+            {r.id: options[r.id] for r in group},
+            serve,
+            {r.id: greedy[r.id] for r in group if r.id in greedy},
+        )
+        for group in groups.values()
+    ]
 
 
 def _cost(option: Candidate) -> int:
@@ -145,19 +158,6 @@ def _solve_flow(component: Component, capacities: dict[Hashable, int]) -> Compon
     return ComponentResult(assignments, objective, objective, "flow", True)
 
 
-def _greedy_component(component: Component) -> list[tuple[Request, Candidate]]:
-    """Requests by arrival, each takes its nearest candidate still free for its interval."""
-    taken: dict[Hashable, list[Interval]] = defaultdict(list)
-    chosen = []
-    for request in sorted(component.requests, key=lambda r: (r.interval.start, str(r.id))):
-        for option in component.options[request.id]:
-            if not any(request.interval.overlaps(other) for other in taken[option.slot_id]):
-                taken[option.slot_id].append(request.interval)
-                chosen.append((request, option))
-                break
-    return chosen
-
-
 def maximal_cliques(intervals: Sequence[Interval]) -> list[list[int]]:
     """Indices of the maximal sets of pairwise-overlapping intervals (an interval graph's maximal cliques), by a
     sweep: a clique is complete when the next event after a run of starts is an end."""
@@ -205,7 +205,7 @@ def _solve_cpsat(component: Component, time_limit_s: float, workers: int) -> Com
         for clique in maximal_cliques([interval for interval, _ in uses]):
             model.add_at_most_one(uses[n][1] for n in clique)
     model.maximize(sum(objective))
-    greedy = _greedy_component(component)
+    greedy = [(r, component.greedy[r.id]) for r in component.requests if r.id in component.greedy]
     hinted = {(r.id, o.slot_id) for r, o in greedy}
     for key, pick in picks.items():
         model.add_hint(pick, key in hinted)
@@ -275,15 +275,15 @@ def allocate(
     started = time.perf_counter()
     index = SlotIndex(slots)
     options = candidates(requests, index, k=k, detour_factor=detour_factor, price=price)
-    # the slot greedy would give a request is always among its candidates: greedy stays feasible in every model
+    # the slot greedy would give a request is always among its candidates: within a component (which holds every
+    # request conflicting with those choices) the greedy solution is feasible, the CP-SAT hint and its fallback
+    greedy_choice = {}
     for assignment in _greedy(index, requests, detour_factor, price):
-        known = options[assignment.request_id]
-        if all(c.slot_id != assignment.slot_id for c in known):
-            options[assignment.request_id] = (
-                *known,
-                Candidate(assignment.slot_id, assignment.walk_m, assignment.price_krw),
-            )
-    components = _components(requests, options)
+        choice = Candidate(assignment.slot_id, assignment.walk_m, assignment.price_krw)
+        greedy_choice[assignment.request_id] = choice
+        if all(c.slot_id != choice.slot_id for c in options[assignment.request_id]):
+            options[assignment.request_id] = (*options[assignment.request_id], choice)
+    components = _components(requests, options, greedy_choice)
     kinds = [(c, _flow_capacities(c)) for c in components]
     results = [_solve_flow(c, capacities) for c, capacities in kinds if capacities is not None]
     hard = [c for c, capacities in kinds if capacities is None]
