@@ -10,10 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from accounts.errors import EmailTaken, InvalidCredentials, TooManyAttempts
+from accounts.errors import InvalidCredentials, TooManyAttempts
 from billing.errors import InsufficientFunds
 from core.errors import Conflict, DomainError, Forbidden, IdempotencyKeyReused, InvalidInput, NotFound
-from parking.errors import InvalidTransition, OutsideSharingWindow, SharingConflict, SlotUnavailable
 
 log = structlog.get_logger("maeul.api")
 
@@ -28,12 +27,7 @@ STATUS: dict[type[DomainError], int] = {
     InsufficientFunds: 402,
     Forbidden: 403,
     NotFound: 404,
-    Conflict: 409,
-    EmailTaken: 409,
-    SlotUnavailable: 409,
-    OutsideSharingWindow: 409,
-    SharingConflict: 409,
-    InvalidTransition: 409,
+    Conflict: 409,  # and its subclasses: slot_unavailable, sharing_conflicts_with_bookings, email_taken, ...
     IdempotencyKeyReused: 422,
     InvalidInput: 422,
     TooManyAttempts: 429,
