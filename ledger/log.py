@@ -171,12 +171,6 @@ async def consistency_proof(session: AsyncSession, *, first: int, second: int) -
     return path
 
 
-async def root_at(session: AsyncSession, tree_size: int) -> bytes:
-    await _check_size(session, tree_size)
-    digest: bytes = await _with_nodes(session, lambda node: merkle.root(tree_size, node))
-    return digest
-
-
 # ---------------------------------------------------------------- signed tree heads
 
 

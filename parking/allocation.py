@@ -311,7 +311,7 @@ async def request_later(
     request = MatchRequest(
         driver_id=driver.id,
         destination=geography_point(need.lon, need.lat),
-        period=repository.exception_period(need.start, need.end),
+        period=repository.half_open(need.start, need.end),
         max_walk_m=need.max_walk_m,
         needs_ev=need.needs_ev,
         needs_accessible=need.needs_accessible,

@@ -343,7 +343,8 @@ async def list_lots(session: AsyncSession, *, limit: int, offset: int) -> list[t
     return [(row[0], row[1], row[2], row[3]) for row in await session.execute(query)]
 
 
-def exception_period(start: datetime, end: datetime) -> Range[datetime]:
+def half_open(start: datetime, end: datetime) -> Range[datetime]:
+    """[start, end): the periods of bookings, sharing exceptions and match requests."""
     return Range(start, end, bounds="[)")
 
 

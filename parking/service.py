@@ -318,7 +318,7 @@ async def add_exception(
     if end <= now:
         raise InvalidInput("the period is already over")
     await _managed_slot(session, actor=actor, slot_id=slot_id)
-    exception = SharingException(slot_id=slot_id, kind=kind, period=repository.exception_period(start, end), note=note)
+    exception = SharingException(slot_id=slot_id, kind=kind, period=repository.half_open(start, end), note=note)
     session.add(exception)
     await _refuse_if_bookings_break(session, slot_id, now=now, tz=policy.timezone)
     return exception
@@ -504,7 +504,7 @@ async def create_booking(
     booking = Booking(
         slot_id=slot_id,
         driver_id=driver.id,
-        period=repository.exception_period(start, end),
+        period=repository.half_open(start, end),
         status=BookingStatus.RESERVED,
         vehicle_plate=plate,
         status_changed_at=now,

@@ -26,7 +26,7 @@ async def test_exclusion_constraint_refuses_overlap_without_the_application(sess
     slot = await make_slot(session, now=NOW)
     driver = await make_account(session)
     start = NOW + timedelta(hours=3)
-    period = repository.exception_period
+    period = repository.half_open
     await _insert(session, slot_id=slot, driver_id=driver.id, period=period(start, start + timedelta(hours=2)))
     with pytest.raises(IntegrityError, match="no_double_booking"):
         await _insert(
@@ -70,7 +70,7 @@ async def test_check_constraints(session: AsyncSession, sql: str):
     slot = await make_slot(session, now=NOW)
     driver = await make_account(session)
     await _insert(
-        session, slot_id=slot, driver_id=driver.id, period=repository.exception_period(NOW, NOW + timedelta(hours=1))
+        session, slot_id=slot, driver_id=driver.id, period=repository.half_open(NOW, NOW + timedelta(hours=1))
     )
     with pytest.raises(IntegrityError):
         async with session.begin_nested():

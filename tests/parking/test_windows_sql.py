@@ -68,9 +68,7 @@ async def test_slot_windows_matches_reference(session: AsyncSession):
                 )
             for kind, ex_start, ex_end in exceptions:
                 session.add(
-                    SharingException(
-                        slot_id=slot_id, kind=kind, period=repository.exception_period(ex_start, ex_end), note=""
-                    )
+                    SharingException(slot_id=slot_id, kind=kind, period=repository.half_open(ex_start, ex_end), note="")
                 )
             await session.flush()
             got = await repository.windows_contain(session, slot_id, start, end, "Asia/Seoul")
