@@ -11,7 +11,20 @@ import structlog
 from fastapi import FastAPI, Request, Response
 
 from api import errors
-from api.routes import auth, bookings, health, ledger, matching, places, pricing, slots, wallet
+from api.routes import (
+    auth,
+    bookings,
+    geofences,
+    health,
+    ledger,
+    matching,
+    places,
+    pricing,
+    rides,
+    slots,
+    vehicles,
+    wallet,
+)
 from api.state import AppState, build_state, close_state
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
@@ -60,7 +73,20 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     if state is not None:
         app.state.maeul = state
     errors.install(app)
-    for module in (health, auth, places, pricing, slots, bookings, matching, wallet, ledger):
+    for module in (
+        health,
+        auth,
+        places,
+        pricing,
+        slots,
+        bookings,
+        matching,
+        wallet,
+        ledger,
+        vehicles,
+        geofences,
+        rides,
+    ):
         app.include_router(module.router)
 
     @app.middleware("http")

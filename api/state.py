@@ -15,6 +15,7 @@ from core.pools import solver_pool
 from core.redis import make_redis
 from core.settings import Settings
 from ledger.signing import Signer, signer_for
+from mobility.service import FleetRules
 from parking.policy import BookingPolicy
 
 
@@ -26,6 +27,7 @@ class AppState:
     redis: Redis
     clock: Clock
     policy: BookingPolicy
+    fleet: FleetRules
     signing_secret: str
     signer: Signer
     solver_pool: Executor
@@ -41,6 +43,7 @@ def build_state(settings: Settings, *, clock: Clock | None = None, database_url:
         redis=make_redis(settings),
         clock=clock or SystemClock(),
         policy=BookingPolicy.from_settings(settings),
+        fleet=FleetRules.from_settings(settings),
         solver_pool=solver_pool(),
         signing_secret=settings.signing_secret(),
         signer=signer_for(settings),

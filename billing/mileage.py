@@ -38,12 +38,18 @@ class Event:
     slot_kind: str
     minutes: int
     charged_krw: int
+    minutes_after_parking: int | None = None  # rides: minutes since the rider last checked out of a parking booking
 
 
 def applies(condition: dict[str, Any], event: Event) -> bool:
     """Evaluate a rule's condition; unknown keys never match (a rule the code does not understand earns nothing)."""
-    known = {"zone_code_in", "zone_code_not_in", "slot_kind_in", "min_minutes"}
+    known = {"zone_code_in", "zone_code_not_in", "slot_kind_in", "min_minutes", "within_minutes_of_parking"}
     if set(condition) - known:
+        return False
+    if "within_minutes_of_parking" in condition and not (
+        event.minutes_after_parking is not None
+        and 0 <= event.minutes_after_parking <= condition["within_minutes_of_parking"]
+    ):
         return False
     return (
         event.zone_code in condition.get("zone_code_in", [event.zone_code])

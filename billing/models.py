@@ -82,14 +82,15 @@ class SettlementRule(IdMixin, Base):
 
 
 class Tariff(IdMixin, Base):
-    """Price of a time band of the local day, per zone, slot kind and day type. Bands of one zone, kind and day type
+    """Price of a time band of the local day, per zone, product and day type. The product (`slot_kind`) is a slot
+    kind for parking or a vehicle type code for rides (priced per minute). Bands of one zone, kind and day type
     never overlap (exclusion constraint)."""
 
     __tablename__ = "tariffs"
     __table_args__ = (
         CheckConstraint("day_type IN ('weekday', 'weekend', 'holiday')", name="day_type"),
         CheckConstraint("start_minute >= 0 AND start_minute < end_minute AND end_minute <= 1440", name="band"),
-        CheckConstraint("unit_minutes IN (10, 15, 30, 60)", name="unit"),
+        CheckConstraint("unit_minutes IN (1, 10, 15, 30, 60)", name="unit"),
         CheckConstraint("unit_price_krw >= 0", name="price"),
         ExcludeConstraint(
             ("zone_id", "="),
@@ -146,7 +147,8 @@ class PriceMultiplier(Base):
 
 
 class MileageRule(IdMixin, Base):
-    """A rule earning mileage, as data. `condition` keys: zone_code_in, zone_code_not_in, slot_kind_in, min_minutes.
+    """A rule earning mileage, as data. `condition` keys: zone_code_in, zone_code_not_in, slot_kind_in (a slot kind or
+    a vehicle type), min_minutes, within_minutes_of_parking (rides started that soon after a parking check-out).
     Points: `points` per qualifying event plus `points_per_1000_krw` of what was charged."""
 
     __tablename__ = "mileage_rules"

@@ -17,10 +17,30 @@ from billing.models import (
 from core.db import Base
 from core.idempotency import IdempotencyKey
 from geo.models import Zone
+from mobility.models import (
+    ComplianceEvent,
+    Geofence,
+    Provider,
+    RideFareCap,
+    TelemetryPoint,
+    Trip,
+    Vehicle,
+    VehicleEvent,
+    VehicleType,
+)
 from ledger.models import Anchor, AnchorJob, ChainDeployment, LedgerEntry, LedgerHead, LedgerNode, TreeHead
 from parking.models import Booking, Lot, MatchRequest, SharingException, SharingRule, Slot
 
 __all__ = [
+    "ComplianceEvent",
+    "Geofence",
+    "Provider",
+    "RideFareCap",
+    "TelemetryPoint",
+    "Trip",
+    "Vehicle",
+    "VehicleEvent",
+    "VehicleType",
     "AccountBalance",
     "JournalPosting",
     "JournalTransaction",

@@ -75,6 +75,19 @@ class Settings(BaseSettings):
     matching_candidates: int = Field(default=8, ge=1, le=50, description="K nearest feasible slots per request")
     matching_batch_every_seconds: int = Field(default=60, ge=1, description="how often the worker runs a batch")
 
+    # Micro-mobility (e-scooters, e-bikes).
+    ride_reservation_minutes: int = Field(default=10, ge=1, le=60, description="a free reservation lasts this long")
+    ride_hold_minutes: int = Field(default=30, ge=1, description="unlock holds the fare of this many minutes")
+    battery_low_pct: int = Field(default=15, ge=0, le=100, description="below this an available vehicle is taken out")
+    comms_lost_minutes: int = Field(default=10, ge=1, description="no telemetry this long: non_contactable")
+    missing_minutes: int = Field(default=60, ge=1, description="no telemetry this long: missing")
+    telemetry_max_age_hours: int = Field(default=24, ge=1, description="older points are refused as stale")
+    telemetry_future_skew_seconds: int = Field(default=30, ge=0, description="points later than now + this: future")
+    telemetry_far_m: int = Field(default=20_000, ge=100, description="points this far outside the service area")
+    telemetry_max_speed_mps: float = Field(default=50.0, gt=0, description="faster between fixes: impossible")
+    telemetry_retention_days: int = Field(default=90, ge=1, description="daily partitions older are dropped")
+    gbfs_ttl_seconds: int = Field(default=30, ge=0, le=60, description="GBFS feeds are rebuilt at least this often")
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env == "production":

@@ -1,0 +1,89 @@
+"""Live positions of rentable vehicles in Redis GEO sets, one per vehicle type, for nearby search.
+
+PostgreSQL stays the truth: the sets are written after a commit from the committed rows (`sync`), rebuilt whole by
+the worker (`rebuild`, which also heals a Redis restart), and every search result is re-checked against the rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geo.spatial import latitude, longitude
+from mobility.models import Vehicle
+from mobility.states import VehicleState
+
+PREFIX = "maeul:fleet:available:"
+
+
+def key(type_code: str) -> str:
+    return PREFIX + type_code
+
+
+async def sync(redis: Redis, session: AsyncSession, vehicle_ids: Iterable[uuid.UUID]) -> None:
+    """Put each vehicle in its type's set if it is available with a position, else take it out."""
+    ids = list(vehicle_ids)
+    if not ids:
+        return
+    rows = await session.execute(
+        select(
+            Vehicle.id, Vehicle.type_code, Vehicle.state, longitude(Vehicle.location), latitude(Vehicle.location)
+        ).where(Vehicle.id.in_(ids))
+    )
+    pipe = redis.pipeline(transaction=False)
+    for vehicle_id, type_code, state, lon, lat in rows:
+        if state == VehicleState.AVAILABLE and lon is not None:
+            pipe.geoadd(key(type_code), (float(lon), float(lat), str(vehicle_id)))
+        else:
+            pipe.zrem(key(type_code), str(vehicle_id))
+    await pipe.execute()
+
+
+async def rebuild(redis: Redis, session: AsyncSession) -> int:
+    """Replace every type's set with the available vehicles of the database; returns how many were placed."""
+    rows = await session.execute(
+        select(Vehicle.id, Vehicle.type_code, longitude(Vehicle.location), latitude(Vehicle.location)).where(
+            Vehicle.state == VehicleState.AVAILABLE, Vehicle.location.is_not(None)
+        )
+    )
+    by_type: dict[str, list[float | str]] = {}
+    for vehicle_id, type_code, lon, lat in rows:
+        by_type.setdefault(type_code, []).extend([float(lon), float(lat), str(vehicle_id)])
+    wanted = {key(t) for t in by_type}
+    stale = [
+        name async for name in redis.scan_iter(match=PREFIX + "*") if name not in wanted and ":rebuild" not in name
+    ]
+    pipe = redis.pipeline(transaction=True)
+    for name in stale:
+        pipe.delete(name)
+    for type_code, values in by_type.items():
+        scratch = key(type_code) + ":rebuild"
+        pipe.delete(scratch)
+        pipe.geoadd(scratch, values)
+        pipe.rename(scratch, key(type_code))
+    await pipe.execute()
+    return sum(len(values) // 3 for values in by_type.values())
+
+
+async def near(
+    redis: Redis, *, type_codes: Iterable[str], lon: float, lat: float, radius_m: float, count: int
+) -> list[tuple[uuid.UUID, float]]:
+    """(vehicle id, straight-line metres) of the nearest vehicles of these types, nearest first."""
+    found: list[tuple[uuid.UUID, float]] = []
+    for type_code in type_codes:
+        hits = await redis.geosearch(
+            key(type_code),
+            longitude=lon,
+            latitude=lat,
+            radius=radius_m,
+            unit="m",
+            sort="ASC",
+            count=count,
+            withdist=True,
+        )
+        found += [(uuid.UUID(member), float(distance)) for member, distance in hits]
+    return sorted(found, key=lambda hit: hit[1])[:count]

@@ -1,0 +1,221 @@
+"""Queries of the mobility domain: the only place that builds its SQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, any_, func, literal, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geo.spatial import geography_point, geometry_point, latitude, longitude
+from mobility.errors import VehicleNotFound
+from mobility.models import Geofence, GeofenceKind, Vehicle
+from mobility.telemetry import Bounds
+
+
+@dataclass(frozen=True, slots=True)
+class GeofenceView:
+    id: uuid.UUID
+    name: str
+    kind: str
+    vehicle_types: list[str]
+    max_speed_kmh: int | None
+    area: dict[str, Any]  # GeoJSON MultiPolygon
+    effective_from: datetime
+    effective_to: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AreaHit:
+    id: uuid.UUID
+    name: str
+    distance_m: float
+
+
+def effective(at: datetime) -> Any:
+    return and_(Geofence.effective_from <= at, or_(Geofence.effective_to.is_(None), Geofence.effective_to > at))
+
+
+def applies_to(type_code: str) -> Any:
+    return or_(func.cardinality(Geofence.vehicle_types) == 0, literal(type_code) == any_(Geofence.vehicle_types))
+
+
+def _geofence_columns() -> Select[Any]:
+    return select(
+        Geofence.id,
+        Geofence.name,
+        Geofence.kind,
+        Geofence.vehicle_types,
+        Geofence.max_speed_kmh,
+        func.ST_AsGeoJSON(Geofence.area),
+        Geofence.effective_from,
+        Geofence.effective_to,
+    )
+
+
+def _view(row: Any) -> GeofenceView:
+    return GeofenceView(
+        id=row[0],
+        name=row[1],
+        kind=row[2],
+        vehicle_types=list(row[3]),
+        max_speed_kmh=row[4],
+        area=json.loads(row[5]),
+        effective_from=row[6],
+        effective_to=row[7],
+    )
+
+
+async def geofences(
+    session: AsyncSession, *, at: datetime | None, kind: str | None, limit: int, offset: int
+) -> list[GeofenceView]:
+    query = _geofence_columns().order_by(Geofence.kind, Geofence.name, Geofence.id).limit(limit).offset(offset)
+    if at is not None:
+        query = query.where(effective(at))
+    if kind is not None:
+        query = query.where(Geofence.kind == kind)
+    return [_view(row) for row in await session.execute(query)]
+
+
+async def geofence(session: AsyncSession, geofence_id: uuid.UUID) -> GeofenceView | None:
+    row = (await session.execute(_geofence_columns().where(Geofence.id == geofence_id))).first()
+    return _view(row) if row is not None else None
+
+
+async def areas_at(
+    session: AsyncSession, *, kind: GeofenceKind, type_code: str, lon: float, lat: float, at: datetime
+) -> list[Geofence]:
+    """Effective geofences of `kind` for the vehicle type that cover the point."""
+    query = select(Geofence).where(
+        Geofence.kind == kind,
+        effective(at),
+        applies_to(type_code),
+        func.ST_Covers(Geofence.area, geometry_point(lon, lat)),
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def nearest_area(
+    session: AsyncSession, *, kind: GeofenceKind, type_code: str, lon: float, lat: float, at: datetime
+) -> AreaHit | None:
+    """The nearest effective geofence of `kind` for the vehicle type, with its distance in metres."""
+    distance = func.ST_Distance(func.geography(Geofence.area), geography_point(lon, lat))
+    row = (
+        await session.execute(
+            select(Geofence.id, Geofence.name, distance)
+            .where(Geofence.kind == kind, effective(at), applies_to(type_code))
+            .order_by(distance)
+            .limit(1)
+        )
+    ).first()
+    return AreaHit(row[0], row[1], float(row[2])) if row is not None else None
+
+
+async def service_bounds(session: AsyncSession, *, at: datetime) -> Bounds | None:
+    """Bounding box of the effective service areas (None: no service area defined)."""
+    row = (
+        await session.execute(
+            select(
+                func.ST_XMin(func.ST_Extent(Geofence.area)),
+                func.ST_YMin(func.ST_Extent(Geofence.area)),
+                func.ST_XMax(func.ST_Extent(Geofence.area)),
+                func.ST_YMax(func.ST_Extent(Geofence.area)),
+            ).where(Geofence.kind == GeofenceKind.SERVICE_AREA, effective(at))
+        )
+    ).first()
+    if row is None or row[0] is None:
+        return None
+    return Bounds(float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+
+async def vehicle_for_update(session: AsyncSession, vehicle_id: uuid.UUID) -> Vehicle:
+    vehicle = await session.get(Vehicle, vehicle_id, with_for_update=True, populate_existing=True)
+    if vehicle is None:
+        raise VehicleNotFound(f"vehicle {vehicle_id} not found")
+    return vehicle
+
+
+async def position(session: AsyncSession, vehicle: Vehicle) -> tuple[float, float] | None:
+    if vehicle.location is None:
+        return None
+    row = (
+        await session.execute(
+            select(longitude(Vehicle.location), latitude(Vehicle.location)).where(Vehicle.id == vehicle.id)
+        )
+    ).one()
+    return float(row[0]), float(row[1])
+
+
+async def positions(session: AsyncSession, vehicle_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[float, float]]:
+    rows = await session.execute(
+        select(Vehicle.id, longitude(Vehicle.location), latitude(Vehicle.location)).where(
+            Vehicle.id.in_(vehicle_ids), Vehicle.location.is_not(None)
+        )
+    )
+    return {row[0]: (float(row[1]), float(row[2])) for row in rows}
+
+
+_ROUTE = text(
+    """
+    SELECT ST_AsText(ST_MakeLine(ST_SetSRID(ST_MakePoint(lon, lat), 4326) ORDER BY at)) AS route,
+           count(*) AS points
+    FROM telemetry WHERE vehicle_id = :vehicle_id AND at >= :start AND at <= :end
+    """
+)
+
+
+async def route_of(
+    session: AsyncSession, *, vehicle_id: uuid.UUID, start: datetime, end: datetime
+) -> tuple[str | None, int]:
+    """The WKT line through the vehicle's fixes in [start, end] and its length in metres (0 with < 2 fixes)."""
+    row = (await session.execute(_ROUTE, {"vehicle_id": vehicle_id, "start": start, "end": end})).one()
+    if row.points < 2:
+        return None, 0
+    length = await session.scalar(select(func.ST_Length(func.geography(func.ST_GeomFromText(row.route, 4326)))))
+    return str(row.route), int(round(float(length or 0)))
+
+
+def partition_name(day: date) -> str:
+    return f"telemetry_p{day:%Y%m%d}"
+
+
+async def telemetry_partitions(session: AsyncSession) -> list[date]:
+    """The days that have a telemetry partition, oldest first."""
+    names = await session.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'telemetry' ORDER BY c.relname"
+        )
+    )
+    return [datetime.strptime(name[len("telemetry_p") :], "%Y%m%d").date() for (name,) in names]
+
+
+async def create_telemetry_partitions(session: AsyncSession, *, first: date, last: date) -> list[date]:
+    """Create the daily partitions [first, last] that are missing (UTC days); returns the days created."""
+    existing = set(await telemetry_partitions(session))
+    created = []
+    day = first
+    while day <= last:
+        if day not in existing:
+            after = day + timedelta(days=1)
+            await session.execute(
+                text(
+                    f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF telemetry "
+                    f"FOR VALUES FROM ('{day.isoformat()} 00:00+00') TO ('{after.isoformat()} 00:00+00')"
+                )
+            )
+            created.append(day)
+        day += timedelta(days=1)
+    return created
+
+
+async def drop_telemetry_before(session: AsyncSession, day: date) -> list[date]:
+    """Drop whole daily partitions older than `day` (retention); returns the days dropped."""
+    dropped = [d for d in await telemetry_partitions(session) if d < day]
+    for old in dropped:
+        await session.execute(text(f"DROP TABLE IF EXISTS {partition_name(old)}"))
+    return dropped

@@ -1,0 +1,909 @@
+"""Use cases of the fleet: vehicles and their MDS events, device keys, telemetry, geofences, rides.
+
+Services take the session, may flush, never commit. A state change is one row in `vehicle_events` written with the
+vehicle's new state in the same transaction, so the event log always replays to the stored state. Money moves
+through billing (hold at unlock, capture and split at the end) and every trip lands on the ledger.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import DataError, IntegrityError, InternalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.actor import Actor
+from billing import journal, mileage
+from billing.models import SettlementRule
+from billing.pricing import Caps, NoTariff, quote
+from billing.service import PriceUnavailable, price_book
+from billing.wallet import Wallet
+from core.errors import Forbidden, InvalidInput
+from core.settings import Settings
+from geo.models import Zone
+from geo.repository import zone_containing
+from geo.spatial import geography_point
+from ledger import log as ledger
+from mobility import repository
+from mobility.errors import (
+    DeviceNotAuthenticated,
+    EndNotAllowedHere,
+    GeofenceNotFound,
+    InvalidGeometry,
+    InvalidImport,
+    InvalidVehicleTransition,
+    LabelTaken,
+    ProviderNotFound,
+    RiderBusy,
+    TripNotFound,
+    VehicleTypeNotFound,
+    VehicleUnavailable,
+)
+from mobility.models import (
+    ComplianceEvent,
+    Geofence,
+    GeofenceKind,
+    Provider,
+    ProviderKind,
+    RideFareCap,
+    TelemetryPoint,
+    Trip,
+    TripStatus,
+    Vehicle,
+    VehicleEvent,
+    VehicleType,
+)
+from mobility.states import TransitionRefused, VehicleState, step
+from mobility.telemetry import Fix, Rejection, Screening, screen
+from parking.models import Booking
+
+S = VehicleState
+HOLD_VALID = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRules:
+    """The mobility settings the services need, read once."""
+
+    reservation: timedelta
+    hold_minutes: int
+    battery_low_pct: int
+    comms_lost: timedelta
+    missing: timedelta
+    screening: Screening
+    timezone: str
+    walk_detour_factor: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FleetRules:
+        return cls(
+            reservation=timedelta(minutes=settings.ride_reservation_minutes),
+            hold_minutes=settings.ride_hold_minutes,
+            battery_low_pct=settings.battery_low_pct,
+            comms_lost=timedelta(minutes=settings.comms_lost_minutes),
+            missing=timedelta(minutes=settings.missing_minutes),
+            screening=Screening(
+                max_age=timedelta(hours=settings.telemetry_max_age_hours),
+                future_skew=timedelta(seconds=settings.telemetry_future_skew_seconds),
+                far_m=settings.telemetry_far_m,
+                max_speed_mps=settings.telemetry_max_speed_mps,
+            ),
+            timezone=settings.local_timezone,
+            walk_detour_factor=settings.walk_detour_factor,
+        )
+
+
+# ------------------------------------------------------------------ vehicles and their events
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_device_key() -> str:
+    """A device key (shown once): 32 random bytes, URL-safe. Stored as its SHA-256 (high entropy: no slow hash)."""
+    return secrets.token_urlsafe(32)
+
+
+async def record(
+    session: AsyncSession,
+    vehicle: Vehicle,
+    event_type: str,
+    *,
+    now: datetime,
+    to: S | None = None,
+    trip_id: uuid.UUID | None = None,
+    at: datetime | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+) -> VehicleEvent:
+    """Move the vehicle through one MDS event (409 `invalid_vehicle_transition` when the state machine forbids it)
+    and append the event."""
+    try:
+        new_state = step(S(vehicle.state), event_type, to)
+    except TransitionRefused as error:
+        raise InvalidVehicleTransition(
+            str(error), extra={"vehicle_id": vehicle.id, "state": vehicle.state, "event_type": event_type}
+        ) from error
+    if lon is None and vehicle.location is not None:
+        known = await repository.position(session, vehicle)
+        lon, lat = known if known else (None, None)
+    vehicle.state = new_state
+    event = VehicleEvent(
+        vehicle_id=vehicle.id,
+        event_types=[event_type],
+        state=new_state,
+        at=at or now,
+        lon=lon,
+        lat=lat,
+        battery_pct=vehicle.battery_pct,
+        trip_id=trip_id,
+        recorded_at=now,
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def provider(session: AsyncSession, provider_id: uuid.UUID) -> Provider:
+    found = await session.get(Provider, provider_id)
+    if found is None:
+        raise ProviderNotFound(f"provider {provider_id} not found")
+    return found
+
+
+async def vehicle_type(session: AsyncSession, code: str) -> VehicleType:
+    found = await session.get(VehicleType, code)
+    if found is None:
+        raise VehicleTypeNotFound(f"vehicle type {code!r} not found", extra={"type_code": code})
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class NewVehicle:
+    type_code: str
+    provider_id: uuid.UUID
+    label: str
+    device_id: str
+    battery_pct: int
+
+
+async def register_vehicles(session: AsyncSession, vehicles: Sequence[NewVehicle]) -> list[tuple[Vehicle, str]]:
+    """Register vehicles (state `removed`: in the provider's hands until deployed), each with a new device key,
+    returned once. All or nothing: a taken label or device id refuses the whole set (409)."""
+    made: list[tuple[Vehicle, str]] = []
+    for spec in vehicles:
+        await vehicle_type(session, spec.type_code)
+        await provider(session, spec.provider_id)
+        key = new_device_key()
+        made.append(
+            (
+                Vehicle(
+                    type_code=spec.type_code,
+                    provider_id=spec.provider_id,
+                    label=spec.label,
+                    device_id=spec.device_id,
+                    device_key_hash=_hash_key(key),
+                    state=S.REMOVED,
+                    battery_pct=spec.battery_pct,
+                    odometer_m=0,
+                    public_id=uuid.uuid4(),
+                ),
+                key,
+            )
+        )
+    try:
+        async with session.begin_nested():
+            session.add_all(vehicle for vehicle, _ in made)
+            await session.flush()
+    except IntegrityError as error:
+        raise LabelTaken("a vehicle with this label or device id is already registered") from error
+    return made
+
+
+CSV_COLUMNS = ("label", "device_id", "type_code", "provider_code", "battery_pct")
+
+
+async def import_csv(session: AsyncSession, content: str) -> list[tuple[Vehicle, str]]:
+    """Register vehicles from CSV (columns `CSV_COLUMNS`). Every row is checked first; any bad row refuses the
+    import with every problem listed by row number (422 `invalid_import`), and nothing is registered."""
+    reader = csv.DictReader(io.StringIO(content))
+    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InvalidImport(f"the CSV header lacks {', '.join(missing)}", extra={"rows": [], "expected": CSV_COLUMNS})
+    types = set((await session.execute(select(VehicleType.code))).scalars())
+    providers = dict((await session.execute(select(Provider.code, Provider.id))).tuples().all())
+    existing_labels = set((await session.execute(select(Vehicle.label))).scalars())
+    existing_devices = set((await session.execute(select(Vehicle.device_id))).scalars())
+    problems: list[dict[str, Any]] = []
+    specs: list[NewVehicle] = []
+    seen_labels: set[str] = set()
+    seen_devices: set[str] = set()
+    for number, row in enumerate(reader, start=2):  # row 1 is the header
+        errors = []
+        label, device = (row.get("label") or "").strip(), (row.get("device_id") or "").strip()
+        if not label or len(label) > 32:
+            errors.append("label must be 1 to 32 characters")
+        elif label in existing_labels or label in seen_labels:
+            errors.append(f"label {label} is already registered or repeated")
+        if not device or len(device) > 64:
+            errors.append("device_id must be 1 to 64 characters")
+        elif device in existing_devices or device in seen_devices:
+            errors.append(f"device_id {device} is already registered or repeated")
+        if row.get("type_code") not in types:
+            errors.append(f"type_code must be one of {sorted(types)}")
+        if row.get("provider_code") not in providers:
+            errors.append(f"provider_code must be one of {sorted(providers)}")
+        battery = (row.get("battery_pct") or "").strip()
+        if not battery.isdigit() or int(battery) > 100:
+            errors.append("battery_pct must be an integer from 0 to 100")
+        if errors:
+            problems.append({"row": number, "errors": errors})
+            continue
+        seen_labels.add(label)
+        seen_devices.add(device)
+        specs.append(
+            NewVehicle(str(row["type_code"]), providers[str(row["provider_code"])], label, device, int(battery))
+        )
+    if problems:
+        raise InvalidImport(f"{len(problems)} row(s) have errors; nothing was imported", extra={"rows": problems})
+    if not specs:
+        raise InvalidImport("the CSV has no rows", extra={"rows": []})
+    return await register_vehicles(session, specs)
+
+
+async def rotate_device_key(session: AsyncSession, vehicle_id: uuid.UUID, *, now: datetime) -> str:
+    """A new key for the vehicle's device; the old one stops working at once."""
+    vehicle = await repository.vehicle_for_update(session, vehicle_id)
+    key = new_device_key()
+    vehicle.device_key_hash = _hash_key(key)
+    vehicle.device_key_rotated_at = now
+    await session.flush()
+    return key
+
+
+async def revoke_device_key(session: AsyncSession, vehicle_id: uuid.UUID, *, now: datetime) -> None:
+    vehicle = await repository.vehicle_for_update(session, vehicle_id)
+    vehicle.device_key_hash = None
+    vehicle.device_key_rotated_at = now
+    await session.flush()
+
+
+async def deploy(session: AsyncSession, vehicle_id: uuid.UUID, *, lon: float, lat: float, now: datetime) -> Vehicle:
+    """Put a vehicle on the street (`provider_drop_off`): removed (or lost and found) -> available."""
+    vehicle = await repository.vehicle_for_update(session, vehicle_id)
+    vehicle.location = geography_point(lon, lat)
+    vehicle.last_fix_at = now
+    await record(session, vehicle, "provider_drop_off", now=now, lon=lon, lat=lat)
+    return vehicle
+
+
+# The staff actions on a vehicle and the MDS event each records.
+STAFF_ACTIONS = {
+    "maintenance": "maintenance_pick_up",  # take it off the street for service
+    "rebalance": "rebalance_pick_up",
+    "retire": "decommissioned",
+    "charged": "battery_charged",
+    "suspend": "system_suspend",
+    "resume": "system_resume",
+}
+
+
+async def staff_action(session: AsyncSession, vehicle_id: uuid.UUID, action: str, *, now: datetime) -> Vehicle:
+    vehicle = await repository.vehicle_for_update(session, vehicle_id)
+    if action == "charged":
+        vehicle.battery_pct = 100
+    await record(session, vehicle, STAFF_ACTIONS[action], now=now)
+    return vehicle
+
+
+async def events_of(session: AsyncSession, vehicle_id: uuid.UUID, *, limit: int, offset: int) -> list[VehicleEvent]:
+    rows = await session.execute(
+        select(VehicleEvent)
+        .where(VehicleEvent.vehicle_id == vehicle_id)
+        .order_by(VehicleEvent.seq.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows.scalars())
+
+
+# ------------------------------------------------------------------ telemetry
+
+
+async def authenticate_device(session: AsyncSession, *, device_id: str, key: str) -> Vehicle:
+    vehicle = await session.scalar(select(Vehicle).where(Vehicle.device_id == device_id))
+    if (
+        vehicle is None
+        or vehicle.device_key_hash is None
+        or not hmac.compare_digest(vehicle.device_key_hash, _hash_key(key))
+    ):
+        raise DeviceNotAuthenticated("unknown device, or its key is wrong, rotated or revoked")
+    return vehicle
+
+
+@dataclass(slots=True)
+class IngestReport:
+    accepted: int = 0
+    rejected: list[tuple[int, Rejection]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)  # MDS event types derived from the batch
+
+
+async def _last_fix(session: AsyncSession, vehicle: Vehicle) -> Fix | None:
+    if vehicle.last_fix_at is None:
+        return None
+    known = await repository.position(session, vehicle)
+    return Fix(at=vehicle.last_fix_at, lon=known[0], lat=known[1]) if known else None
+
+
+async def ingest(
+    session: AsyncSession, vehicle_id: uuid.UUID, points: Sequence[Fix], *, rules: FleetRules, now: datetime
+) -> IngestReport:
+    """Screen a batch, store the believable points (history partitioned by day), move the vehicle's last fix, and
+    derive MDS events: battery low, leaving or re-entering the service area during a trip, contact restored;
+    speeding in a slow zone becomes a compliance event. All in the caller's transaction."""
+    vehicle = await repository.vehicle_for_update(session, vehicle_id)
+    bounds = await repository.service_bounds(session, at=now)
+    ordered = sorted(enumerate(points), key=lambda pair: pair[1].at)
+    accepted, refused = screen(
+        [p for _, p in ordered], last=await _last_fix(session, vehicle), bounds=bounds, now=now, rules=rules.screening
+    )
+    report = IngestReport(accepted=len(accepted), rejected=sorted((ordered[i][0], why) for i, why in refused))
+    if not accepted:
+        return report
+    trip_id = await session.scalar(
+        select(Trip.id).where(Trip.vehicle_id == vehicle.id, Trip.status == TripStatus.ON_TRIP)
+    )
+    await session.execute(
+        insert(TelemetryPoint),
+        [
+            {
+                "vehicle_id": vehicle.id,
+                "at": p.at,
+                "lon": p.lon,
+                "lat": p.lat,
+                "speed_mps": p.speed_mps,
+                "heading_deg": p.heading_deg,
+                "battery_pct": p.battery_pct,
+                "accuracy_m": p.accuracy_m,
+                "trip_id": trip_id,
+            }
+            for p in accepted
+        ],
+    )
+    latest = accepted[-1]
+    vehicle.location = geography_point(latest.lon, latest.lat)
+    vehicle.last_fix_at = latest.at
+    battery = next((p.battery_pct for p in reversed(accepted) if p.battery_pct is not None), None)
+    if battery is not None:
+        vehicle.battery_pct = battery
+    await session.flush()
+    report.events = await _derive_events(session, vehicle, accepted, trip_id=trip_id, rules=rules, now=now)
+    return report
+
+
+async def _derive_events(
+    session: AsyncSession,
+    vehicle: Vehicle,
+    accepted: Sequence[Fix],
+    *,
+    trip_id: uuid.UUID | None,
+    rules: FleetRules,
+    now: datetime,
+) -> list[str]:
+    latest = accepted[-1]
+    derived: list[str] = []
+
+    async def emit(event_type: str, to: S | None = None) -> None:
+        await record(
+            session, vehicle, event_type, now=now, to=to, trip_id=trip_id, at=latest.at, lon=latest.lon, lat=latest.lat
+        )
+        derived.append(event_type)
+
+    if vehicle.state in (S.NON_CONTACTABLE, S.MISSING):
+        back = await _state_before_contact_lost(session, vehicle.id)
+        await emit("comms_restored" if vehicle.state == S.NON_CONTACTABLE else "located", back)
+    inside = bool(
+        await repository.areas_at(
+            session,
+            kind=GeofenceKind.SERVICE_AREA,
+            type_code=vehicle.type_code,
+            lon=latest.lon,
+            lat=latest.lat,
+            at=latest.at,
+        )
+    )
+    if vehicle.state == S.ON_TRIP and not inside:
+        await emit("trip_leave_jurisdiction")
+    elif vehicle.state == S.ELSEWHERE and inside:
+        await emit("trip_enter_jurisdiction")
+    if vehicle.state == S.AVAILABLE and vehicle.battery_pct < rules.battery_low_pct:
+        await emit("battery_low")
+    for point in accepted:
+        if point.speed_mps is None:
+            continue
+        for zone in await repository.areas_at(
+            session, kind=GeofenceKind.SLOW, type_code=vehicle.type_code, lon=point.lon, lat=point.lat, at=point.at
+        ):
+            kmh = point.speed_mps * 3.6
+            if zone.max_speed_kmh is not None and kmh > zone.max_speed_kmh:
+                session.add(
+                    ComplianceEvent(
+                        vehicle_id=vehicle.id,
+                        geofence_id=zone.id,
+                        kind="speeding",
+                        at=point.at,
+                        lon=point.lon,
+                        lat=point.lat,
+                        detail={"speed_kmh": round(kmh, 1), "limit_kmh": zone.max_speed_kmh, "zone": zone.name},
+                    )
+                )
+    await session.flush()
+    return derived
+
+
+async def _state_before_contact_lost(session: AsyncSession, vehicle_id: uuid.UUID) -> S:
+    """The last known state before the vehicle went non_contactable or missing."""
+    state = await session.scalar(
+        select(VehicleEvent.state)
+        .where(VehicleEvent.vehicle_id == vehicle_id, VehicleEvent.state.not_in([S.NON_CONTACTABLE, S.MISSING]))
+        .order_by(VehicleEvent.seq.desc())
+        .limit(1)
+    )
+    return S(state) if state else S.AVAILABLE
+
+
+async def prepare_telemetry(session: AsyncSession, *, now: datetime, retention_days: int, ahead_days: int = 2) -> None:
+    """Daily partitions from the oldest a point may be (yesterday) to `ahead_days` ahead; drop those past retention.
+    Run by the worker every hour and by `maeul demo`."""
+    today = now.astimezone(UTC).date()
+    await repository.create_telemetry_partitions(
+        session, first=today - timedelta(days=1), last=today + timedelta(days=ahead_days)
+    )
+    await repository.drop_telemetry_before(session, today - timedelta(days=retention_days))
+
+
+async def mark_silent(session: AsyncSession, *, rules: FleetRules, now: datetime) -> dict[str, int]:
+    """The worker's sweep: vehicles silent for `comms_lost` become non_contactable, for `missing` missing."""
+    counts = {"comms_lost": 0, "not_located": 0}
+    silent = await session.execute(
+        select(Vehicle)
+        .where(
+            Vehicle.last_fix_at < now - rules.comms_lost,
+            Vehicle.state.not_in([S.MISSING, S.REMOVED]),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    for vehicle in silent.scalars():
+        assert vehicle.last_fix_at is not None
+        if vehicle.last_fix_at < now - rules.missing:
+            await record(session, vehicle, "not_located", now=now)
+            counts["not_located"] += 1
+        elif vehicle.state != S.NON_CONTACTABLE:
+            await record(session, vehicle, "comms_lost", now=now)
+            counts["comms_lost"] += 1
+    return counts
+
+
+# ------------------------------------------------------------------ geofences
+
+
+async def _multipolygon(session: AsyncSession, geometry: dict[str, Any]) -> Any:
+    """A valid WGS84 MultiPolygon from a GeoJSON Polygon or MultiPolygon (422 `invalid_geometry` otherwise)."""
+    if geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        raise InvalidGeometry("a geofence is a GeoJSON Polygon or MultiPolygon")
+    text_geometry = json.dumps(geometry)
+    try:
+        async with session.begin_nested():
+            valid, reason = (
+                await session.execute(
+                    select(
+                        func.ST_IsValid(func.ST_GeomFromGeoJSON(text_geometry)),
+                        func.ST_IsValidReason(func.ST_GeomFromGeoJSON(text_geometry)),
+                    )
+                )
+            ).one()
+    except (DataError, InternalError) as error:
+        raise InvalidGeometry("the geometry is not readable GeoJSON") from error
+    if not valid:
+        raise InvalidGeometry(f"the polygon is not valid: {reason}")
+    return func.ST_Multi(func.ST_SetSRID(func.ST_GeomFromGeoJSON(text_geometry), 4326))
+
+
+@dataclass(frozen=True, slots=True)
+class GeofenceSpec:
+    name: str
+    kind: GeofenceKind
+    vehicle_types: list[str]
+    max_speed_kmh: int | None
+    geometry: dict[str, Any]
+    effective_from: datetime
+    effective_to: datetime | None
+
+
+def _check_spec(spec: GeofenceSpec) -> None:
+    if spec.kind == GeofenceKind.SLOW and spec.max_speed_kmh is None:
+        raise InvalidInput("a slow zone needs max_speed_kmh")
+    if spec.effective_to is not None and spec.effective_to <= spec.effective_from:
+        raise InvalidInput("effective_to must be after effective_from")
+
+
+async def create_geofences(session: AsyncSession, specs: Sequence[GeofenceSpec]) -> list[uuid.UUID]:
+    """Create geofences, all or nothing (a GeoJSON import is one call)."""
+    known = set((await session.execute(select(VehicleType.code))).scalars())
+    ids = []
+    for spec in specs:
+        _check_spec(spec)
+        unknown = set(spec.vehicle_types) - known
+        if unknown:
+            raise InvalidInput(f"unknown vehicle types: {sorted(unknown)}", extra={"known": sorted(known)})
+        fence = Geofence(
+            name=spec.name,
+            kind=spec.kind,
+            vehicle_types=sorted(set(spec.vehicle_types)),
+            max_speed_kmh=spec.max_speed_kmh,
+            area=await _multipolygon(session, spec.geometry),
+            effective_from=spec.effective_from,
+            effective_to=spec.effective_to,
+        )
+        session.add(fence)
+        await session.flush()
+        ids.append(fence.id)
+    return ids
+
+
+async def end_geofence(session: AsyncSession, geofence_id: uuid.UUID, *, at: datetime) -> None:
+    """A rule stops applying from `at` (history is kept: trips are judged by the rules of their time)."""
+    fence = await session.get(Geofence, geofence_id, with_for_update=True)
+    if fence is None:
+        raise GeofenceNotFound(f"geofence {geofence_id} not found")
+    if at <= fence.effective_from:
+        raise InvalidInput("a geofence can only end after it started", extra={"effective_from": fence.effective_from})
+    fence.effective_to = at
+    await session.flush()
+
+
+# ------------------------------------------------------------------ rides
+
+
+@dataclass(frozen=True, slots=True)
+class Nearby:
+    vehicle: Vehicle
+    lon: float
+    lat: float
+    walk_m: int
+
+
+async def _expire_reservation(session: AsyncSession, vehicle: Vehicle, *, now: datetime) -> None:
+    if vehicle.state == S.RESERVED and vehicle.reserved_until is not None and vehicle.reserved_until <= now:
+        await record(session, vehicle, "reservation_cancel", now=now, at=vehicle.reserved_until)
+        vehicle.reserved_by = vehicle.reserved_until = None
+
+
+async def expire_reservations(session: AsyncSession, *, now: datetime) -> int:
+    """The worker's sweep: free reservations past their time become available again."""
+    rows = await session.execute(
+        select(Vehicle)
+        .where(Vehicle.state == S.RESERVED, Vehicle.reserved_until <= now)
+        .with_for_update(skip_locked=True)
+    )
+    expired = list(rows.scalars())
+    for vehicle in expired:
+        await _expire_reservation(session, vehicle, now=now)
+    return len(expired)
+
+
+async def _rider_free(session: AsyncSession, rider: Actor, *, now: datetime, except_vehicle: uuid.UUID | None) -> None:
+    riding = await session.scalar(select(Trip.id).where(Trip.rider_id == rider.id, Trip.status == TripStatus.ON_TRIP))
+    if riding is not None:
+        raise RiderBusy("you are already on a ride; end it first", extra={"trip_id": riding})
+    held = await session.scalar(
+        select(Vehicle.id).where(
+            Vehicle.reserved_by == rider.id, Vehicle.state == S.RESERVED, Vehicle.reserved_until > now
+        )
+    )
+    if held is not None and held != except_vehicle:
+        raise RiderBusy("you already hold a reservation; cancel it first", extra={"vehicle_id": held})
+
+
+def _rentable(vehicle: Vehicle, rider: Actor) -> None:
+    if vehicle.state == S.RESERVED and vehicle.reserved_by == rider.id:
+        return
+    if vehicle.state != S.AVAILABLE:
+        raise VehicleUnavailable(
+            f"vehicle {vehicle.label} is {vehicle.state}, not available", extra={"state": vehicle.state}
+        )
+
+
+async def reserve(
+    session: AsyncSession, *, rider: Actor, vehicle_id: uuid.UUID, rules: FleetRules, now: datetime
+) -> Vehicle:
+    """Hold an available vehicle for the rider, free of charge, for `rules.reservation`."""
+    await _rider_free(session, rider, now=now, except_vehicle=None)
+    vehicle = await repository.vehicle_for_update(session, vehicle_id)
+    await _expire_reservation(session, vehicle, now=now)
+    if vehicle.state == S.RESERVED and vehicle.reserved_by == rider.id:
+        raise VehicleUnavailable("you already reserved this vehicle", extra={"reserved_until": vehicle.reserved_until})
+    _rentable(vehicle, rider)
+    await record(session, vehicle, "reservation_start", now=now)
+    vehicle.reserved_by, vehicle.reserved_until = rider.id, now + rules.reservation
+    await session.flush()
+    return vehicle
+
+
+async def cancel_reservation(session: AsyncSession, *, rider: Actor, vehicle_id: uuid.UUID, now: datetime) -> Vehicle:
+    vehicle = await repository.vehicle_for_update(session, vehicle_id)
+    if vehicle.state != S.RESERVED or (vehicle.reserved_by != rider.id and not rider.is_staff):
+        raise InvalidVehicleTransition("you hold no reservation on this vehicle", extra={"state": vehicle.state})
+    await record(session, vehicle, "reservation_cancel", now=now)
+    vehicle.reserved_by = vehicle.reserved_until = None
+    await session.flush()
+    return vehicle
+
+
+async def fare_lines(
+    session: AsyncSession,
+    *,
+    zone_id: uuid.UUID,
+    vehicle_type: VehicleType,
+    start: datetime,
+    end: datetime,
+    timezone: str,
+    extra_fees: Sequence[tuple[str, int]] = (),
+) -> list[dict[str, Any]]:
+    """Unlock fee, then the per-minute tariff of the zone for the vehicle type by time band, within the city's caps,
+    then any fees. Integer KRW; the lines add up to the fare."""
+    book = await price_book(session, [zone_id], start, end)
+    cap = await session.get(RideFareCap, (zone_id, vehicle_type.code))
+    unlock = vehicle_type.unlock_fee_krw if cap is None else min(vehicle_type.unlock_fee_krw, cap.max_unlock_fee_krw)
+    try:
+        priced = quote(
+            start,
+            max(end, start + timedelta(minutes=1)),
+            timezone=timezone,
+            bands=book.bands.get((zone_id, vehicle_type.code), ()),
+            holidays=book.holidays,
+            caps=Caps(0, cap.max_krw_per_minute * 60) if cap is not None else None,
+        )
+    except NoTariff as error:
+        raise PriceUnavailable(f"rides on {vehicle_type.code} have no price here and now: {error}") from error
+    lines: list[dict[str, Any]] = [{"kind": "unlock", "amount_krw": unlock}]
+    lines += [
+        {
+            "kind": "time",
+            "from": line.start.isoformat(),
+            "to": line.end.isoformat(),
+            "band": line.band,
+            "minutes": line.units * line.unit_minutes,
+            "unit_price_krw": line.unit_price_krw,
+            "amount_krw": line.amount_krw,
+        }
+        for line in priced.lines
+    ]
+    lines += [{"kind": kind, "amount_krw": amount} for kind, amount in extra_fees]
+    return lines
+
+
+async def ride_shares(session: AsyncSession, *, type_code: str, provider_row: Provider) -> dict[str, int]:
+    """The ride settlement rule of the vehicle type, as journal accounts -> basis points. A partner's share goes
+    to `provider:<id>`; the village enterprise's fleet earns its own share as `enterprise`."""
+    rule = await session.scalar(
+        select(SettlementRule).where(SettlementRule.slot_kind == type_code, SettlementRule.lot_id.is_(None))
+    )
+    if rule is None:
+        raise PriceUnavailable(f"no settlement rule for rides on {type_code}")
+    provider_account = (
+        journal.ENTERPRISE if provider_row.kind == ProviderKind.VILLAGE_ENTERPRISE else f"provider:{provider_row.id}"
+    )
+    shares: dict[str, int] = {}
+    for account, bp in (
+        (provider_account, rule.owner_bp),
+        (journal.ENTERPRISE, rule.enterprise_bp),
+        (journal.CITY, rule.city_bp),
+        (journal.PLATFORM, rule.platform_bp),
+    ):
+        if bp:
+            shares[account] = shares.get(account, 0) + bp
+    return shares
+
+
+def _trip_record(trip: Trip, *, kind: str, now: datetime) -> ledger.Record:
+    """The ledger entry of a trip: no rider identity."""
+    body: dict[str, Any] = {
+        "trip_id": trip.id,
+        "vehicle_id": trip.vehicle_id,
+        "type": trip.type_code,
+        "status": trip.status,
+        "started_at": trip.started_at,
+    }
+    if trip.ended_at is not None:
+        body |= {"ended_at": trip.ended_at, "distance_m": trip.distance_m or 0, "fare_krw": trip.fare_krw or 0}
+    return ledger.Record(kind=kind, subject=f"trip:{trip.id}", at=now, body=body)
+
+
+async def unlock(
+    session: AsyncSession,
+    *,
+    rider: Actor,
+    vehicle_id: uuid.UUID,
+    rules: FleetRules,
+    now: datetime,
+    parking_booking_id: uuid.UUID | None = None,
+) -> Trip:
+    """Start a ride: the vehicle must be available (or reserved by the rider), in a priced zone, and the rider's
+    wallet must cover the estimated fare (`rules.hold_minutes`), which is held."""
+    await _rider_free(session, rider, now=now, except_vehicle=vehicle_id)
+    vehicle = await repository.vehicle_for_update(session, vehicle_id)
+    await _expire_reservation(session, vehicle, now=now)
+    _rentable(vehicle, rider)
+    if vehicle.battery_pct < rules.battery_low_pct:
+        raise VehicleUnavailable(f"vehicle {vehicle.label}'s battery is too low to ride")
+    where = await repository.position(session, vehicle)
+    if where is None:
+        raise VehicleUnavailable(f"vehicle {vehicle.label} has no known position")
+    zone = await zone_containing(session, lon=where[0], lat=where[1])
+    if zone is None:
+        raise VehicleUnavailable(f"vehicle {vehicle.label} is outside every priced zone")
+    kind = await vehicle_type(session, vehicle.type_code)
+    estimate = await fare_lines(
+        session,
+        zone_id=zone.id,
+        vehicle_type=kind,
+        start=now,
+        end=now + timedelta(minutes=rules.hold_minutes),
+        timezone=rules.timezone,
+    )
+    trip = Trip(
+        vehicle_id=vehicle.id,
+        rider_id=rider.id,
+        provider_id=vehicle.provider_id,
+        type_code=vehicle.type_code,
+        zone_id=zone.id,
+        status=TripStatus.ON_TRIP,
+        started_at=now,
+        start_lon=where[0],
+        start_lat=where[1],
+        parking_booking_id=parking_booking_id,
+    )
+    session.add(trip)
+    await session.flush()
+    amount = sum(line["amount_krw"] for line in estimate)
+    if amount:
+        hold = await Wallet().hold(
+            session, driver_id=rider.id, amount=amount, booking_id=None, expires_at=now + HOLD_VALID, now=now
+        )
+        trip.hold_id = hold.id
+    vehicle.reserved_by = vehicle.reserved_until = None
+    await record(session, vehicle, "trip_start", now=now, trip_id=trip.id, lon=where[0], lat=where[1])
+    await ledger.append(session, _trip_record(trip, kind="trip.started", now=now))
+    return trip
+
+
+async def trip_for(session: AsyncSession, *, actor: Actor, trip_id: uuid.UUID, lock: bool = False) -> Trip:
+    trip = await session.get(Trip, trip_id, with_for_update=lock, populate_existing=lock)
+    if trip is None or (trip.rider_id != actor.id and not actor.is_staff):
+        raise TripNotFound(f"trip {trip_id} not found")
+    return trip
+
+
+async def end_ride(
+    session: AsyncSession, *, actor: Actor, trip_id: uuid.UUID, force: bool, rules: FleetRules, now: datetime
+) -> Trip:
+    """End a ride where the vehicle is (its last fix). Outside every parking area (for types that need one) or in a
+    no-parking area it is refused with the nearest allowed area; staff may force the end, with the documented fee.
+    The fare is captured from the hold, split, and the trip written to the ledger, in this transaction."""
+    if force and not actor.is_staff:
+        raise Forbidden("only village enterprise staff may force a ride to end")
+    trip = await trip_for(session, actor=actor, trip_id=trip_id, lock=True)
+    if trip.status != TripStatus.ON_TRIP:
+        raise InvalidVehicleTransition(f"this trip is already {trip.status}", extra={"status": trip.status})
+    vehicle = await repository.vehicle_for_update(session, trip.vehicle_id)
+    kind = await vehicle_type(session, vehicle.type_code)
+    where = await repository.position(session, vehicle)
+    assert where is not None  # set at unlock
+    lon, lat = where
+    fees: list[tuple[str, int]] = []
+    refusal = await _end_refusal(session, kind=kind, lon=lon, lat=lat, rules=rules, now=now)
+    if refusal is not None:
+        if not force:
+            raise refusal
+        fees.append(("forced_end_fee", kind.force_end_fee_krw))
+        trip.forced_by = actor.id
+    if vehicle.state == S.ELSEWHERE:
+        raise EndNotAllowedHere("the vehicle is outside the service area; ride back in to end the trip")
+    lines = await fare_lines(
+        session,
+        zone_id=trip.zone_id,
+        vehicle_type=kind,
+        start=trip.started_at,
+        end=now,
+        timezone=rules.timezone,
+        extra_fees=fees,
+    )
+    fare = sum(line["amount_krw"] for line in lines)
+    route, distance = await repository.route_of(session, vehicle_id=vehicle.id, start=trip.started_at, end=now)
+    trip.status, trip.ended_at, trip.end_lon, trip.end_lat = TripStatus.COMPLETED, now, lon, lat
+    trip.route = func.ST_GeomFromText(route, 4326) if route else None
+    trip.distance_m, trip.fare_krw, trip.fare_lines = distance, fare, lines
+    vehicle.odometer_m += distance
+    vehicle.public_id = uuid.uuid4()  # GBFS ids rotate after every trip
+    await _settle(session, trip=trip, fare=fare, now=now)
+    await record(session, vehicle, "trip_end", now=now, trip_id=trip.id, lon=lon, lat=lat)
+    if vehicle.battery_pct < rules.battery_low_pct:
+        await record(session, vehicle, "battery_low", now=now, lon=lon, lat=lat)
+    await _earn_mileage(session, trip=trip, now=now)
+    await ledger.append(session, _trip_record(trip, kind="trip.completed", now=now))
+    return trip
+
+
+async def _end_refusal(
+    session: AsyncSession, *, kind: VehicleType, lon: float, lat: float, rules: FleetRules, now: datetime
+) -> EndNotAllowedHere | None:
+    common = {"session": session, "type_code": kind.code, "lon": lon, "lat": lat, "at": now}
+    banned = await repository.areas_at(kind=GeofenceKind.NO_PARKING, **common)  # type: ignore[arg-type]
+    allowed = await repository.areas_at(kind=GeofenceKind.PARKING, **common)  # type: ignore[arg-type]
+    if not banned and (allowed or not kind.requires_parking_area):
+        return None
+    nearest = await repository.nearest_area(kind=GeofenceKind.PARKING, **common)  # type: ignore[arg-type]
+    why = f"parking is not allowed in {banned[0].name}" if banned else "a ride must end inside a parking area"
+    extra: dict[str, Any] = {"location": {"lon": lon, "lat": lat}}
+    if nearest is not None:
+        walk = int(round(nearest.distance_m * rules.walk_detour_factor))
+        extra["nearest_parking_area"] = {"id": nearest.id, "name": nearest.name, "walk_m": walk}
+        why += f"; the nearest is {nearest.name}, about {walk} m away"
+    return EndNotAllowedHere(why, extra=extra)
+
+
+async def _settle(session: AsyncSession, *, trip: Trip, fare: int, now: datetime) -> None:
+    wallet = Wallet()
+    if trip.hold_id is None:
+        if fare:
+            hold = await wallet.hold(
+                session, driver_id=trip.rider_id, amount=fare, booking_id=None, expires_at=now + HOLD_VALID, now=now
+            )
+            trip.hold_id = hold.id
+        else:
+            return
+    assert trip.hold_id is not None
+    if fare:
+        shares = await ride_shares(
+            session, type_code=trip.type_code, provider_row=await provider(session, trip.provider_id)
+        )
+        await wallet.capture(session, hold_id=trip.hold_id, amount=fare, shares=shares, now=now)
+    await wallet.release(session, hold_id=trip.hold_id, now=now)
+
+
+async def _earn_mileage(session: AsyncSession, *, trip: Trip, now: datetime) -> None:
+    checked_out = await session.scalar(
+        select(func.max(Booking.checked_out_at)).where(
+            Booking.driver_id == trip.rider_id, Booking.checked_out_at <= trip.started_at
+        )
+    )
+    zone_code = await session.scalar(select(Zone.code).where(Zone.id == trip.zone_id))
+    await mileage.earn(
+        session,
+        mileage.Event(
+            kind="ride_completed",
+            reference=f"trip:{trip.id}",
+            account_id=trip.rider_id,
+            zone_code=str(zone_code or ""),
+            slot_kind=trip.type_code,
+            minutes=int(((trip.ended_at or now) - trip.started_at).total_seconds() // 60),
+            charged_krw=trip.fare_krw or 0,
+            minutes_after_parking=(
+                int((trip.started_at - checked_out).total_seconds() // 60) if checked_out is not None else None
+            ),
+        ),
+        now=now,
+    )
