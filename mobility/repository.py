@@ -140,14 +140,8 @@ async def vehicle_for_update(session: AsyncSession, vehicle_id: uuid.UUID) -> Ve
 
 
 async def position(session: AsyncSession, vehicle: Vehicle) -> tuple[float, float] | None:
-    if vehicle.location is None:
-        return None
-    row = (
-        await session.execute(
-            select(longitude(Vehicle.location), latitude(Vehicle.location)).where(Vehicle.id == vehicle.id)
-        )
-    ).one()
-    return float(row[0]), float(row[1])
+    """The vehicle's last known (lon, lat), read back from the database (the attribute may hold an expression)."""
+    return (await positions(session, [vehicle.id])).get(vehicle.id)
 
 
 async def positions(session: AsyncSession, vehicle_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[float, float]]:

@@ -136,7 +136,7 @@ async def record(
         raise InvalidVehicleTransition(
             str(error), extra={"vehicle_id": vehicle.id, "state": vehicle.state, "event_type": event_type}
         ) from error
-    if lon is None and vehicle.location is not None:
+    if lon is None:
         known = await repository.position(session, vehicle)
         lon, lat = known if known else (None, None)
     vehicle.state = new_state
@@ -283,8 +283,7 @@ async def revoke_device_key(session: AsyncSession, vehicle_id: uuid.UUID, *, now
 async def deploy(session: AsyncSession, vehicle_id: uuid.UUID, *, lon: float, lat: float, now: datetime) -> Vehicle:
     """Put a vehicle on the street (`provider_drop_off`): removed (or lost and found) -> available."""
     vehicle = await repository.vehicle_for_update(session, vehicle_id)
-    vehicle.location = geography_point(lon, lat)
-    vehicle.last_fix_at = now
+    vehicle.location = geography_point(lon, lat)  # where staff put it; `last_fix_at` stays the device's
     await record(session, vehicle, "provider_drop_off", now=now, lon=lon, lat=lat)
     return vehicle
 

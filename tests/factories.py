@@ -19,6 +19,8 @@ from billing.pricing import DayType
 from billing.wallet import Wallet
 from core.settings import Settings
 from geo.repository import add_zone
+from mobility import service as fleet
+from mobility.models import GeofenceKind, Provider, ProviderKind
 from parking import service
 from parking.models import SlotKind, SlotSize
 from parking.policy import BookingPolicy, WeeklyWindow
@@ -135,3 +137,81 @@ def error_of(response: httpx.Response) -> str:
     body = response.json()
     assert set(body) >= {"error", "detail"}, body
     return str(body["error"])
+
+
+RIDE_KRW_PER_MINUTE = 150
+
+
+async def make_fleet(session: AsyncSession, *, now: datetime) -> dict[str, object]:
+    """A zone around the pilot centre priced for scooter rides (per minute), a service area, a parking area at the
+    centre (200 m square) and a no-parking square 400 m east, two providers, and telemetry partitions."""
+    zone_id = await make_zone(session)
+    session.add_all(
+        Tariff(
+            zone_id=zone_id,
+            slot_kind=code,
+            day_type=day,
+            start_minute=0,
+            end_minute=1440,
+            unit_minutes=1,
+            unit_price_krw=RIDE_KRW_PER_MINUTE,
+        )
+        for code in ("scooter", "ebike")
+        for day in DayType
+    )
+    enterprise = Provider(code=unique("ve"), name="village enterprise", kind=ProviderKind.VILLAGE_ENTERPRISE)
+    partner = Provider(code=unique("partner"), name="partner scooters", kind=ProviderKind.PARTNER)
+    session.add_all([enterprise, partner])
+    await session.flush()
+
+    def polygon(half_side_m: float, east_m: float = 0) -> dict[str, object]:
+        ring = [offset(*CENTRE, east_m=east_m + lon, north_m=lat) for lon, lat in square_offsets(half_side_m)]
+        return {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}
+
+    start = now - timedelta(days=30)
+    ids = await fleet.create_geofences(
+        session,
+        [
+            fleet.GeofenceSpec("test service area", GeofenceKind.SERVICE_AREA, [], None, polygon(1500), start, None),
+            fleet.GeofenceSpec("centre parking", GeofenceKind.PARKING, [], None, polygon(100), start, None),
+            fleet.GeofenceSpec("east parking", GeofenceKind.PARKING, [], None, polygon(50, 700), start, None),
+            fleet.GeofenceSpec("no parking east", GeofenceKind.NO_PARKING, [], None, polygon(50, 400), start, None),
+            fleet.GeofenceSpec("slow core", GeofenceKind.SLOW, [], 10, polygon(100), start, None),
+        ],
+    )
+    await fleet.prepare_telemetry(session, now=now, retention_days=90)
+    return {"zone_id": zone_id, "enterprise": enterprise, "partner": partner, "geofences": ids}
+
+
+def square_offsets(half_side_m: float) -> list[tuple[float, float]]:
+    corners = [(-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)]
+    return [(e * half_side_m, n * half_side_m) for e, n in corners]
+
+
+async def make_vehicle(
+    session: AsyncSession,
+    *,
+    provider_id: uuid.UUID,
+    type_code: str = "scooter",
+    east_m: float = 0,
+    north_m: float = 0,
+    battery_pct: int = 90,
+    now: datetime,
+) -> tuple[uuid.UUID, str, str]:
+    """A deployed (available) vehicle at `east_m`/`north_m` from the pilot centre: (id, device id, device key)."""
+    label = unique("V")[:32]
+    [(vehicle, key)] = await fleet.register_vehicles(
+        session, [fleet.NewVehicle(type_code, provider_id, label, f"iot-{label}", battery_pct)]
+    )
+    lon, lat = offset(*CENTRE, east_m=east_m, north_m=north_m)
+    await fleet.deploy(session, vehicle.id, lon=lon, lat=lat, now=now)
+    return vehicle.id, vehicle.device_id, key
+
+
+def device_headers(device_id: str, key: str) -> dict[str, str]:
+    return {"X-Device-Id": device_id, "X-Device-Key": key}
+
+
+def fix(at: datetime, *, east_m: float = 0, north_m: float = 0, **extra: object) -> dict[str, object]:
+    lon, lat = offset(*CENTRE, east_m=east_m, north_m=north_m)
+    return {"at": at.isoformat(), "lon": lon, "lat": lat, **extra}

@@ -216,9 +216,9 @@ def upgrade() -> None:
             )
         ],
     )
-    op.drop_constraint("ck_tariffs_unit", "tariffs", type_="check")
+    op.drop_constraint("unit", "tariffs", type_="check")
     op.create_check_constraint("unit", "tariffs", "unit_minutes IN (1, 10, 15, 30, 60)")
-    op.drop_constraint("ck_journal_balances_no_overdraft", "journal_balances", type_="check")
+    op.drop_constraint("no_overdraft", "journal_balances", type_="check")
     op.create_check_constraint(
         "no_overdraft", "journal_balances", NO_OVERDRAFT.format(parties=PARTIES + " OR account LIKE 'provider:%'")
     )
@@ -283,9 +283,9 @@ def downgrade() -> None:
     op.execute("DELETE FROM mileage_rules WHERE code = 'park-and-ride'")
     op.execute("DELETE FROM settlement_rules WHERE slot_kind IN ('scooter', 'ebike') AND lot_id IS NULL")
     op.execute("DELETE FROM tariffs WHERE unit_minutes = 1")
-    op.drop_constraint("ck_tariffs_unit", "tariffs", type_="check")
+    op.drop_constraint("unit", "tariffs", type_="check")
     op.create_check_constraint("unit", "tariffs", "unit_minutes IN (10, 15, 30, 60)")
-    op.drop_constraint("ck_journal_balances_no_overdraft", "journal_balances", type_="check")
+    op.drop_constraint("no_overdraft", "journal_balances", type_="check")
     op.create_check_constraint("no_overdraft", "journal_balances", NO_OVERDRAFT.format(parties=PARTIES))
     op.execute("DROP TABLE telemetry CASCADE")
     for table in ("ride_fare_caps", "compliance_events", "geofences", "vehicle_events", "trips", "vehicles"):
