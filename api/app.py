@@ -14,6 +14,7 @@ from api import errors
 from api.routes import (
     auth,
     bookings,
+    feeds,
     geofences,
     health,
     ledger,
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         rides,
     ):
         app.include_router(module.router)
+    app.include_router(feeds.gbfs)
+    app.include_router(feeds.mds)
 
     @app.middleware("http")
     async def access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

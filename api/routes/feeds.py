@@ -1,0 +1,160 @@
+"""Open data: GBFS v3.0 (public, no sign-in) and the MDS 2.0 Provider API (for the city)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from api.auth import CityOrAdmin
+from api.deps import NowDep, SessionDep, StateDep
+from api.schemas import ErrorOut
+from core.errors import InvalidInput
+from mobility import feeds
+
+gbfs = APIRouter(prefix="/gbfs", tags=["open data: GBFS"])
+mds = APIRouter(prefix="/mds", tags=["open data: MDS (city)"])
+
+MDS_MEDIA = "application/vnd.mds+json;version=2.0"
+Limit = Annotated[int, Query(ge=1, le=5000, description="page size")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+Hour = Annotated[
+    str,
+    Query(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}$", description="a UTC hour, YYYY-MM-DDTHH", examples=["2026-11-23T01"]),
+]
+JSON_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {"schema": {"type": "object"}}}}}
+MDS_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"content": {MDS_MEDIA: {"schema": {"type": "object"}}}},
+    422: {"model": ErrorOut},
+}
+
+
+@gbfs.get("/gbfs.json", summary="GBFS discovery", response_class=Response, responses=JSON_DOC)
+async def discovery(request: Request, state: StateDep, now: NowDep) -> Response:
+    """The list of feeds (GBFS v3.0)."""
+    base = str(request.base_url).rstrip("/")
+    body = feeds.discovery(base, now=now, ttl=state.settings.gbfs_ttl_seconds)
+    return JSONResponse(body)
+
+
+@gbfs.get("/{feed}.json", summary="A GBFS feed", response_class=Response, responses=JSON_DOC)
+async def gbfs_feed(
+    feed: Literal["system_information", "vehicle_types", "vehicle_status", "geofencing_zones", "system_pricing_plans"],
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    """Served from a cache the worker refreshes; never older than 60 s. Vehicles carry public ids that change
+    after every trip."""
+    text = await feeds.feed(
+        session,
+        state.redis,
+        feed,
+        now=now,
+        ttl=state.settings.gbfs_ttl_seconds,
+        timezone=state.settings.local_timezone,
+    )
+    return Response(text, media_type="application/json")
+
+
+def _hour(value: str) -> tuple[datetime, datetime]:
+    try:
+        start = datetime.strptime(value, "%Y-%m-%dT%H").replace(tzinfo=UTC)
+    except ValueError as error:
+        raise InvalidInput(f"{value!r} is not an hour YYYY-MM-DDTHH") from error
+    return start, start + timedelta(hours=1)
+
+
+def _mds(key: str, items: list[dict[str, Any]], *, limit: int, offset: int, request: Request) -> Response:
+    body: dict[str, Any] = {"version": feeds.MDS_VERSION, key: items[:limit]}
+    if len(items) > limit:
+        body["links"] = {"next": str(request.url.include_query_params(offset=offset + limit))}
+    return JSONResponse(body, media_type=MDS_MEDIA)
+
+
+@mds.get("/vehicles", summary="MDS vehicles", response_class=Response, responses=MDS_DOC)
+async def mds_vehicles(
+    actor: CityOrAdmin, session: SessionDep, request: Request, limit: Limit = 1000, offset: Offset = 0
+) -> Response:
+    """Every vehicle of every provider (MDS 2.0 `vehicles`)."""
+    items = await feeds.mds_vehicles(session, limit=limit + 1, offset=offset)
+    return _mds("vehicles", items, limit=limit, offset=offset, request=request)
+
+
+@mds.get("/vehicles/status", summary="MDS vehicle status", response_class=Response, responses=MDS_DOC)
+async def mds_status(
+    actor: CityOrAdmin, session: SessionDep, request: Request, now: NowDep, limit: Limit = 1000, offset: Offset = 0
+) -> Response:
+    """Each vehicle's last event and last position (MDS 2.0 `vehicles_status`)."""
+    items = await feeds.mds_status(session, limit=limit + 1, offset=offset, now=now)
+    return _mds("vehicles_status", items, limit=limit, offset=offset, request=request)
+
+
+@mds.get("/trips", summary="MDS trips of one hour", response_class=Response, responses=MDS_DOC)
+async def mds_trips(
+    actor: CityOrAdmin,
+    session: SessionDep,
+    request: Request,
+    end_time: Hour,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> Response:
+    """Trips that ended in the UTC hour `end_time`; no rider identity."""
+    start, end = _hour(end_time)
+    items = await feeds.mds_trips(session, start=start, end=end, limit=limit + 1, offset=offset)
+    return _mds("trips", items, limit=limit, offset=offset, request=request)
+
+
+@mds.get("/telemetry", summary="MDS telemetry of one hour", response_class=Response, responses=MDS_DOC)
+async def mds_telemetry(
+    actor: CityOrAdmin,
+    session: SessionDep,
+    request: Request,
+    telemetry_time: Hour,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> Response:
+    """Every accepted fix in the UTC hour `telemetry_time`."""
+    start, end = _hour(telemetry_time)
+    items = await feeds.mds_telemetry(session, start=start, end=end, limit=limit + 1, offset=offset)
+    return _mds("telemetry", items, limit=limit, offset=offset, request=request)
+
+
+@mds.get("/events/historical", summary="MDS events of one hour", response_class=Response, responses=MDS_DOC)
+async def mds_events_historical(
+    actor: CityOrAdmin,
+    session: SessionDep,
+    request: Request,
+    now: NowDep,
+    event_time: Hour,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> Response:
+    """Vehicle events of the UTC hour `event_time`."""
+    start, end = _hour(event_time)
+    items = await feeds.mds_events(session, start=start, end=end, limit=limit + 1, offset=offset, now=now)
+    return _mds("events", items, limit=limit, offset=offset, request=request)
+
+
+@mds.get("/events/recent", summary="MDS recent events", response_class=Response, responses=MDS_DOC)
+async def mds_events_recent(
+    actor: CityOrAdmin,
+    session: SessionDep,
+    request: Request,
+    now: NowDep,
+    start_time: Annotated[int, Query(ge=0, le=10**14, description="milliseconds since the epoch")],
+    end_time: Annotated[int, Query(ge=0, le=10**14, description="milliseconds since the epoch")],
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> Response:
+    """Events in [start_time, end_time), within the last two weeks."""
+    start = datetime.fromtimestamp(start_time / 1000, UTC)
+    end = datetime.fromtimestamp(end_time / 1000, UTC)
+    if end <= start:
+        raise InvalidInput("end_time must be after start_time")
+    if start < now - timedelta(days=14):
+        raise InvalidInput("recent events reach back two weeks; use /mds/events/historical for older hours")
+    items = await feeds.mds_events(session, start=start, end=end, limit=limit + 1, offset=offset, now=now)
+    return _mds("events", items, limit=limit, offset=offset, request=request)
