@@ -78,18 +78,30 @@ def migrate() -> None:
 async def _load_demo(settings: Settings, seed: int) -> None:
     from core.clock import SystemClock
     from core.db import make_engine, make_sessionmaker
+    from mobility.live import rebuild
+    from mobility.service import prepare_telemetry
     from parking.policy import BookingPolicy
+    from sim.fleet import load_fleet
     from sim.pilot import load
 
     engine = make_engine(settings)
+    now = SystemClock().now()
     try:
         async with make_sessionmaker(engine)() as session:
             result = await load(session, clock=SystemClock(), policy=BookingPolicy.from_settings(settings), seed=seed)
+            fleet = await load_fleet(session, now=now, seed=seed)
+            await prepare_telemetry(session, now=now, retention_days=settings.telemetry_retention_days)
             await session.commit()
+            from core.redis import make_redis
+
+            redis = make_redis(settings)
+            await rebuild(redis, session)
+            await redis.aclose()
     finally:
         await engine.dispose()
     verb = "loaded" if result.created else "already present:"
     typer.echo(f"Sangsalmi demo data {verb} {result.slots} slots in {result.lots} lots, {result.accounts} accounts")
+    typer.echo(f"Shared fleet {'deployed' if fleet.created else 'already present'}: {fleet.vehicles} vehicles")
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:

@@ -17,6 +17,7 @@ from billing.models import (
 from core.db import Base
 from core.idempotency import IdempotencyKey
 from geo.models import Zone
+from ledger.models import Anchor, AnchorJob, ChainDeployment, LedgerEntry, LedgerHead, LedgerNode, TreeHead
 from mobility.models import (
     ComplianceEvent,
     Geofence,
@@ -28,7 +29,6 @@ from mobility.models import (
     VehicleEvent,
     VehicleType,
 )
-from ledger.models import Anchor, AnchorJob, ChainDeployment, LedgerEntry, LedgerHead, LedgerNode, TreeHead
 from parking.models import Booking, Lot, MatchRequest, SharingException, SharingRule, Slot
 
 __all__ = [

@@ -13,11 +13,13 @@ from billing.dynamic import reprice
 from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.pools import solver_pool
-from core.redis import redis_url
+from core.redis import make_redis, redis_url
 from core.settings import Settings, get_settings
 from ledger.chain import Chain
 from ledger.jobs import anchor_tree_heads, publish_tree_head
 from ledger.signing import signer_for
+from mobility import feeds, live
+from mobility import service as fleet
 from parking.allocation import Solving, run_batch
 from parking.policy import BookingPolicy
 
@@ -37,11 +39,13 @@ async def startup(ctx: dict[str, Any]) -> None:
         chain=Chain.connect(settings.chain_url, private_key=private_key),
         clock=ctx.get("clock") or SystemClock(),
         pool=solver_pool(),
+        cache=make_redis(settings),  # decoded client (arq keeps ctx["redis"] for its own pool)
     )
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     await ctx["chain"].close()
+    await ctx["cache"].aclose()
     await ctx["engine"].dispose()
     ctx["pool"].shutdown(wait=False, cancel_futures=True)
 
@@ -75,16 +79,60 @@ async def reprice_zones(ctx: dict[str, Any]) -> int:
     return written
 
 
+async def fleet_upkeep(ctx: dict[str, Any]) -> dict[str, int]:
+    """Free expired reservations, mark silent vehicles non_contactable or missing, rebuild the live index."""
+    settings: Settings = ctx["settings"]
+    now = ctx["clock"].now()
+    async with ctx["sessionmaker"]() as session:
+        expired = await fleet.expire_reservations(session, now=now)
+        silent = await fleet.mark_silent(session, rules=fleet.FleetRules.from_settings(settings), now=now)
+        await session.commit()
+        placed = await live.rebuild(ctx["cache"], session)
+    return {"reservations_expired": expired, **silent, "live_vehicles": placed}
+
+
+async def refresh_gbfs(ctx: dict[str, Any]) -> None:
+    """Rebuild the GBFS feeds into their cache (served feeds are never older than 60 s)."""
+    settings: Settings = ctx["settings"]
+    async with ctx["sessionmaker"]() as session:
+        await feeds.refresh(
+            session,
+            ctx["cache"],
+            now=ctx["clock"].now(),
+            ttl=settings.gbfs_ttl_seconds,
+            timezone=settings.local_timezone,
+        )
+
+
+async def telemetry_partitions(ctx: dict[str, Any]) -> None:
+    """Create tomorrow's telemetry partitions ahead; drop those past retention."""
+    settings: Settings = ctx["settings"]
+    async with ctx["sessionmaker"]() as session:
+        await fleet.prepare_telemetry(session, now=ctx["clock"].now(), retention_days=settings.telemetry_retention_days)
+        await session.commit()
+
+
 def worker_settings(settings: Settings) -> dict[str, Any]:
     """Keyword arguments of `arq.Worker`."""
     every = settings.matching_batch_every_seconds
     return {
-        "functions": [publish_tree_head, anchor_tree_heads, match_batch, reprice_zones],
+        "functions": [
+            publish_tree_head,
+            anchor_tree_heads,
+            match_batch,
+            reprice_zones,
+            fleet_upkeep,
+            refresh_gbfs,
+            telemetry_partitions,
+        ],
         "cron_jobs": [
             cron(publish_tree_head, second=EVERY_SECOND, run_at_startup=True, unique=True),
             cron(anchor_tree_heads, second=EVERY_SECOND, run_at_startup=True, unique=True),
             cron(match_batch, second=set(range(0, 60, min(every, 60))) if every < 60 else {0}, unique=True),
             cron(reprice_zones, minute=set(range(0, 60, 5)), second={30}, run_at_startup=True, unique=True),
+            cron(fleet_upkeep, second={15, 45}, run_at_startup=True, unique=True),
+            cron(refresh_gbfs, second=set(range(0, 60, 10)), run_at_startup=True, unique=True),
+            cron(telemetry_partitions, minute={5}, second={0}, run_at_startup=True, unique=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

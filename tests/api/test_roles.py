@@ -17,6 +17,7 @@ from tests.factories import auth, make_account
 R, OW, OP, C, A = Role.RESIDENT, Role.OWNER, Role.OPERATOR, Role.CITY, Role.ADMIN
 EVERYONE = {R, OW, OP, C, A}
 PUBLIC = None
+DEVICE: set[Role] = set()  # devices sign with their own key: no account token opens it
 
 # The access table, written independently of the code: who may call what.
 ALLOWED: dict[tuple[str, str], set[Role] | None] = {
@@ -70,6 +71,38 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/ledger/proofs/inclusion"): PUBLIC,
     ("GET", "/ledger/proofs/consistency"): PUBLIC,
     ("GET", "/ledger/anchoring"): PUBLIC,
+    ("GET", "/vehicle-types"): EVERYONE,
+    ("GET", "/providers"): {OP, C, A},
+    ("POST", "/vehicles"): {OP, A},
+    ("POST", "/vehicles/import"): {OP, A},
+    ("GET", "/vehicles"): {OP, C, A},
+    ("GET", "/vehicles/{vehicle_id}"): {OP, C, A},
+    ("GET", "/vehicles/{vehicle_id}/events"): {OP, C, A},
+    ("POST", "/vehicles/{vehicle_id}/deploy"): {OP, A},
+    ("POST", "/vehicles/{vehicle_id}/actions/{action}"): {OP, A},
+    ("POST", "/vehicles/{vehicle_id}/device-key"): {OP, A},
+    ("DELETE", "/vehicles/{vehicle_id}/device-key"): {OP, A},
+    ("POST", "/telemetry"): DEVICE,
+    ("GET", "/geofences"): PUBLIC,
+    ("GET", "/geofences/{geofence_id}"): PUBLIC,
+    ("POST", "/geofences"): {OP, A},
+    ("POST", "/geofences/import"): {OP, A},
+    ("POST", "/geofences/{geofence_id}/end"): {OP, A},
+    ("GET", "/rides/nearby"): EVERYONE,
+    ("POST", "/rides/reservations"): {R, OW},
+    ("DELETE", "/rides/reservations/{vehicle_id}"): EVERYONE,
+    ("POST", "/rides"): {R, OW},
+    ("GET", "/rides"): EVERYONE,
+    ("GET", "/rides/{trip_id}"): EVERYONE,
+    ("POST", "/rides/{trip_id}/end"): EVERYONE,
+    ("GET", "/gbfs/gbfs.json"): PUBLIC,
+    ("GET", "/gbfs/{feed}.json"): PUBLIC,
+    ("GET", "/mds/vehicles"): {C, A},
+    ("GET", "/mds/vehicles/status"): {C, A},
+    ("GET", "/mds/trips"): {C, A},
+    ("GET", "/mds/telemetry"): {C, A},
+    ("GET", "/mds/events/historical"): {C, A},
+    ("GET", "/mds/events/recent"): {C, A},
 }
 
 
@@ -91,6 +124,11 @@ def _url(path: str) -> str:
         .replace("{zone_id}", str(uuid.uuid4()))
         .replace("{size}", "1")
         .replace("{leaf_index}", "0")
+        .replace("{vehicle_id}", str(uuid.uuid4()))
+        .replace("{geofence_id}", str(uuid.uuid4()))
+        .replace("{trip_id}", str(uuid.uuid4()))
+        .replace("{action}", "retire")
+        .replace("{feed}", "vehicle_types")
     )
 
 
@@ -100,6 +138,12 @@ async def test_roles(client: httpx.AsyncClient, session: AsyncSession, state: Ap
     anonymous = await client.request(method, _url(path), json={})
     if allowed is PUBLIC:
         assert anonymous.status_code not in (401, 403), anonymous.text
+        return
+    if allowed is DEVICE:
+        for role in Role:
+            account = await make_account(session, role=role)
+            response = await client.request(method, _url(path), json={}, headers=auth(state, account))
+            assert response.status_code in (401, 422), (role, response.text)
         return
     assert anonymous.status_code == 401 and anonymous.json()["error"] == "not_authenticated"
     for role in Role:
