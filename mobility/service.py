@@ -223,7 +223,7 @@ async def import_csv(session: AsyncSession, content: str) -> list[tuple[Vehicle,
     if missing:
         raise InvalidImport(f"the CSV header lacks {', '.join(missing)}", extra={"rows": [], "expected": CSV_COLUMNS})
     types = set((await session.execute(select(VehicleType.code))).scalars())
-    providers = dict((await session.execute(select(Provider.code, Provider.id))).tuples().all())
+    providers = {code: provider_id for code, provider_id in await session.execute(select(Provider.code, Provider.id))}
     existing_labels = set((await session.execute(select(Vehicle.label))).scalars())
     existing_devices = set((await session.execute(select(Vehicle.device_id))).scalars())
     problems: list[dict[str, Any]] = []
