@@ -4,7 +4,7 @@ OS_PACKAGES := postgresql-15 postgresql-15-postgis-3 redis-server
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint bench-ledger bench-matching bench-instant setup uv os-packages sync node-tools services-down clean
+.PHONY: demo test lint bench-ledger bench-matching bench-instant bench-mobility setup uv os-packages sync node-tools services-down clean
 
 ## Install everything, start the private PostgreSQL + PostGIS and Redis, load the Sangsalmi demo, serve the API.
 demo: setup
@@ -25,6 +25,10 @@ bench-matching: setup
 ## Instant matching latency through the HTTP app vs a plain search -> bench/results/instant.json
 bench-instant: setup
 	$(UV) run python bench/bench_instant.py
+
+## Fleet benchmark: telemetry ingest vs raw GEOADD + COPY, nearby p95, GBFS p95 -> bench/results/mobility.json
+bench-mobility: setup
+	$(UV) run python bench/bench_mobility.py
 
 ## Static checks: ruff (lint and format) and mypy --strict.
 lint: setup

@@ -120,7 +120,9 @@ async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     server = uvicorn.Server(
         uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, log_level="warning")
     )
-    worker = Worker(**worker_settings(settings))
+    # the demo rides a few scooters around so the GBFS and MDS feeds move while a newcomer watches
+    simulated = settings.demo_simulated_rides or 5
+    worker = Worker(**worker_settings(settings.model_copy(update={"demo_simulated_rides": simulated})))
     running = asyncio.create_task(worker.async_run())
     try:
         await server.serve()

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     telemetry_far_m: int = Field(default=20_000, ge=100, description="points this far outside the service area")
     telemetry_max_speed_mps: float = Field(default=50.0, gt=0, description="faster between fixes: impossible")
     telemetry_retention_days: int = Field(default=90, ge=1, description="daily partitions older are dropped")
+    demo_simulated_rides: int = Field(
+        default=0, ge=0, le=20, description="vehicles the worker rides around, posting telemetry to the API (demo)"
+    )
     gbfs_ttl_seconds: int = Field(default=30, ge=0, le=60, description="GBFS feeds are rebuilt at least this often")
 
     @model_validator(mode="after")

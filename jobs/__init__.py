@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+import httpx
 import structlog
 from arq import cron
 from arq.connections import RedisSettings
@@ -22,6 +23,7 @@ from mobility import feeds, live
 from mobility import service as fleet
 from parking.allocation import Solving, run_batch
 from parking.policy import BookingPolicy
+from sim.fleet import FleetSimulator
 
 log = structlog.get_logger("maeul.worker")
 EVERY_SECOND = set(range(60))
@@ -46,6 +48,8 @@ async def startup(ctx: dict[str, Any]) -> None:
 async def shutdown(ctx: dict[str, Any]) -> None:
     await ctx["chain"].close()
     await ctx["cache"].aclose()
+    if "simulator_http" in ctx:
+        await ctx["simulator_http"].aclose()
     await ctx["engine"].dispose()
     ctx["pool"].shutdown(wait=False, cancel_futures=True)
 
@@ -112,6 +116,26 @@ async def telemetry_partitions(ctx: dict[str, Any]) -> None:
         await session.commit()
 
 
+SIMULATION_TICK_S = 10
+
+
+async def simulate_fleet(ctx: dict[str, Any]) -> int:
+    """Demo only (`MAEUL_DEMO_SIMULATED_RIDES` > 0): ride a few vehicles around, posting their telemetry to the API."""
+    settings: Settings = ctx["settings"]
+    if "simulator" not in ctx:
+        ctx["simulator"] = FleetSimulator(
+            rides=settings.demo_simulated_rides,
+            api_url=f"http://{settings.api_host}:{settings.api_port}",
+            tick_s=SIMULATION_TICK_S,
+        )
+        ctx["simulator_http"] = httpx.AsyncClient(timeout=5)
+    async with ctx["sessionmaker"]() as session:
+        posted: int = await ctx["simulator"].tick(
+            session, ctx["simulator_http"], rules=fleet.FleetRules.from_settings(settings), now=ctx["clock"].now()
+        )
+    return posted
+
+
 def worker_settings(settings: Settings) -> dict[str, Any]:
     """Keyword arguments of `arq.Worker`."""
     every = settings.matching_batch_every_seconds
@@ -124,6 +148,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             fleet_upkeep,
             refresh_gbfs,
             telemetry_partitions,
+            simulate_fleet,
         ],
         "cron_jobs": [
             cron(publish_tree_head, second=EVERY_SECOND, run_at_startup=True, unique=True),
@@ -133,7 +158,12 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(fleet_upkeep, second={15, 45}, run_at_startup=True, unique=True),
             cron(refresh_gbfs, second=set(range(0, 60, 10)), run_at_startup=True, unique=True),
             cron(telemetry_partitions, minute={5}, second={0}, run_at_startup=True, unique=True),
-        ],
+        ]
+        + (
+            [cron(simulate_fleet, second=set(range(0, 60, SIMULATION_TICK_S)), unique=True)]
+            if settings.demo_simulated_rides
+            else []
+        ),
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(redis_url(settings)),

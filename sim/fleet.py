@@ -5,19 +5,27 @@ lane), per-minute ride tariffs and the city's ride caps. Deterministic (seeded),
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import httpx
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.actor import Actor
+from accounts.models import Account, Role
 from billing.models import Tariff
 from billing.pricing import DayType
+from core.errors import DomainError
 from geo.models import Zone
-from mobility import service
-from mobility.models import GeofenceKind, Provider, ProviderKind, RideFareCap
+from mobility import repository, service
+from mobility.models import GeofenceKind, Provider, ProviderKind, RideFareCap, Vehicle
+from mobility.telemetry import distance_m
 from sim.pilot import CENTRE, offset
 
+log = structlog.get_logger("maeul.sim")
 PROVIDERS = (
     ("maeul-ve", "Sangsalmi People's Centre (village enterprise)", ProviderKind.VILLAGE_ENTERPRISE),
     ("bucheon-scoot", "Bucheon Scoot (partner e-scooter company)", ProviderKind.PARTNER),
@@ -102,3 +110,90 @@ async def load_fleet(session: AsyncSession, *, now: datetime, seed: int = 2019) 
         lon, lat = offset(*CENTRE, east_m=rng.uniform(-500, 500), north_m=rng.uniform(-500, 500))
         await service.deploy(session, vehicle.id, lon=lon, lat=lat, now=now)
     return FleetResult(True, len(made))
+
+
+SIMULATED_RIDE_SPEED_MPS = 4.0  # an e-scooter in the village's narrow lanes
+PARKING_AREAS = [(east, north) for _, kind, east, north, _, _ in AREAS if kind == GeofenceKind.PARKING]
+
+
+@dataclass(slots=True)
+class SimulatedRide:
+    vehicle_id: uuid.UUID
+    device_id: str
+    key: str
+    rider: Actor
+    trip_id: uuid.UUID | None = None
+    path: list[tuple[float, float]] = field(default_factory=list)  # (lon, lat) still to travel, one per tick
+
+
+class FleetSimulator:
+    """Moves a few demo vehicles along rides so the feeds change while a newcomer watches: demo residents unlock
+    (through the ride service), the vehicles' devices post their fixes through the real `POST /telemetry` endpoint
+    of the running API, and the rides end in a parking area (and are paid, split and ledgered like any other)."""
+
+    def __init__(self, *, rides: int, api_url: str, tick_s: float, seed: int = 2019) -> None:
+        self.rides, self.api_url, self.tick_s = rides, api_url.rstrip("/"), tick_s
+        self.rng = random.Random(seed)
+        self.active: list[SimulatedRide] = []
+
+    async def _provision(self, session: AsyncSession, *, now: datetime) -> None:
+        """Pick the demo scooters and residents, and give the simulated devices fresh keys (shown once)."""
+        labels = [f"SC-{n:04d}" for n in range(1, self.rides + 1)]
+        vehicles = (await session.execute(select(Vehicle).where(Vehicle.label.in_(labels)))).scalars().all()
+        riders = (
+            await session.execute(
+                select(Account.id).where(Account.role == Role.RESIDENT).order_by(Account.email).limit(self.rides)
+            )
+        ).scalars()
+        for vehicle, rider in zip(sorted(vehicles, key=lambda v: v.label), riders, strict=False):
+            key = await service.rotate_device_key(session, vehicle.id, now=now)
+            self.active.append(SimulatedRide(vehicle.id, vehicle.device_id, key, Actor(rider, Role.RESIDENT)))
+        await session.commit()
+
+    def _plan(self, start: tuple[float, float]) -> list[tuple[float, float]]:
+        east, north = self.rng.choice(PARKING_AREAS)
+        goal = offset(*CENTRE, east_m=east + self.rng.uniform(-15, 15), north_m=north + self.rng.uniform(-15, 15))
+        steps = max(2, int(distance_m(*start, *goal) / (SIMULATED_RIDE_SPEED_MPS * self.tick_s)))
+        return [
+            (start[0] + (goal[0] - start[0]) * i / steps, start[1] + (goal[1] - start[1]) * i / steps)
+            for i in range(1, steps + 1)
+        ]
+
+    async def tick(
+        self, session: AsyncSession, client: httpx.AsyncClient, *, rules: service.FleetRules, now: datetime
+    ) -> int:
+        """One step of every simulated ride; returns the fixes posted."""
+        if not self.active:
+            await self._provision(session, now=now)
+        posted = 0
+        for ride in self.active:
+            try:
+                if ride.trip_id is None:
+                    start = await repository.position(
+                        session, await repository.vehicle_for_update(session, ride.vehicle_id)
+                    )
+                    trip = await service.unlock(
+                        session, rider=ride.rider, vehicle_id=ride.vehicle_id, rules=rules, now=now
+                    )
+                    await session.commit()
+                    ride.trip_id, ride.path = trip.id, self._plan(start or CENTRE)
+                    continue
+                if ride.path:
+                    lon, lat = ride.path.pop(0)
+                    fix = {"at": now.isoformat(), "lon": lon, "lat": lat, "speed_mps": SIMULATED_RIDE_SPEED_MPS}
+                    response = await client.post(
+                        f"{self.api_url}/telemetry",
+                        json={"points": [fix]},
+                        headers={"X-Device-Id": ride.device_id, "X-Device-Key": ride.key},
+                    )
+                    posted += response.status_code == 200
+                    continue
+                await service.end_ride(
+                    session, actor=ride.rider, trip_id=ride.trip_id, force=False, rules=rules, now=now
+                )
+                await session.commit()
+                ride.trip_id = None
+            except (DomainError, httpx.HTTPError) as error:  # a rider out of money, the API not up yet, ...
+                await session.rollback()
+                log.info("simulated ride skipped a step", vehicle=str(ride.vehicle_id), reason=str(error))
+        return posted
