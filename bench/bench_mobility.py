@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import random
 import statistics
 import time
@@ -30,6 +31,7 @@ from api.app import create_app
 from api.state import build_state, close_state
 from core import services
 from core.db import database_url
+from core.logging import configure_logging
 from core.migrate import upgrade
 from core.settings import Settings
 from mobility import feeds, live
@@ -86,6 +88,7 @@ async def main(settings: Settings, points: int) -> None:
         keys = [(vehicle.device_id, key) for vehicle, key in made]
         await live.rebuild(state.redis, session)
     app = create_app(state=state)
+    configure_logging(json=False, level=logging.WARNING)  # the access log would print every request
     result: dict[str, object] = {"points": points, "batch": BATCH}
     transport = httpx.ASGITransport(app=app)
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -229,13 +229,17 @@ def discovery(base_url: str, *, now: datetime, ttl: int) -> dict[str, Any]:
     return envelope({"feeds": feeds}, now=now, ttl=ttl)
 
 
+async def _store(redis: Redis, name: str, document: dict[str, Any], *, now: datetime) -> str:
+    """Keep the feed's text and, beside it, when it was built (read without parsing the feed)."""
+    text = json.dumps(document, separators=(",", ":"))
+    await redis.set(CACHE + name, f"{now.timestamp()}\n{text}", ex=120)
+    return text
+
+
 async def refresh(session: AsyncSession, redis: Redis, *, now: datetime, ttl: int, timezone: str) -> None:
     """Rebuild every feed and store it in Redis (the worker does this every few seconds)."""
-    pipe = redis.pipeline(transaction=False)
     for name, build in BUILDERS.items():
-        document = envelope(await build(session, now=now, timezone=timezone), now=now, ttl=ttl)
-        pipe.set(CACHE + name, json.dumps(document, separators=(",", ":")), ex=120)
-    await pipe.execute()
+        await _store(redis, name, envelope(await build(session, now=now, timezone=timezone), now=now, ttl=ttl), now=now)
 
 
 async def feed(
@@ -244,13 +248,12 @@ async def feed(
     """A feed's JSON text from the cache, rebuilt here if the worker has not refreshed it within `max_age_s`."""
     cached = await redis.get(CACHE + name)
     if cached is not None:
-        built = datetime.fromisoformat(json.loads(cached)["last_updated"].replace("Z", "+00:00"))
-        if now - built <= timedelta(seconds=max_age_s) and built <= now + timedelta(seconds=1):
-            return str(cached)
+        built, text = cached.split("\n", 1)
+        age = now.timestamp() - float(built)
+        if -1 <= age <= max_age_s:
+            return str(text)
     document = envelope(await BUILDERS[name](session, now=now, timezone=timezone), now=now, ttl=ttl)
-    text = json.dumps(document, separators=(",", ":"))
-    await redis.set(CACHE + name, text, ex=120)
-    return text
+    return await _store(redis, name, document, now=now)
 
 
 # ------------------------------------------------------------------ MDS 2.0 Provider API

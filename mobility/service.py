@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
 from billing import journal, mileage
-from billing.models import SettlementRule
-from billing.pricing import Caps, NoTariff, quote
+from billing.models import SettlementRule, Tariff
+from billing.pricing import Caps, DayType, NoTariff, quote
 from billing.service import PriceUnavailable, price_book
 from billing.wallet import Wallet
 from core.errors import Forbidden, InvalidInput
@@ -649,6 +649,22 @@ async def cancel_reservation(session: AsyncSession, *, rider: Actor, vehicle_id:
     vehicle.reserved_by = vehicle.reserved_until = None
     await session.flush()
     return vehicle
+
+
+def all_day_ride_tariffs(zone_id: uuid.UUID, type_code: str, krw_per_minute: int) -> list[Tariff]:
+    """A flat per-minute ride tariff for a vehicle type in a zone, all day, every day type."""
+    return [
+        Tariff(
+            zone_id=zone_id,
+            slot_kind=type_code,
+            day_type=day,
+            start_minute=0,
+            end_minute=1440,
+            unit_minutes=1,
+            unit_price_krw=krw_per_minute,
+        )
+        for day in DayType
+    ]
 
 
 async def fare_lines(

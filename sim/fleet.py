@@ -16,8 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
 from accounts.models import Account, Role
-from billing.models import Tariff
-from billing.pricing import DayType
 from core.errors import DomainError
 from geo.models import Zone
 from mobility import repository, service
@@ -70,18 +68,7 @@ async def load_fleet(session: AsyncSession, *, now: datetime, seed: int = 2019) 
     zones = list((await session.execute(select(Zone.id))).scalars())
     for zone_id in zones:
         for code, per_minute in RIDE_KRW_PER_MINUTE.items():
-            session.add_all(
-                Tariff(
-                    zone_id=zone_id,
-                    slot_kind=code,
-                    day_type=day,
-                    start_minute=0,
-                    end_minute=1440,
-                    unit_minutes=1,
-                    unit_price_krw=per_minute,
-                )
-                for day in DayType
-            )
+            session.add_all(service.all_day_ride_tariffs(zone_id, code, per_minute))
             session.add(
                 RideFareCap(
                     zone_id=zone_id,

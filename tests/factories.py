@@ -146,19 +146,8 @@ async def make_fleet(session: AsyncSession, *, now: datetime) -> dict[str, objec
     """A zone around the pilot centre priced for scooter rides (per minute), a service area, a parking area at the
     centre (200 m square) and a no-parking square 400 m east, two providers, and telemetry partitions."""
     zone_id = await make_zone(session)
-    session.add_all(
-        Tariff(
-            zone_id=zone_id,
-            slot_kind=code,
-            day_type=day,
-            start_minute=0,
-            end_minute=1440,
-            unit_minutes=1,
-            unit_price_krw=RIDE_KRW_PER_MINUTE,
-        )
-        for code in ("scooter", "ebike")
-        for day in DayType
-    )
+    for code in ("scooter", "ebike"):
+        session.add_all(fleet.all_day_ride_tariffs(zone_id, code, RIDE_KRW_PER_MINUTE))
     enterprise = Provider(code=unique("ve"), name="village enterprise", kind=ProviderKind.VILLAGE_ENTERPRISE)
     partner = Provider(code=unique("partner"), name="partner scooters", kind=ProviderKind.PARTNER)
     session.add_all([enterprise, partner])
