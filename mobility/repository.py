@@ -99,6 +99,48 @@ async def areas_at(
     return list((await session.execute(query)).scalars())
 
 
+@dataclass(frozen=True, slots=True)
+class PointInArea:
+    index: int  # of the point in the given sequence
+    geofence_id: uuid.UUID
+    name: str
+    kind: str
+    max_speed_kmh: int | None
+
+
+_POINTS_IN_AREAS = text(
+    """
+    SELECT p.i, g.id, g.name, g.kind, g.max_speed_kmh
+    FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[]), CAST(:ats AS timestamptz[])) WITH ORDINALITY
+         AS p(lon, lat, at, i)
+    JOIN geofences g ON g.kind = ANY(CAST(:kinds AS text[]))
+     AND g.effective_from <= p.at AND (g.effective_to IS NULL OR g.effective_to > p.at)
+     AND (cardinality(g.vehicle_types) = 0 OR :type_code = ANY(g.vehicle_types))
+     AND ST_Covers(g.area, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326))
+    ORDER BY p.i
+    """
+)
+
+
+async def points_in_areas(
+    session: AsyncSession, *, kinds: list[str], type_code: str, points: list[tuple[float, float, datetime]]
+) -> list[PointInArea]:
+    """Which of the (lon, lat, at) points lie in effective geofences of these kinds, in one query."""
+    if not points:
+        return []
+    rows = await session.execute(
+        _POINTS_IN_AREAS,
+        {
+            "lons": [p[0] for p in points],
+            "lats": [p[1] for p in points],
+            "ats": [p[2] for p in points],
+            "kinds": kinds,
+            "type_code": type_code,
+        },
+    )
+    return [PointInArea(int(r[0]) - 1, r[1], r[2], r[3], r[4]) for r in rows]
+
+
 async def nearest_area(
     session: AsyncSession, *, kind: GeofenceKind, type_code: str, lon: float, lat: float, at: datetime
 ) -> AreaHit | None:

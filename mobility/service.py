@@ -429,25 +429,35 @@ async def _derive_events(
         await emit("trip_enter_jurisdiction")
     if vehicle.state == S.AVAILABLE and vehicle.battery_pct < rules.battery_low_pct:
         await emit("battery_low")
-    for point in accepted:
-        if point.speed_mps is None:
+    hits = await repository.points_in_areas(
+        session,
+        kinds=[GeofenceKind.SLOW, GeofenceKind.NO_RIDING],
+        type_code=vehicle.type_code,
+        points=[(p.lon, p.lat, p.at) for p in accepted],
+    )
+    for hit in hits:
+        point = accepted[hit.index]
+        detail: dict[str, Any] = {"zone": hit.name}
+        if hit.kind == GeofenceKind.SLOW:
+            kmh = (point.speed_mps or 0) * 3.6
+            if hit.max_speed_kmh is None or kmh <= hit.max_speed_kmh:
+                continue
+            kind, detail = "speeding", detail | {"speed_kmh": round(kmh, 1), "limit_kmh": hit.max_speed_kmh}
+        elif trip_id is not None:
+            kind = "riding_in_no_riding_zone"
+        else:
             continue
-        for zone in await repository.areas_at(
-            session, kind=GeofenceKind.SLOW, type_code=vehicle.type_code, lon=point.lon, lat=point.lat, at=point.at
-        ):
-            kmh = point.speed_mps * 3.6
-            if zone.max_speed_kmh is not None and kmh > zone.max_speed_kmh:
-                session.add(
-                    ComplianceEvent(
-                        vehicle_id=vehicle.id,
-                        geofence_id=zone.id,
-                        kind="speeding",
-                        at=point.at,
-                        lon=point.lon,
-                        lat=point.lat,
-                        detail={"speed_kmh": round(kmh, 1), "limit_kmh": zone.max_speed_kmh, "zone": zone.name},
-                    )
-                )
+        session.add(
+            ComplianceEvent(
+                vehicle_id=vehicle.id,
+                geofence_id=hit.geofence_id,
+                kind=kind,
+                at=point.at,
+                lon=point.lon,
+                lat=point.lat,
+                detail=detail,
+            )
+        )
     await session.flush()
     return derived
 

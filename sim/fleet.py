@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
 from accounts.models import Account, Role
+from billing.models import Tariff
 from core.errors import DomainError
 from geo.models import Zone
 from mobility import repository, service
@@ -66,8 +67,11 @@ async def load_fleet(session: AsyncSession, *, now: datetime, seed: int = 2019) 
     providers = [Provider(code=code, name=name, kind=kind) for code, name, kind in PROVIDERS]
     session.add_all(providers)
     zones = list((await session.execute(select(Zone.id))).scalars())
+    priced = {(zone_id, kind) for zone_id, kind in await session.execute(select(Tariff.zone_id, Tariff.slot_kind))}
     for zone_id in zones:
         for code, per_minute in RIDE_KRW_PER_MINUTE.items():
+            if (zone_id, code) in priced:
+                continue  # a zone that already prices this vehicle type keeps its tariff and caps
             session.add_all(service.all_day_ride_tariffs(zone_id, code, per_minute))
             session.add(
                 RideFareCap(

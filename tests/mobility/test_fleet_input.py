@@ -143,3 +143,44 @@ async def test_geofences_refuse_bad_geometry_and_transitions_follow_mds(
     assert retired.status_code == 200 and retired.json()["state"] == "removed"
     events = (await client.get(f"/vehicles/{vehicle_id}/events", headers=staff)).json()["items"]
     assert [e["event_types"][0] for e in events] == ["decommissioned", "provider_drop_off"]
+
+
+async def test_riding_through_a_no_riding_zone_is_reported_to_the_city(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
+):
+    from mobility.models import ComplianceEvent
+    from sim.pilot import CENTRE, offset
+
+    now = clock.now()
+    fleet = await make_fleet(session, now=now)
+    vehicle_id, device, key = await make_vehicle(session, provider_id=fleet["partner"].id, now=now)  # type: ignore[attr-defined]
+    staff = auth(state, await make_account(session, role=Role.OPERATOR))
+    rider = auth(state, await make_account(session))
+    await session.commit()
+    corners = [
+        offset(*CENTRE, east_m=e, north_m=n) for e, n in [(180, -30), (260, -30), (260, 30), (180, 30), (180, -30)]
+    ]
+    square = {"type": "Polygon", "coordinates": [[list(c) for c in corners]]}
+    created = await client.post(
+        "/geofences",
+        json={
+            "name": "market lane",
+            "kind": "no_riding",
+            "geometry": square,
+            "effective_from": (now - timedelta(hours=1)).isoformat(),
+        },
+        headers=staff,
+    )
+    assert created.status_code == 201, created.text
+    # parked in it: not a violation; riding through it: one event per fix inside
+    assert (await client.post("/rides", json={"vehicle_id": str(vehicle_id)}, headers=rider)).status_code == 201
+    t = clock.now()
+    clock.advance(timedelta(minutes=2))
+    points = [fix(t + timedelta(seconds=10 * i), east_m=40 * i, speed_mps=4.0) for i in range(1, 9)]
+    assert (await client.post("/telemetry", json={"points": points}, headers=device_headers(device, key))).json()[
+        "accepted"
+    ] == 8
+    events = (
+        (await session.execute(select(ComplianceEvent).where(ComplianceEvent.vehicle_id == vehicle_id))).scalars().all()
+    )
+    assert [e.kind for e in events].count("riding_in_no_riding_zone") == 2  # the fixes at 200 m and 240 m
