@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     demo_simulated_rides: int = Field(
         default=0, ge=0, le=20, description="vehicles the worker rides around, posting telemetry to the API (demo)"
     )
+    privacy_min_cell: int = Field(
+        default=5, ge=1, description="aggregates built from fewer people than this are suppressed (-1 in MDS reports)"
+    )
     gbfs_ttl_seconds: int = Field(default=30, ge=0, le=60, description="GBFS feeds are rebuilt at least this often")
 
     @model_validator(mode="after")

@@ -419,3 +419,40 @@ async def mds_telemetry(
             item["battery_percent"] = point.battery_pct
         out.append(item)
     return out
+
+
+REPORT_COLUMNS = (
+    "provider_id",
+    "start_date",
+    "duration",
+    "special_group_type",
+    "geography_id",
+    "vehicle_type",
+    "trip_count",
+    "rider_count",
+)
+
+
+async def mds_report(session: AsyncSession, *, month_start: datetime, month_end: datetime, min_cell: int) -> str:
+    """The MDS monthly report (CSV): completed trips and distinct riders per provider, zone (as the geography) and
+    vehicle type, for all riders; counts below `min_cell` are suppressed as -1 (riders are never identified)."""
+    rows = await session.execute(
+        select(
+            Trip.provider_id,
+            Trip.zone_id,
+            VehicleType.form_factor,
+            func.count(Trip.id),
+            func.count(func.distinct(Trip.rider_id)),
+        )
+        .join(VehicleType, VehicleType.code == Trip.type_code)
+        .where(Trip.status == TripStatus.COMPLETED, Trip.ended_at >= month_start, Trip.ended_at < month_end)
+        .group_by(Trip.provider_id, Trip.zone_id, VehicleType.form_factor)
+        .order_by(Trip.provider_id, Trip.zone_id, VehicleType.form_factor)
+    )
+    lines = [",".join(REPORT_COLUMNS)]
+    for provider_id, zone_id, vehicle_type, trips, riders in rows:
+        shown = [count if count >= min_cell else -1 for count in (trips, riders)]
+        lines.append(
+            f"{provider_id},{month_start.date().isoformat()},P1M,all_riders,{zone_id},{vehicle_type},{shown[0]},{shown[1]}"
+        )
+    return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import CityOrAdmin
@@ -158,3 +158,26 @@ async def mds_events_recent(
         raise InvalidInput("recent events reach back two weeks; use /mds/events/historical for older hours")
     items = await feeds.mds_events(session, start=start, end=end, limit=limit + 1, offset=offset, now=now)
     return _mds("events", items, limit=limit, offset=offset, request=request)
+
+
+@mds.get(
+    "/reports/{month}.csv",
+    summary="MDS monthly report",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, 422: {"model": ErrorOut}},
+)
+async def mds_report(
+    month: Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM", examples=["2026-11"])],
+    actor: CityOrAdmin,
+    state: StateDep,
+    session: SessionDep,
+) -> Response:
+    """Trips and distinct riders per provider, zone and vehicle type in a UTC month, as MDS report CSV; cells built
+    from fewer than `MAEUL_PRIVACY_MIN_CELL` are -1."""
+    try:
+        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
+    except ValueError as error:
+        raise InvalidInput(f"{month!r} is not a month YYYY-MM") from error
+    end = (start + timedelta(days=32)).replace(day=1)
+    text = await feeds.mds_report(session, month_start=start, month_end=end, min_cell=state.settings.privacy_min_cell)
+    return Response(text, media_type="text/csv")

@@ -103,6 +103,7 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/mds/telemetry"): {C, A},
     ("GET", "/mds/events/historical"): {C, A},
     ("GET", "/mds/events/recent"): {C, A},
+    ("GET", "/mds/reports/{month}.csv"): {C, A},
 }
 
 
@@ -129,6 +130,7 @@ def _url(path: str) -> str:
         .replace("{trip_id}", str(uuid.uuid4()))
         .replace("{action}", "retire")
         .replace("{feed}", "vehicle_types")
+        .replace("{month}", "2026-11")
     )
 
 

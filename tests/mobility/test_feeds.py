@@ -174,3 +174,25 @@ async def test_mds_for_the_city_validates(
     assert bad.status_code == 422
     old = await client.get("/mds/events/recent", params={"start_time": 0, "end_time": 1000}, headers=city)
     assert old.status_code == 422
+
+
+async def test_mds_monthly_report_suppresses_small_cells(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock, ridden: dict[str, Any]
+):
+    import re
+
+    city = auth(state, await make_account(session, role=Role.CITY))
+    await session.commit()
+    month = clock.now().astimezone(UTC).strftime("%Y-%m")
+    response = await client.get(f"/mds/reports/{month}.csv", headers=city)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    pattern = yaml.safe_load((MDS_MODELS / "report.yaml").read_text())["pattern"]
+    assert re.match(pattern, response.text)
+    header, *rows = response.text.strip().splitlines()
+    assert len(rows) == 1
+    provider, start, duration, group, geography, vehicle_type, trips, riders = rows[0].split(",")
+    assert (start, duration, group, vehicle_type) == (f"{month}-01", "P1M", "all_riders", "scooter_standing")
+    assert (trips, riders) == ("-1", "-1")  # one trip by one rider: below the privacy threshold of 5
+    empty = await client.get("/mds/reports/2001-01.csv", headers=city)
+    assert empty.status_code == 200 and empty.text.strip() == header
+    assert (await client.get("/mds/reports/2026-13.csv", headers=city)).status_code == 422
