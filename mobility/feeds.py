@@ -290,7 +290,7 @@ async def mds_vehicles(session: AsyncSession, *, limit: int, offset: int) -> lis
     ]
 
 
-def mds_event(event: VehicleEvent, provider_id: uuid.UUID, *, now: datetime) -> dict[str, Any]:
+def mds_event(event: VehicleEvent, provider_id: uuid.UUID) -> dict[str, Any]:
     document: dict[str, Any] = {
         "device_id": str(event.vehicle_id),
         "provider_id": str(provider_id),
@@ -311,7 +311,7 @@ def mds_event(event: VehicleEvent, provider_id: uuid.UUID, *, now: datetime) -> 
 
 
 async def mds_events(
-    session: AsyncSession, *, start: datetime, end: datetime, limit: int, offset: int, now: datetime
+    session: AsyncSession, *, start: datetime, end: datetime, limit: int, offset: int
 ) -> list[dict[str, Any]]:
     rows = await session.execute(
         select(VehicleEvent, Vehicle.provider_id)
@@ -321,10 +321,10 @@ async def mds_events(
         .limit(limit)
         .offset(offset)
     )
-    return [mds_event(event, provider_id, now=now) for event, provider_id in rows]
+    return [mds_event(event, provider_id) for event, provider_id in rows]
 
 
-async def mds_status(session: AsyncSession, *, limit: int, offset: int, now: datetime) -> list[dict[str, Any]]:
+async def mds_status(session: AsyncSession, *, limit: int, offset: int) -> list[dict[str, Any]]:
     """Each vehicle's last event (and last telemetry position), as MDS vehicle status."""
     last = (
         select(VehicleEvent.vehicle_id, func.max(VehicleEvent.seq).label("seq"))
@@ -342,7 +342,7 @@ async def mds_status(session: AsyncSession, *, limit: int, offset: int, now: dat
     )
     out = []
     for event, provider_id in rows:
-        last_event = mds_event(event, provider_id, now=now)
+        last_event = mds_event(event, provider_id)
         telemetry = {
             "device_id": last_event["device_id"],
             "provider_id": last_event["provider_id"],

@@ -586,14 +586,6 @@ async def end_geofence(session: AsyncSession, geofence_id: uuid.UUID, *, at: dat
 # ------------------------------------------------------------------ rides
 
 
-@dataclass(frozen=True, slots=True)
-class Nearby:
-    vehicle: Vehicle
-    lon: float
-    lat: float
-    walk_m: int
-
-
 async def _expire_reservation(session: AsyncSession, vehicle: Vehicle, *, now: datetime) -> None:
     if vehicle.state == S.RESERVED and vehicle.reserved_until is not None and vehicle.reserved_until <= now:
         await record(session, vehicle, "reservation_cancel", now=now, at=vehicle.reserved_until)
@@ -875,12 +867,17 @@ async def end_ride(
 async def _end_refusal(
     session: AsyncSession, *, kind: VehicleType, lon: float, lat: float, rules: FleetRules, now: datetime
 ) -> EndNotAllowedHere | None:
-    common = {"session": session, "type_code": kind.code, "lon": lon, "lat": lat, "at": now}
-    banned = await repository.areas_at(kind=GeofenceKind.NO_PARKING, **common)  # type: ignore[arg-type]
-    allowed = await repository.areas_at(kind=GeofenceKind.PARKING, **common)  # type: ignore[arg-type]
+    banned = await repository.areas_at(
+        session, kind=GeofenceKind.NO_PARKING, type_code=kind.code, lon=lon, lat=lat, at=now
+    )
+    allowed = await repository.areas_at(
+        session, kind=GeofenceKind.PARKING, type_code=kind.code, lon=lon, lat=lat, at=now
+    )
     if not banned and (allowed or not kind.requires_parking_area):
         return None
-    nearest = await repository.nearest_area(kind=GeofenceKind.PARKING, **common)  # type: ignore[arg-type]
+    nearest = await repository.nearest_area(
+        session, kind=GeofenceKind.PARKING, type_code=kind.code, lon=lon, lat=lat, at=now
+    )
     why = f"parking is not allowed in {banned[0].name}" if banned else "a ride must end inside a parking area"
     extra: dict[str, Any] = {"location": {"lon": lon, "lat": lat}}
     if nearest is not None:

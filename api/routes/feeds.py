@@ -85,10 +85,10 @@ async def mds_vehicles(
 
 @mds.get("/vehicles/status", summary="MDS vehicle status", response_class=Response, responses=MDS_DOC)
 async def mds_status(
-    actor: CityOrAdmin, session: SessionDep, request: Request, now: NowDep, limit: Limit = 1000, offset: Offset = 0
+    actor: CityOrAdmin, session: SessionDep, request: Request, limit: Limit = 1000, offset: Offset = 0
 ) -> Response:
     """Each vehicle's last event and last position (MDS 2.0 `vehicles_status`)."""
-    items = await feeds.mds_status(session, limit=limit + 1, offset=offset, now=now)
+    items = await feeds.mds_status(session, limit=limit + 1, offset=offset)
     return _mds("vehicles_status", items, limit=limit, offset=offset, request=request)
 
 
@@ -127,14 +127,13 @@ async def mds_events_historical(
     actor: CityOrAdmin,
     session: SessionDep,
     request: Request,
-    now: NowDep,
     event_time: Hour,
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> Response:
     """Vehicle events of the UTC hour `event_time`."""
     start, end = _hour(event_time)
-    items = await feeds.mds_events(session, start=start, end=end, limit=limit + 1, offset=offset, now=now)
+    items = await feeds.mds_events(session, start=start, end=end, limit=limit + 1, offset=offset)
     return _mds("events", items, limit=limit, offset=offset, request=request)
 
 
@@ -156,7 +155,7 @@ async def mds_events_recent(
         raise InvalidInput("end_time must be after start_time")
     if start < now - timedelta(days=14):
         raise InvalidInput("recent events reach back two weeks; use /mds/events/historical for older hours")
-    items = await feeds.mds_events(session, start=start, end=end, limit=limit + 1, offset=offset, now=now)
+    items = await feeds.mds_events(session, start=start, end=end, limit=limit + 1, offset=offset)
     return _mds("events", items, limit=limit, offset=offset, request=request)
 
 

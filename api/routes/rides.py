@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import Anyone, Driver
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.routes.vehicles import Limit, Offset
+from api.routes.vehicles import Limit, Offset, commit_and_sync
 from api.schemas import (
     ErrorOut,
     Latitude,
@@ -100,8 +100,7 @@ async def reserve(body: VehicleRef, actor: Driver, state: StateDep, session: Ses
     vehicle = await service.reserve(session, rider=actor, vehicle_id=body.vehicle_id, rules=state.fleet, now=now)
     assert vehicle.reserved_until is not None
     out = ReservationOut(vehicle_id=vehicle.id, label=vehicle.label, reserved_until=vehicle.reserved_until)
-    await session.commit()
-    await live.sync(state.redis, session, [vehicle.id])
+    await commit_and_sync(state, session, [vehicle.id])
     return out
 
 
@@ -111,8 +110,7 @@ async def cancel_reservation(
 ) -> None:
     """The rider (or staff) gives the vehicle back; it is available again at once."""
     await service.cancel_reservation(session, rider=actor, vehicle_id=vehicle_id, now=now)
-    await session.commit()
-    await live.sync(state.redis, session, [vehicle_id])
+    await commit_and_sync(state, session, [vehicle_id])
 
 
 async def trip_out(session: AsyncSession, trip: Trip, *, detail: bool) -> TripOut:
@@ -210,6 +208,5 @@ async def end_ride(
     (unlock fee + per-minute tariff by zone and band, within the city's caps) is captured, split between provider,
     village enterprise, city and platform, and the trip is written to the ledger in the same transaction."""
     trip = await service.end_ride(session, actor=actor, trip_id=trip_id, force=force, rules=state.fleet, now=now)
-    await session.commit()
-    await live.sync(state.redis, session, [trip.vehicle_id])
+    await commit_and_sync(state, session, [trip.vehicle_id])
     return await trip_out(session, trip, detail=True)

@@ -68,7 +68,7 @@ async def vehicle_out(session: AsyncSession, vehicles: list[Vehicle]) -> list[Ve
     ]
 
 
-async def _committed(state: AppState, session: AsyncSession, vehicle_ids: list[uuid.UUID]) -> None:
+async def commit_and_sync(state: AppState, session: AsyncSession, vehicle_ids: list[uuid.UUID]) -> None:
     """Commit the unit of work, then bring the live index in line with the committed rows."""
     await session.commit()
     await live.sync(state.redis, session, vehicle_ids)
@@ -206,7 +206,7 @@ async def deploy(
 ) -> VehicleOut:
     """`provider_drop_off`: the vehicle is put on the street at `location` and becomes available."""
     vehicle = await service.deploy(session, vehicle_id, lon=body.location.lon, lat=body.location.lat, now=now)
-    await _committed(state, session, [vehicle.id])
+    await commit_and_sync(state, session, [vehicle.id])
     [out] = await vehicle_out(session, [vehicle])
     return out
 
@@ -227,7 +227,7 @@ async def vehicle_action(
     retire -> `decommissioned`, charged -> `battery_charged` (battery 100%), suspend -> `system_suspend`,
     resume -> `system_resume`. Actions the state machine forbids are 409 `invalid_vehicle_transition`."""
     vehicle = await service.staff_action(session, vehicle_id, action, now=now)
-    await _committed(state, session, [vehicle.id])
+    await commit_and_sync(state, session, [vehicle.id])
     [out] = await vehicle_out(session, [vehicle])
     return out
 
@@ -274,7 +274,7 @@ async def post_telemetry(
     fixes = [Fix(p.at, p.lon, p.lat, p.speed_mps, p.heading_deg, p.battery_pct, p.accuracy_m) for p in body.points]
     report = await service.ingest(session, vehicle.id, fixes, rules=state.fleet, now=now)
     vehicle_state = vehicle.state
-    await _committed(state, session, [vehicle.id])
+    await commit_and_sync(state, session, [vehicle.id])
     return TelemetryOut(
         accepted=report.accepted,
         rejected=len(report.rejected),
