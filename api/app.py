@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from api import errors
+from api.middleware import AccessLog
 from api.routes import (
     auth,
     bookings,
@@ -29,8 +27,6 @@ from api.routes import (
 from api.state import AppState, build_state, close_state
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
-
-log = structlog.get_logger("maeul.api")
 
 DESCRIPTION = """
 Backend of maeul, the shared-parking and micro-mobility service of Sangsalmi village (Bucheon).
@@ -92,20 +88,5 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.include_router(feeds.gbfs)
     app.include_router(feeds.mds)
 
-    @app.middleware("http")
-    async def access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
-        started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            response = await call_next(request)
-            log.info(
-                "request",
-                method=request.method,
-                path=request.url.path,
-                status=response.status_code,
-                ms=round((time.perf_counter() - started) * 1000, 1),
-            )
-        response.headers["X-Request-ID"] = request_id
-        return response
-
+    app.add_middleware(AccessLog)
     return app

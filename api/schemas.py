@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from accounts.actor import Actor
 from accounts.models import Account, Role
+from mobility.models import ParkAndRide
 from parking.models import ExceptionKind, SharingException, SlotKind, SlotSize
 from parking.policy import WeeklyWindow
 from parking.repository import BookingRow, SlotMatch, SlotView
@@ -237,16 +238,48 @@ class AvailabilityOut(BaseModel):
 # ------------------------------------------------------------------ bookings
 
 
+class LastLegIn(Strict):
+    """Park-and-ride: a shared scooter or e-bike for the last leg, held from the booking's check-out."""
+
+    type_code: str = Field(min_length=1, max_length=24, examples=["scooter"], description="a scooter or e-bike type")
+    radius_m: int = Field(default=300, ge=50, le=1000, description="straight-line metres from the slot")
+
+
 class BookingIn(Strict):
     slot_id: uuid.UUID
     start: AwareDatetime
     end: AwareDatetime
     vehicle_plate: str = Field(min_length=2, max_length=20, examples=["12가3456"])
+    park_and_ride: LastLegIn | None = Field(
+        default=None, description="also reserve a vehicle for the last leg; undone with the booking"
+    )
 
 
 class ReceiptOut(BaseModel):
     leaf_index: int = Field(description="position of the entry in the public ledger")
     leaf_hash: str = Field(description="SHA-256(0x00 || entry), hex (RFC 9162)")
+
+
+class LastLegOut(BaseModel):
+    type_code: str
+    radius_m: int
+    status: str = Field(description="waiting, held, ridden, cancelled, expired or unfulfilled")
+    vehicle_id: uuid.UUID | None = Field(description="the vehicle held at check-out (unlock it with POST /rides)")
+    held_until: datetime | None
+    note: str | None = Field(description="why the leg was cancelled or could not be fulfilled")
+    status_changed_at: datetime
+
+    @classmethod
+    def of(cls, leg: ParkAndRide) -> LastLegOut:
+        return cls(
+            type_code=leg.type_code,
+            radius_m=leg.radius_m,
+            status=leg.status,
+            vehicle_id=leg.vehicle_id,
+            held_until=leg.held_until,
+            note=leg.note,
+            status_changed_at=leg.status_changed_at,
+        )
 
 
 class BookingOut(BaseModel):
@@ -270,9 +303,12 @@ class BookingOut(BaseModel):
     quote_lines: list[dict[str, Any]] | None = Field(description="how the quote was computed, band by band")
     charged_krw: int | None = Field(description="what was finally charged (null until the booking ends)")
     charge_lines: list[dict[str, Any]] | None = Field(description="what each charge is for")
+    park_and_ride: LastLegOut | None = Field(
+        default=None, description="the last-leg vehicle reservation (driver and staff only)"
+    )
 
     @classmethod
-    def of(cls, row: BookingRow, actor: Actor) -> BookingOut:
+    def of(cls, row: BookingRow, actor: Actor, leg: ParkAndRide | None = None) -> BookingOut:
         booking = row.booking
         full = sees_driver_details(actor, row)
         assert booking.period.lower is not None and booking.period.upper is not None
@@ -297,6 +333,7 @@ class BookingOut(BaseModel):
             receipts=None
             if row.receipts is None
             else [ReceiptOut(leaf_index=r.leaf_index, leaf_hash=r.leaf_hash) for r in row.receipts],
+            park_and_ride=LastLegOut.of(leg) if leg is not None and full else None,
         )
 
 

@@ -84,15 +84,18 @@ async def reprice_zones(ctx: dict[str, Any]) -> int:
 
 
 async def fleet_upkeep(ctx: dict[str, Any]) -> dict[str, int]:
-    """Free expired reservations, mark silent vehicles non_contactable or missing, rebuild the live index."""
+    """Free expired reservations, let park-and-ride legs follow bookings that ended by the clock, mark silent
+    vehicles non_contactable or missing, rebuild the live index."""
     settings: Settings = ctx["settings"]
     now = ctx["clock"].now()
+    rules = fleet.FleetRules.from_settings(settings)
     async with ctx["sessionmaker"]() as session:
         expired = await fleet.expire_reservations(session, now=now)
-        silent = await fleet.mark_silent(session, rules=fleet.FleetRules.from_settings(settings), now=now)
+        held = await fleet.follow_bookings(session, rules=rules, policy=BookingPolicy.from_settings(settings), now=now)
+        silent = await fleet.mark_silent(session, rules=rules, now=now)
         await session.commit()
         placed = await live.rebuild(ctx["cache"], session)
-    return {"reservations_expired": expired, **silent, "live_vehicles": placed}
+    return {"reservations_expired": expired, "last_legs_held": len(held), **silent, "live_vehicles": placed}
 
 
 async def refresh_gbfs(ctx: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -24,8 +25,29 @@ def key(type_code: str) -> str:
     return PREFIX + type_code
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A vehicle as committed: in its type's set when available with a position, out of it otherwise."""
+
+    vehicle_id: uuid.UUID
+    type_code: str
+    state: str
+    lon: float | None
+    lat: float | None
+
+
+async def place(redis: Redis, placements: Iterable[Placement]) -> None:
+    pipe = redis.pipeline(transaction=False)
+    for p in placements:
+        if p.state == VehicleState.AVAILABLE and p.lon is not None and p.lat is not None:
+            pipe.geoadd(key(p.type_code), (p.lon, p.lat, str(p.vehicle_id)))
+        else:
+            pipe.zrem(key(p.type_code), str(p.vehicle_id))
+    await pipe.execute()
+
+
 async def sync(redis: Redis, session: AsyncSession, vehicle_ids: Iterable[uuid.UUID]) -> None:
-    """Put each vehicle in its type's set if it is available with a position, else take it out."""
+    """Place each vehicle as its committed row says."""
     ids = list(vehicle_ids)
     if not ids:
         return
@@ -34,13 +56,19 @@ async def sync(redis: Redis, session: AsyncSession, vehicle_ids: Iterable[uuid.U
             Vehicle.id, Vehicle.type_code, Vehicle.state, longitude(Vehicle.location), latitude(Vehicle.location)
         ).where(Vehicle.id.in_(ids))
     )
-    pipe = redis.pipeline(transaction=False)
-    for vehicle_id, type_code, state, lon, lat in rows:
-        if state == VehicleState.AVAILABLE and lon is not None:
-            pipe.geoadd(key(type_code), (float(lon), float(lat), str(vehicle_id)))
-        else:
-            pipe.zrem(key(type_code), str(vehicle_id))
-    await pipe.execute()
+    await place(
+        redis,
+        [
+            Placement(
+                vehicle_id,
+                type_code,
+                state,
+                float(lon) if lon is not None else None,
+                float(lat) if lat is not None else None,
+            )
+            for vehicle_id, type_code, state, lon, lat in rows
+        ],
+    )
 
 
 async def rebuild(redis: Redis, session: AsyncSession) -> int:
@@ -73,9 +101,9 @@ async def near(
     redis: Redis, *, type_codes: Iterable[str], lon: float, lat: float, radius_m: float, count: int
 ) -> list[tuple[uuid.UUID, float]]:
     """(vehicle id, straight-line metres) of the nearest vehicles of these types, nearest first."""
-    found: list[tuple[uuid.UUID, float]] = []
+    pipe = redis.pipeline(transaction=False)
     for type_code in type_codes:
-        hits = await redis.geosearch(
+        pipe.geosearch(
             key(type_code),
             longitude=lon,
             latitude=lat,
@@ -85,5 +113,5 @@ async def near(
             count=count,
             withdist=True,
         )
-        found += [(uuid.UUID(member), float(distance)) for member, distance in hits]
+    found = [(uuid.UUID(member), float(distance)) for hits in await pipe.execute() for member, distance in hits]
     return sorted(found, key=lambda hit: hit[1])[:count]

@@ -140,6 +140,33 @@ class VehicleEvent(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ParkAndRideStatus(StrEnum):
+    WAITING = "waiting"  # for the parking booking's check-out
+    HELD = "held"  # a vehicle is reserved for the driver
+    RIDDEN = "ridden"  # the driver unlocked it: a trip carries the booking
+    CANCELLED = "cancelled"  # with the booking (cancelled, no-show) or by the rider
+    EXPIRED = "expired"  # the hold ran out unused
+    UNFULFILLED = "unfulfilled"  # no vehicle could be held at check-out (see note)
+
+
+class ParkAndRide(IdMixin, CreatedAtMixin, Base):
+    """The last leg of a parking booking: made with the booking, undone with it; at check-out the nearest
+    available vehicle of the type within the radius of the slot is reserved for the driver."""
+
+    __tablename__ = "park_and_ride"
+    __table_args__ = (CheckConstraint(check_in("status", ParkAndRideStatus), name="status"),)
+
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"), unique=True)
+    rider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
+    type_code: Mapped[str] = mapped_column(ForeignKey("vehicle_types.code"))
+    radius_m: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=ParkAndRideStatus.WAITING)
+    vehicle_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("vehicles.id"))
+    held_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(String(200))
+    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Trip(IdMixin, Base):
     """A ride. The route is the vehicle's telemetry between start and end; fare lines are kept as given."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -14,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from geo.spatial import geography_point, geometry_point, latitude, longitude
 from mobility.errors import VehicleNotFound
 from mobility.models import Geofence, GeofenceKind, Vehicle
-from mobility.telemetry import Bounds
+from mobility.states import VehicleState
+from mobility.telemetry import Bounds, Fix
+from parking.models import Slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +116,9 @@ _POINTS_IN_AREAS = text(
     SELECT p.i, g.id, g.name, g.kind, g.max_speed_kmh
     FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[]), CAST(:ats AS timestamptz[])) WITH ORDINALITY
          AS p(lon, lat, at, i)
-    JOIN geofences g ON g.kind = ANY(CAST(:kinds AS text[]))
+    JOIN geofences g
+      ON (g.kind = ANY(CAST(:kinds AS text[]))
+          OR (g.kind = ANY(CAST(:last_kinds AS text[])) AND p.i = cardinality(CAST(:lons AS float8[]))))
      AND g.effective_from <= p.at AND (g.effective_to IS NULL OR g.effective_to > p.at)
      AND (cardinality(g.vehicle_types) = 0 OR :type_code = ANY(g.vehicle_types))
      AND ST_Covers(g.area, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326))
@@ -123,9 +128,15 @@ _POINTS_IN_AREAS = text(
 
 
 async def points_in_areas(
-    session: AsyncSession, *, kinds: list[str], type_code: str, points: list[tuple[float, float, datetime]]
+    session: AsyncSession,
+    *,
+    kinds: list[str],
+    last_kinds: list[str],
+    type_code: str,
+    points: list[tuple[float, float, datetime]],
 ) -> list[PointInArea]:
-    """Which of the (lon, lat, at) points lie in effective geofences of these kinds, in one query."""
+    """Which of the (lon, lat, at) points lie in effective geofences of `kinds`, and whether the last point lies in
+    any of `last_kinds` (where a vehicle is now), in one query."""
     if not points:
         return []
     rows = await session.execute(
@@ -135,10 +146,41 @@ async def points_in_areas(
             "lats": [p[1] for p in points],
             "ats": [p[2] for p in points],
             "kinds": kinds,
+            "last_kinds": last_kinds,
             "type_code": type_code,
         },
     )
     return [PointInArea(int(r[0]) - 1, r[1], r[2], r[3], r[4]) for r in rows]
+
+
+TELEMETRY_COLUMNS = (
+    "vehicle_id",
+    "trip_id",
+    "at",
+    "lon",
+    "lat",
+    "speed_mps",
+    "heading_deg",
+    "battery_pct",
+    "accuracy_m",
+)
+
+
+async def append_telemetry(
+    session: AsyncSession, *, vehicle_id: uuid.UUID, trip_id: uuid.UUID | None, fixes: Sequence[Fix]
+) -> None:
+    """The fixes into the day-partitioned history with COPY, inside the session's transaction."""
+    connection = await (await session.connection()).get_raw_connection()
+    driver = connection.driver_connection
+    assert driver is not None
+    await driver.copy_records_to_table(
+        "telemetry",
+        records=[
+            (vehicle_id, trip_id, f.at, f.lon, f.lat, f.speed_mps, f.heading_deg, f.battery_pct, f.accuracy_m)
+            for f in fixes
+        ],
+        columns=TELEMETRY_COLUMNS,
+    )
 
 
 async def nearest_area(
@@ -157,21 +199,47 @@ async def nearest_area(
     return AreaHit(row[0], row[1], float(row[2])) if row is not None else None
 
 
-async def service_bounds(session: AsyncSession, *, at: datetime) -> Bounds | None:
-    """Bounding box of the effective service areas (None: no service area defined)."""
+@dataclass(slots=True)
+class Device:
+    """A device's vehicle, locked for its telemetry batch, with what screening the batch needs."""
+
+    vehicle: Vehicle
+    last_position: tuple[float, float] | None
+    service_bounds: Bounds | None  # of the effective service areas; None: no service area defined
+
+
+async def device_for_update(session: AsyncSession, *, device_id: str, at: datetime) -> Device | None:
+    """The vehicle of this IoT device (row locked), its last position and the service areas' bounding box, in one
+    query: telemetry batches arrive often and each round trip counts."""
+    extent = (
+        select(func.ST_Extent(Geofence.area))
+        .where(Geofence.kind == GeofenceKind.SERVICE_AREA, effective(at))
+        .scalar_subquery()
+    )
     row = (
         await session.execute(
             select(
-                func.ST_XMin(func.ST_Extent(Geofence.area)),
-                func.ST_YMin(func.ST_Extent(Geofence.area)),
-                func.ST_XMax(func.ST_Extent(Geofence.area)),
-                func.ST_YMax(func.ST_Extent(Geofence.area)),
-            ).where(Geofence.kind == GeofenceKind.SERVICE_AREA, effective(at))
+                Vehicle,
+                longitude(Vehicle.location),
+                latitude(Vehicle.location),
+                func.ST_XMin(extent),
+                func.ST_YMin(extent),
+                func.ST_XMax(extent),
+                func.ST_YMax(extent),
+            )
+            .where(Vehicle.device_id == device_id)
+            .with_for_update(of=Vehicle)
+            .execution_options(populate_existing=True)
         )
     ).first()
-    if row is None or row[0] is None:
+    if row is None:
         return None
-    return Bounds(float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+    vehicle, lon, lat, *box = row
+    return Device(
+        vehicle=vehicle,
+        last_position=(float(lon), float(lat)) if lon is not None else None,
+        service_bounds=Bounds(*map(float, box)) if box[0] is not None else None,
+    )
 
 
 async def vehicle_for_update(session: AsyncSession, vehicle_id: uuid.UUID) -> Vehicle:
@@ -193,6 +261,56 @@ async def positions(session: AsyncSession, vehicle_ids: list[uuid.UUID]) -> dict
         )
     )
     return {row[0]: (float(row[1]), float(row[2])) for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Rentable:
+    """A vehicle found in the live index, as the database has it now."""
+
+    id: uuid.UUID
+    label: str
+    type_code: str
+    battery_pct: int
+    range_m: int  # the type's full range x battery
+    lon: float
+    lat: float
+
+
+_RENTABLE = text(
+    """
+    SELECT v.id, v.label, v.type_code, v.battery_pct, t.max_range_m * v.battery_pct / 100,
+           ST_X(v.location::geometry), ST_Y(v.location::geometry)
+    FROM vehicles v JOIN vehicle_types t ON t.code = v.type_code
+    WHERE v.id = ANY(CAST(:ids AS uuid[])) AND v.state = 'available' AND v.location IS NOT NULL
+    """
+)
+
+
+async def rentable(session: AsyncSession, vehicle_ids: list[uuid.UUID]) -> dict[uuid.UUID, Rentable]:
+    """Of these vehicles, the ones available now with a known position, with their type's range, in one query
+    (plain SQL: it runs on every nearby search, and the ORM's statement building cost more than the query)."""
+    rows = await session.execute(_RENTABLE, {"ids": vehicle_ids})
+    return {r[0]: Rentable(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}
+
+
+async def nearest_rentable(
+    session: AsyncSession, *, type_code: str, slot_id: uuid.UUID, radius_m: int, min_battery_pct: int
+) -> Vehicle | None:
+    """The available vehicle of the type nearest to a parking slot within the radius, locked (skipping vehicles
+    another transaction is taking)."""
+    slot = select(Slot.location).where(Slot.id == slot_id).scalar_subquery()
+    return await session.scalar(
+        select(Vehicle)
+        .where(
+            Vehicle.type_code == type_code,
+            Vehicle.state == VehicleState.AVAILABLE,
+            Vehicle.battery_pct >= min_battery_pct,
+            func.ST_DWithin(Vehicle.location, slot, radius_m),
+        )
+        .order_by(func.ST_Distance(Vehicle.location, slot))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
 
 
 _ROUTE = text(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DataError, IntegrityError, InternalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +35,7 @@ from geo.models import Zone
 from geo.repository import zone_containing
 from geo.spatial import geography_point
 from ledger import log as ledger
-from mobility import repository
+from mobility import live, repository
 from mobility.errors import (
     DeviceNotAuthenticated,
     EndNotAllowedHere,
@@ -54,10 +54,11 @@ from mobility.models import (
     ComplianceEvent,
     Geofence,
     GeofenceKind,
+    ParkAndRide,
+    ParkAndRideStatus,
     Provider,
     ProviderKind,
     RideFareCap,
-    TelemetryPoint,
     Trip,
     TripStatus,
     Vehicle,
@@ -66,7 +67,9 @@ from mobility.models import (
 )
 from mobility.states import TransitionRefused, VehicleState, step
 from mobility.telemetry import Fix, Rejection, Screening, screen
-from parking.models import Booking
+from parking import service as parking
+from parking.models import Booking, BookingStatus
+from parking.policy import BookingPolicy
 
 S = VehicleState
 HOLD_VALID = timedelta(days=1)
@@ -321,66 +324,49 @@ async def events_of(session: AsyncSession, vehicle_id: uuid.UUID, *, limit: int,
 # ------------------------------------------------------------------ telemetry
 
 
-async def authenticate_device(session: AsyncSession, *, device_id: str, key: str) -> Vehicle:
-    vehicle = await session.scalar(select(Vehicle).where(Vehicle.device_id == device_id))
-    if (
-        vehicle is None
-        or vehicle.device_key_hash is None
-        or not hmac.compare_digest(vehicle.device_key_hash, _hash_key(key))
-    ):
-        raise DeviceNotAuthenticated("unknown device, or its key is wrong, rotated or revoked")
-    return vehicle
+IDLE_STATES = frozenset({S.AVAILABLE, S.RESERVED, S.NON_OPERATIONAL, S.REMOVED})  # no trip can be open
 
 
 @dataclass(slots=True)
 class IngestReport:
+    vehicle_state: str
     accepted: int = 0
     rejected: list[tuple[int, Rejection]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)  # MDS event types derived from the batch
-
-
-async def _last_fix(session: AsyncSession, vehicle: Vehicle) -> Fix | None:
-    if vehicle.last_fix_at is None:
-        return None
-    known = await repository.position(session, vehicle)
-    return Fix(at=vehicle.last_fix_at, lon=known[0], lat=known[1]) if known else None
+    placement: live.Placement | None = None  # where the live index puts the vehicle once committed
 
 
 async def ingest(
-    session: AsyncSession, vehicle_id: uuid.UUID, points: Sequence[Fix], *, rules: FleetRules, now: datetime
+    session: AsyncSession, *, device_id: str, key: str, points: Sequence[Fix], rules: FleetRules, now: datetime
 ) -> IngestReport:
-    """Screen a batch, store the believable points (history partitioned by day), move the vehicle's last fix, and
-    derive MDS events: battery low, leaving or re-entering the service area during a trip, contact restored;
-    speeding in a slow zone becomes a compliance event. All in the caller's transaction."""
-    vehicle = await repository.vehicle_for_update(session, vehicle_id)
-    bounds = await repository.service_bounds(session, at=now)
+    """Authenticate the device by its key, screen its batch, store the believable points (history partitioned by
+    day), move the vehicle's last fix, and derive MDS events: battery low, leaving or re-entering the service area
+    during a trip, contact restored; speeding in a slow zone becomes a compliance event. All in the caller's
+    transaction."""
+    device = await repository.device_for_update(session, device_id=device_id, at=now)
+    if (
+        device is None
+        or device.vehicle.device_key_hash is None
+        or not hmac.compare_digest(device.vehicle.device_key_hash, _hash_key(key))
+    ):
+        raise DeviceNotAuthenticated("unknown device, or its key is wrong, rotated or revoked")
+    vehicle = device.vehicle
+    last = None
+    if vehicle.last_fix_at is not None and device.last_position is not None:
+        last = Fix(at=vehicle.last_fix_at, lon=device.last_position[0], lat=device.last_position[1])
     ordered = sorted(enumerate(points), key=lambda pair: pair[1].at)
     accepted, refused = screen(
-        [p for _, p in ordered], last=await _last_fix(session, vehicle), bounds=bounds, now=now, rules=rules.screening
+        [p for _, p in ordered], last=last, bounds=device.service_bounds, now=now, rules=rules.screening
     )
-    report = IngestReport(accepted=len(accepted), rejected=sorted((ordered[i][0], why) for i, why in refused))
+    report = IngestReport(vehicle.state, len(accepted), sorted((ordered[i][0], why) for i, why in refused))
     if not accepted:
         return report
-    trip_id = await session.scalar(
-        select(Trip.id).where(Trip.vehicle_id == vehicle.id, Trip.status == TripStatus.ON_TRIP)
-    )
-    await session.execute(
-        insert(TelemetryPoint),
-        [
-            {
-                "vehicle_id": vehicle.id,
-                "at": p.at,
-                "lon": p.lon,
-                "lat": p.lat,
-                "speed_mps": p.speed_mps,
-                "heading_deg": p.heading_deg,
-                "battery_pct": p.battery_pct,
-                "accuracy_m": p.accuracy_m,
-                "trip_id": trip_id,
-            }
-            for p in accepted
-        ],
-    )
+    trip_id = None
+    if vehicle.state not in IDLE_STATES:  # on a trip, or may be (a trip continues elsewhere or out of contact)
+        trip_id = await session.scalar(
+            select(Trip.id).where(Trip.vehicle_id == vehicle.id, Trip.status == TripStatus.ON_TRIP)
+        )
+    await repository.append_telemetry(session, vehicle_id=vehicle.id, trip_id=trip_id, fixes=accepted)
     latest = accepted[-1]
     vehicle.location = geography_point(latest.lon, latest.lat)
     vehicle.last_fix_at = latest.at
@@ -389,6 +375,8 @@ async def ingest(
         vehicle.battery_pct = battery
     await session.flush()
     report.events = await _derive_events(session, vehicle, accepted, trip_id=trip_id, rules=rules, now=now)
+    report.vehicle_state = vehicle.state
+    report.placement = live.Placement(vehicle.id, vehicle.type_code, vehicle.state, latest.lon, latest.lat)
     return report
 
 
@@ -413,29 +401,23 @@ async def _derive_events(
     if vehicle.state in (S.NON_CONTACTABLE, S.MISSING):
         back = await _state_before_contact_lost(session, vehicle.id)
         await emit("comms_restored" if vehicle.state == S.NON_CONTACTABLE else "located", back)
-    inside = bool(
-        await repository.areas_at(
-            session,
-            kind=GeofenceKind.SERVICE_AREA,
-            type_code=vehicle.type_code,
-            lon=latest.lon,
-            lat=latest.lat,
-            at=latest.at,
-        )
+    hits = await repository.points_in_areas(
+        session,
+        kinds=[GeofenceKind.SLOW, GeofenceKind.NO_RIDING],
+        last_kinds=[GeofenceKind.SERVICE_AREA],
+        type_code=vehicle.type_code,
+        points=[(p.lon, p.lat, p.at) for p in accepted],
     )
+    inside = any(hit.kind == GeofenceKind.SERVICE_AREA for hit in hits)
     if vehicle.state == S.ON_TRIP and not inside:
         await emit("trip_leave_jurisdiction")
     elif vehicle.state == S.ELSEWHERE and inside:
         await emit("trip_enter_jurisdiction")
     if vehicle.state == S.AVAILABLE and vehicle.battery_pct < rules.battery_low_pct:
         await emit("battery_low")
-    hits = await repository.points_in_areas(
-        session,
-        kinds=[GeofenceKind.SLOW, GeofenceKind.NO_RIDING],
-        type_code=vehicle.type_code,
-        points=[(p.lon, p.lat, p.at) for p in accepted],
-    )
     for hit in hits:
+        if hit.kind == GeofenceKind.SERVICE_AREA:
+            continue
         point = accepted[hit.index]
         detail: dict[str, Any] = {"zone": hit.name}
         if hit.kind == GeofenceKind.SLOW:
@@ -583,11 +565,141 @@ async def end_geofence(session: AsyncSession, geofence_id: uuid.UUID, *, at: dat
     await session.flush()
 
 
+# ------------------------------------------------------------------ park-and-ride
+
+FREE_FLOATING = ("scooter_standing", "bicycle")  # form factors a park-and-ride leg may take
+
+
+async def plan_last_leg(
+    session: AsyncSession, *, booking: Booking, type_code: str, radius_m: int, now: datetime
+) -> ParkAndRide:
+    """A vehicle reservation for the last leg of a parking booking, in the booking's transaction: nothing is held
+    until the booking is checked out."""
+    kind = await vehicle_type(session, type_code)
+    if kind.form_factor not in FREE_FLOATING:
+        raise InvalidInput(
+            f"park-and-ride takes a shared scooter or bicycle, not a {kind.form_factor}",
+            extra={"type_code": type_code},
+        )
+    leg = ParkAndRide(
+        booking_id=booking.id,
+        rider_id=booking.driver_id,
+        type_code=type_code,
+        radius_m=radius_m,
+        status=ParkAndRideStatus.WAITING,
+        status_changed_at=now,
+    )
+    session.add(leg)
+    await session.flush()
+    return leg
+
+
+async def last_legs(session: AsyncSession, booking_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ParkAndRide]:
+    rows = await session.execute(select(ParkAndRide).where(ParkAndRide.booking_id.in_(booking_ids)))
+    return {leg.booking_id: leg for leg in rows.scalars()}
+
+
+def _move_leg(leg: ParkAndRide, status: ParkAndRideStatus, *, now: datetime, note: str | None = None) -> None:
+    leg.status, leg.status_changed_at = status, now
+    if note is not None:
+        leg.note = note
+
+
+async def follow_booking(
+    session: AsyncSession, *, booking: Booking, rules: FleetRules, now: datetime
+) -> ParkAndRide | None:
+    """Keep the booking's last leg in step with it: undone with a cancelled or no-show booking; at check-out the
+    nearest available vehicle of the type within the radius of the slot is reserved for the driver for
+    `rules.reservation` (or the leg is unfulfilled, with the reason, and parking is not affected)."""
+    leg = await session.scalar(select(ParkAndRide).where(ParkAndRide.booking_id == booking.id).with_for_update())
+    if leg is None or leg.status != ParkAndRideStatus.WAITING:
+        return leg
+    if booking.status in (BookingStatus.CANCELLED, BookingStatus.NO_SHOW):
+        _move_leg(leg, ParkAndRideStatus.CANCELLED, now=now, note=f"the parking booking is {booking.status}")
+    elif booking.status == BookingStatus.COMPLETED:
+        await _hold_last_leg(session, leg, booking=booking, rules=rules, now=now)
+    await session.flush()
+    return leg
+
+
+async def _hold_last_leg(
+    session: AsyncSession, leg: ParkAndRide, *, booking: Booking, rules: FleetRules, now: datetime
+) -> None:
+    try:
+        await _rider_free(session, leg.rider_id, now=now, except_vehicle=None)
+    except RiderBusy as busy:
+        _move_leg(leg, ParkAndRideStatus.UNFULFILLED, now=now, note=busy.detail)
+        return
+    vehicle = await repository.nearest_rentable(
+        session,
+        type_code=leg.type_code,
+        slot_id=booking.slot_id,
+        radius_m=leg.radius_m,
+        min_battery_pct=rules.battery_low_pct,
+    )
+    if vehicle is None:
+        _move_leg(
+            leg,
+            ParkAndRideStatus.UNFULFILLED,
+            now=now,
+            note=f"no {leg.type_code} was available within {leg.radius_m} m of the slot at check-out",
+        )
+        return
+    await record(session, vehicle, "reservation_start", now=now)
+    vehicle.reserved_by, vehicle.reserved_until = leg.rider_id, now + rules.reservation
+    leg.vehicle_id, leg.held_until = vehicle.id, vehicle.reserved_until
+    _move_leg(leg, ParkAndRideStatus.HELD, now=now)
+
+
+async def follow_bookings(
+    session: AsyncSession, *, rules: FleetRules, policy: BookingPolicy, now: datetime
+) -> list[uuid.UUID]:
+    """The worker's sweep: waiting legs follow bookings that ended by the clock (a no-show) or by another path.
+    Returns the vehicles held, for the live index."""
+    waiting = list(
+        (
+            await session.execute(select(ParkAndRide.booking_id).where(ParkAndRide.status == ParkAndRideStatus.WAITING))
+        ).scalars()
+    )
+    await parking.advance(session, booking_ids=waiting, policy=policy, now=now)
+    ended = await session.execute(
+        select(Booking).where(
+            Booking.id.in_(waiting),
+            Booking.status.in_([BookingStatus.CANCELLED, BookingStatus.NO_SHOW, BookingStatus.COMPLETED]),
+        )
+    )
+    held = []
+    for booking in ended.scalars():
+        leg = await follow_booking(session, booking=booking, rules=rules, now=now)
+        if leg is not None and leg.vehicle_id is not None:
+            held.append(leg.vehicle_id)
+    return held
+
+
+async def _close_held_leg(
+    session: AsyncSession, vehicle: Vehicle, status: ParkAndRideStatus, *, now: datetime
+) -> ParkAndRide | None:
+    """The vehicle's reservation ends (ridden, expired, cancelled): so does the park-and-ride leg it served."""
+    if vehicle.state != S.RESERVED:
+        return None
+    leg = await session.scalar(
+        select(ParkAndRide).where(
+            ParkAndRide.vehicle_id == vehicle.id,
+            ParkAndRide.rider_id == vehicle.reserved_by,
+            ParkAndRide.status == ParkAndRideStatus.HELD,
+        )
+    )
+    if leg is not None:
+        _move_leg(leg, status, now=now)
+    return leg
+
+
 # ------------------------------------------------------------------ rides
 
 
 async def _expire_reservation(session: AsyncSession, vehicle: Vehicle, *, now: datetime) -> None:
     if vehicle.state == S.RESERVED and vehicle.reserved_until is not None and vehicle.reserved_until <= now:
+        await _close_held_leg(session, vehicle, ParkAndRideStatus.EXPIRED, now=now)
         await record(session, vehicle, "reservation_cancel", now=now, at=vehicle.reserved_until)
         vehicle.reserved_by = vehicle.reserved_until = None
 
@@ -605,13 +717,15 @@ async def expire_reservations(session: AsyncSession, *, now: datetime) -> int:
     return len(expired)
 
 
-async def _rider_free(session: AsyncSession, rider: Actor, *, now: datetime, except_vehicle: uuid.UUID | None) -> None:
-    riding = await session.scalar(select(Trip.id).where(Trip.rider_id == rider.id, Trip.status == TripStatus.ON_TRIP))
+async def _rider_free(
+    session: AsyncSession, rider_id: uuid.UUID, *, now: datetime, except_vehicle: uuid.UUID | None
+) -> None:
+    riding = await session.scalar(select(Trip.id).where(Trip.rider_id == rider_id, Trip.status == TripStatus.ON_TRIP))
     if riding is not None:
         raise RiderBusy("you are already on a ride; end it first", extra={"trip_id": riding})
     held = await session.scalar(
         select(Vehicle.id).where(
-            Vehicle.reserved_by == rider.id, Vehicle.state == S.RESERVED, Vehicle.reserved_until > now
+            Vehicle.reserved_by == rider_id, Vehicle.state == S.RESERVED, Vehicle.reserved_until > now
         )
     )
     if held is not None and held != except_vehicle:
@@ -631,7 +745,7 @@ async def reserve(
     session: AsyncSession, *, rider: Actor, vehicle_id: uuid.UUID, rules: FleetRules, now: datetime
 ) -> Vehicle:
     """Hold an available vehicle for the rider, free of charge, for `rules.reservation`."""
-    await _rider_free(session, rider, now=now, except_vehicle=None)
+    await _rider_free(session, rider.id, now=now, except_vehicle=None)
     vehicle = await repository.vehicle_for_update(session, vehicle_id)
     await _expire_reservation(session, vehicle, now=now)
     if vehicle.state == S.RESERVED and vehicle.reserved_by == rider.id:
@@ -647,6 +761,7 @@ async def cancel_reservation(session: AsyncSession, *, rider: Actor, vehicle_id:
     vehicle = await repository.vehicle_for_update(session, vehicle_id)
     if vehicle.state != S.RESERVED or (vehicle.reserved_by != rider.id and not rider.is_staff):
         raise InvalidVehicleTransition("you hold no reservation on this vehicle", extra={"state": vehicle.state})
+    await _close_held_leg(session, vehicle, ParkAndRideStatus.CANCELLED, now=now)
     await record(session, vehicle, "reservation_cancel", now=now)
     vehicle.reserved_by = vehicle.reserved_until = None
     await session.flush()
@@ -756,11 +871,11 @@ async def unlock(
     vehicle_id: uuid.UUID,
     rules: FleetRules,
     now: datetime,
-    parking_booking_id: uuid.UUID | None = None,
 ) -> Trip:
     """Start a ride: the vehicle must be available (or reserved by the rider), in a priced zone, and the rider's
-    wallet must cover the estimated fare (`rules.hold_minutes`), which is held."""
-    await _rider_free(session, rider, now=now, except_vehicle=vehicle_id)
+    wallet must cover the estimated fare (`rules.hold_minutes`), which is held. A vehicle held for the last leg of
+    a parking booking (park-and-ride) links the trip to that booking."""
+    await _rider_free(session, rider.id, now=now, except_vehicle=vehicle_id)
     vehicle = await repository.vehicle_for_update(session, vehicle_id)
     await _expire_reservation(session, vehicle, now=now)
     _rentable(vehicle, rider)
@@ -791,8 +906,9 @@ async def unlock(
         started_at=now,
         start_lon=where[0],
         start_lat=where[1],
-        parking_booking_id=parking_booking_id,
     )
+    leg = await _close_held_leg(session, vehicle, ParkAndRideStatus.RIDDEN, now=now)
+    trip.parking_booking_id = leg.booking_id if leg is not None else None
     session.add(trip)
     await session.flush()
     amount = sum(line["amount_krw"] for line in estimate)

@@ -3,13 +3,14 @@ area's bounds, this decides which points are believable."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from math import asin, cos, pi, sin, sqrt
 
 EARTH_RADIUS_M = 6_371_008.8
+RADIANS = pi / 180
 
 
 class Rejection(StrEnum):
@@ -52,14 +53,15 @@ class Screening:
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Great-circle (haversine) distance in metres."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi, dlmb = phi2 - phi1, math.radians(lon2 - lon1)
-    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    phi1, phi2 = lat1 * RADIANS, lat2 * RADIANS
+    h = sin((phi2 - phi1) / 2) ** 2 + cos(phi1) * cos(phi2) * sin((lon2 - lon1) * RADIANS / 2) ** 2
+    return 2 * EARTH_RADIUS_M * asin(min(1.0, sqrt(h)))
 
 
 def outside_by_m(bounds: Bounds, lon: float, lat: float) -> float:
     """How far (metres) the point lies outside the box; 0 inside."""
+    if bounds.min_lon <= lon <= bounds.max_lon and bounds.min_lat <= lat <= bounds.max_lat:
+        return 0.0
     near_lon = min(max(lon, bounds.min_lon), bounds.max_lon)
     near_lat = min(max(lat, bounds.min_lat), bounds.max_lat)
     return distance_m(lon, lat, near_lon, near_lat)
@@ -73,16 +75,15 @@ def screen(
     accepted: list[Fix] = []
     refused: list[tuple[int, Rejection]] = []
     previous = last
+    latest_allowed, earliest_allowed = now + rules.future_skew, now - rules.max_age
     for index, point in enumerate(points):
         reason: Rejection | None = None
-        if point.at > now + rules.future_skew:
+        if point.at > latest_allowed:
             reason = Rejection.FUTURE
-        elif point.at < now - rules.max_age:
+        elif point.at < earliest_allowed:
             reason = Rejection.STALE
-        elif previous is not None and point.at == previous.at:
-            reason = Rejection.DUPLICATE
-        elif previous is not None and point.at < previous.at:
-            reason = Rejection.OUT_OF_ORDER
+        elif previous is not None and point.at <= previous.at:
+            reason = Rejection.DUPLICATE if point.at == previous.at else Rejection.OUT_OF_ORDER
         elif bounds is not None and outside_by_m(bounds, point.lon, point.lat) > rules.far_m:
             reason = Rejection.FAR_OUT_OF_AREA
         elif previous is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -466,6 +467,14 @@ async def _advance(
             )
     if moved:
         await ledger.append(session, *(_record(booking, now=now) for booking in moved))
+
+
+async def advance(
+    session: AsyncSession, *, booking_ids: Sequence[uuid.UUID], policy: BookingPolicy, now: datetime
+) -> None:
+    """Apply the clock-driven transitions to these bookings now, for callers that act on their current state."""
+    for booking_id in booking_ids:
+        await _advance(session, now=now, policy=policy, booking_id=booking_id)
 
 
 async def create_booking(

@@ -18,6 +18,8 @@ from api.idempotency import IdempotencyKeyHeader, create_once
 from api.schemas import BookingIn, BookingOut, ErrorOut, Page, page
 from api.state import AppState
 from core.errors import InvalidInput
+from mobility import live
+from mobility import service as fleet
 from parking import service
 from parking.models import BookingStatus
 from parking.repository import BookingRow
@@ -40,7 +42,12 @@ async def create_booking(
 ) -> BookingOut:
     """Reserve a slot for [start, end). The interval must lie inside the slot's sharing windows (409
     `outside_sharing_window`) and no other booking may hold any part of it (409 `slot_unavailable`, enforced by a
-    PostgreSQL exclusion constraint). Send an `Idempotency-Key` so that a retry never books twice."""
+    PostgreSQL exclusion constraint). Send an `Idempotency-Key` so that a retry never books twice.
+
+    Park-and-ride: with `park_and_ride`, the same request also reserves a shared scooter or e-bike for the last
+    leg (both are made, or neither). Nothing is held until check-out; then the nearest available vehicle of the
+    type within `radius_m` of the slot is reserved for the driver for `MAEUL_RIDE_RESERVATION_MINUTES` (unlock it
+    with `POST /rides`). Cancelling the booking, or a no-show, undoes the leg."""
 
     async def work() -> BookingOut:
         row = await service.create_booking(
@@ -53,7 +60,16 @@ async def create_booking(
             policy=state.policy,
             now=now,
         )
-        return BookingOut.of(row, actor)
+        leg = None
+        if body.park_and_ride is not None:
+            leg = await fleet.plan_last_leg(
+                session,
+                booking=row.booking,
+                type_code=body.park_and_ride.type_code,
+                radius_m=body.park_and_ride.radius_m,
+                now=now,
+            )
+        return BookingOut.of(row, actor, leg)
 
     return await create_once(  # type: ignore[return-value]
         session, actor=actor, key=idempotency_key, operation="POST /bookings", payload=body, work=work
@@ -90,8 +106,11 @@ async def _list(
         policy=state.policy,
         now=now,
     )
+    legs = await fleet.last_legs(session, [row.booking.id for row in rows])
     await session.commit()  # listing may have moved expired bookings along
-    return page([BookingOut.of(row, actor) for row in rows], limit=query.limit, offset=query.offset)
+    return page(
+        [BookingOut.of(row, actor, legs.get(row.booking.id)) for row in rows], limit=query.limit, offset=query.offset
+    )
 
 
 @router.get("", response_model=Page[BookingOut], summary="List bookings")
@@ -118,8 +137,9 @@ async def get_booking(
     """The driver, the slot's owner (without driver identity), staff and the city may read a booking; for anyone
     else it does not exist (404)."""
     row = await service.get_booking(session, actor=actor, booking_id=booking_id, policy=state.policy, now=now)
+    leg = await fleet.follow_booking(session, booking=row.booking, rules=state.fleet, now=now)
     await session.commit()
-    return BookingOut.of(row, actor)
+    return BookingOut.of(row, actor, leg)
 
 
 def _transition_route(action: str, summary: str, description: str) -> None:
@@ -129,8 +149,11 @@ def _transition_route(action: str, summary: str, description: str) -> None:
         booking_id: uuid.UUID, actor: Anyone, state: StateDep, session: SessionDep, now: NowDep
     ) -> BookingOut:
         row: BookingRow = await change(session, actor=actor, booking_id=booking_id, policy=state.policy, now=now)
+        leg = await fleet.follow_booking(session, booking=row.booking, rules=state.fleet, now=now)
         await session.commit()
-        return BookingOut.of(row, actor)
+        if leg is not None and leg.vehicle_id is not None:
+            await live.sync(state.redis, session, [leg.vehicle_id])
+        return BookingOut.of(row, actor, leg)
 
     route.__doc__ = description
     path = action.replace("_booking", "").replace("_", "-")
@@ -148,7 +171,8 @@ def _transition_route(action: str, summary: str, description: str) -> None:
 _transition_route(
     "cancel_booking",
     "Cancel a reservation",
-    "Only a `reserved` booking can be cancelled (by its driver or staff); the slot is free again at once.",
+    "Only a `reserved` booking can be cancelled (by its driver or staff); the slot is free again at once, and a "
+    "park-and-ride leg is undone with it.",
 )
 _transition_route(
     "check_in",
@@ -160,5 +184,6 @@ _transition_route(
     "check_out",
     "Check out on leaving",
     "active or overstayed -> completed. An active booking still parked at end + `MAEUL_OVERSTAY_GRACE_MINUTES` "
-    "becomes `overstayed`.",
+    "becomes `overstayed`. A park-and-ride leg then holds the nearest available vehicle for the driver (see "
+    "`park_and_ride` in the response: `held` with the vehicle, or `unfulfilled` with the reason).",
 )

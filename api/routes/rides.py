@@ -29,8 +29,7 @@ from api.schemas import (
 )
 from ledger import log as ledger
 from mobility import live, repository, service
-from mobility.models import Trip, Vehicle, VehicleType
-from mobility.states import VehicleState
+from mobility.models import Trip, VehicleType
 
 router = APIRouter(prefix="/rides", tags=["rides"])
 
@@ -56,22 +55,16 @@ async def nearby(
 ) -> list[NearbyVehicleOut]:
     """Nearest first, from the live index (Redis GEO), each re-checked against the database: available now, with
     enough battery to ride and, with `trip_m`, enough range for the trip."""
-    types = {t.code: t for t in (await session.execute(select(VehicleType))).scalars()}
-    wanted = [code for code in (type_code or list(types)) if code in types]
+    types = list((await session.execute(select(VehicleType.code))).scalars())
+    wanted = [code for code in (type_code or types) if code in types]
     hits = await live.near(state.redis, type_codes=wanted, lon=lon, lat=lat, radius_m=radius_m, count=limit * 3)
-    rows = {
-        v.id: v for v in (await session.execute(select(Vehicle).where(Vehicle.id.in_([h[0] for h in hits])))).scalars()
-    }
-    where = await repository.positions(session, list(rows))
+    rows = await repository.rentable(session, [vehicle_id for vehicle_id, _ in hits])
     found = []
     for vehicle_id, metres in hits:
         vehicle = rows.get(vehicle_id)
-        if vehicle is None or vehicle.state != VehicleState.AVAILABLE or vehicle_id not in where:
+        if vehicle is None or vehicle.battery_pct < state.fleet.battery_low_pct:
             continue
-        if vehicle.battery_pct < state.fleet.battery_low_pct:
-            continue
-        range_m = types[vehicle.type_code].max_range_m * vehicle.battery_pct // 100
-        if trip_m is not None and range_m < trip_m:
+        if trip_m is not None and vehicle.range_m < trip_m:
             continue
         found.append(
             NearbyVehicleOut(
@@ -79,8 +72,8 @@ async def nearby(
                 label=vehicle.label,
                 type_code=vehicle.type_code,
                 battery_pct=vehicle.battery_pct,
-                range_m=range_m,
-                location=Location(lon=where[vehicle_id][0], lat=where[vehicle_id][1]),
+                range_m=vehicle.range_m,
+                location=Location(lon=vehicle.lon, lat=vehicle.lat),
                 walk_m=int(round(metres * state.fleet.walk_detour_factor)),
             )
         )

@@ -270,15 +270,17 @@ async def post_telemetry(
     """Up to 1,000 fixes of one device (authenticated by its key). Each point is accepted or rejected with a
     reason (duplicate, out_of_order, future, stale, far_out_of_area, impossible_speed); the accepted ones are stored
     together with the events they cause (battery low, leaving the service area, contact restored), or none is."""
-    vehicle = await service.authenticate_device(session, device_id=device_id, key=device_key)
     fixes = [Fix(p.at, p.lon, p.lat, p.speed_mps, p.heading_deg, p.battery_pct, p.accuracy_m) for p in body.points]
-    report = await service.ingest(session, vehicle.id, fixes, rules=state.fleet, now=now)
-    vehicle_state = vehicle.state
-    await commit_and_sync(state, session, [vehicle.id])
+    report = await service.ingest(
+        session, device_id=device_id, key=device_key, points=fixes, rules=state.fleet, now=now
+    )
+    await session.commit()
+    if report.placement is not None:  # nothing accepted: the vehicle did not move
+        await live.place(state.redis, [report.placement])
     return TelemetryOut(
         accepted=report.accepted,
         rejected=len(report.rejected),
         rejections=[RejectedPoint(index=i, reason=why) for i, why in report.rejected],
         events=report.events,
-        vehicle_state=vehicle_state,
+        vehicle_state=report.vehicle_state,
     )

@@ -184,3 +184,27 @@ async def test_riding_through_a_no_riding_zone_is_reported_to_the_city(
         (await session.execute(select(ComplianceEvent).where(ComplianceEvent.vehicle_id == vehicle_id))).scalars().all()
     )
     assert [e.kind for e in events].count("riding_in_no_riding_zone") == 2  # the fixes at 200 m and 240 m
+
+
+async def test_a_batch_that_fails_midway_leaves_no_history(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock, monkeypatch
+):
+    """The history is written with COPY on the request's own connection: a failure after it takes it back."""
+    now = clock.now()
+    fleet = await make_fleet(session, now=now)
+    vehicle_id, device, key = await make_vehicle(session, provider_id=fleet["partner"].id, now=now)  # type: ignore[attr-defined]
+    await session.commit()
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the geofence query failed")
+
+    monkeypatch.setattr("mobility.repository.points_in_areas", broken)
+    points = [fix(now - timedelta(seconds=10 - i), east_m=i) for i in range(5)]
+    failed = await client.post("/telemetry", json={"points": points}, headers=device_headers(device, key))
+    assert failed.status_code == 500
+    stored = await session.scalar(
+        select(func.count()).select_from(TelemetryPoint).where(TelemetryPoint.vehicle_id == vehicle_id)
+    )
+    assert stored == 0
+    vehicle = await session.get(Vehicle, vehicle_id, populate_existing=True)
+    assert vehicle is not None and vehicle.last_fix_at is None
