@@ -62,6 +62,13 @@ async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account:
     return account
 
 
+async def active_role(session: AsyncSession, account_id: uuid.UUID) -> Role | None:
+    """The role of an active account (None: unknown or disabled). Every signed-in request asks, so it reads one
+    column of one row and nothing else."""
+    role = await session.scalar(select(Account.role).where(Account.id == account_id, Account.is_active))
+    return Role(role) if role is not None else None
+
+
 def _failures_key(email: str) -> str:
     return f"maeul:login-failures:{email}"
 

@@ -13,10 +13,10 @@ from fastapi.security import OAuth2PasswordBearer
 
 from accounts.actor import Actor
 from accounts.models import Role
-from accounts.service import get_account
+from accounts.service import active_role
 from api.deps import NowDep, SessionDep, StateDep
 from api.errors import NotAuthenticated
-from core.errors import Forbidden, NotFound
+from core.errors import Forbidden
 
 ALGORITHM = "HS256"
 oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
@@ -51,11 +51,10 @@ async def current_actor(
             raise jwt.ExpiredSignatureError("the token has expired")
     except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise NotAuthenticated("the access token is invalid or has expired; sign in again") from error
-    try:
-        account = await get_account(session, account_id)
-    except NotFound as error:
-        raise NotAuthenticated("the account of this token no longer exists or is disabled") from error
-    return Actor(id=account.id, role=Role(account.role))
+    role = await active_role(session, account_id)
+    if role is None:
+        raise NotAuthenticated("the account of this token no longer exists or is disabled")
+    return Actor(id=account_id, role=role)
 
 
 def require(roles: frozenset[Role]) -> Callable[..., Awaitable[Actor]]:

@@ -155,10 +155,11 @@ class SlotMatchOut(BaseModel):
     slot: SlotOut
     distance_m: int = Field(description="straight-line metres from the destination")
     walk_m: int = Field(description="estimated walking metres (straight line x detour factor)")
-    price_krw: int | None = Field(description="what booking the interval would cost now; null: no tariff")
+    price_krw: int = Field(description="what booking the interval costs now (unpriceable slots are never offered)")
 
     @classmethod
     def of(cls, match: SlotMatch, *, detour: float) -> SlotMatchOut:
+        assert match.price_krw is not None  # search leaves unpriceable slots out
         return cls(
             slot=SlotOut.of(match.slot),
             distance_m=round(match.distance_m),

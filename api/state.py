@@ -15,7 +15,7 @@ from core.pools import solver_pool
 from core.redis import make_redis
 from core.settings import Settings
 from ledger.signing import Signer, signer_for
-from mobility.service import FleetRules
+from mobility.service import FleetRules, TypeCodes
 from parking.policy import BookingPolicy
 
 
@@ -28,6 +28,7 @@ class AppState:
     clock: Clock
     policy: BookingPolicy
     fleet: FleetRules
+    type_codes: TypeCodes
     signing_secret: str
     signer: Signer
     solver_pool: Executor
@@ -44,6 +45,7 @@ def build_state(settings: Settings, *, clock: Clock | None = None, database_url:
         clock=clock or SystemClock(),
         policy=BookingPolicy.from_settings(settings),
         fleet=FleetRules.from_settings(settings),
+        type_codes=TypeCodes(),
         solver_pool=solver_pool(),
         signing_secret=settings.signing_secret(),
         signer=signer_for(settings),

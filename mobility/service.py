@@ -12,7 +12,9 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import secrets
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -171,6 +173,20 @@ async def vehicle_type(session: AsyncSession, code: str) -> VehicleType:
     if found is None:
         raise VehicleTypeNotFound(f"vehicle type {code!r} not found", extra={"type_code": code})
     return found
+
+
+class TypeCodes:
+    """The vehicle type codes, reference data that only migrations change: read at most once a minute per process
+    (a nearby search would otherwise spend a database round trip on them every time)."""
+
+    def __init__(self, ttl_s: float = 60) -> None:
+        self._ttl_s, self._codes, self._read_at = ttl_s, frozenset[str](), -math.inf
+
+    async def get(self, session: AsyncSession) -> frozenset[str]:
+        if time.monotonic() - self._read_at > self._ttl_s:
+            self._codes = frozenset((await session.execute(select(VehicleType.code))).scalars())
+            self._read_at = time.monotonic()
+        return self._codes
 
 
 @dataclass(frozen=True, slots=True)

@@ -357,6 +357,9 @@ async def availability(
 # ---------------------------------------------------------------- search
 
 
+SEARCH_CHUNK = 50  # candidates read at a time while filling a page with bookable slots
+
+
 async def search(
     session: AsyncSession,
     *,
@@ -372,34 +375,40 @@ async def search(
     policy: BookingPolicy,
     now: datetime,
 ) -> list[SlotMatch]:
-    """Slots free for the whole of [start, end) within `max_walk_m` estimated walking metres, nearest first.
+    """Slots free for the whole of [start, end) within `max_walk_m` estimated walking metres, nearest first, that
+    can be booked: a slot whose zone has no tariff for part of the interval is left out (booking it would be 409
+    `price_unavailable`), so the page is filled from further candidates.
 
     Walking distance is estimated as great-circle distance times `walk_detour_factor`.
     """
     policy.check_interval(start, end, now=now)
     await _advance(session, now=now, policy=policy)
-    matches = await repository.search_free_slots(
-        session,
-        lon=lon,
-        lat=lat,
-        radius_m=max_walk_m / walk_detour_factor,
-        start=start,
-        end=end,
-        timezone=policy.timezone,
-        filters=filters,
-        limit=limit,
-        offset=offset,
-    )
-    book = await billing.price_book(session, {match.slot.zone_id for match in matches}, start, end)
-
-    def priced(view: SlotView) -> int | None:
-        """The quote for [start, end) on the slot; None without a tariff."""
-        try:
-            return book.quote(view.zone_id, view.kind, start, end, timezone=policy.timezone).total_krw
-        except NoTariff:
-            return None
-
-    return [dataclasses.replace(match, price_krw=priced(match.slot)) for match in matches]
+    bookable: list[SlotMatch] = []
+    scanned, chunk = 0, max(limit, SEARCH_CHUNK)
+    while len(bookable) < offset + limit:
+        matches = await repository.search_free_slots(
+            session,
+            lon=lon,
+            lat=lat,
+            radius_m=max_walk_m / walk_detour_factor,
+            start=start,
+            end=end,
+            timezone=policy.timezone,
+            filters=filters,
+            limit=chunk,
+            offset=scanned,
+        )
+        book = await billing.price_book(session, {match.slot.zone_id for match in matches}, start, end)
+        for match in matches:
+            try:
+                quote = book.quote(match.slot.zone_id, match.slot.kind, start, end, timezone=policy.timezone)
+            except NoTariff:
+                continue
+            bookable.append(dataclasses.replace(match, price_krw=quote.total_krw))
+        scanned += len(matches)
+        if len(matches) < chunk:
+            break
+    return bookable[offset : offset + limit]
 
 
 # ---------------------------------------------------------------- bookings

@@ -29,7 +29,7 @@ from api.schemas import (
 )
 from ledger import log as ledger
 from mobility import live, repository, service
-from mobility.models import Trip, VehicleType
+from mobility.models import Trip
 
 router = APIRouter(prefix="/rides", tags=["rides"])
 
@@ -55,8 +55,8 @@ async def nearby(
 ) -> list[NearbyVehicleOut]:
     """Nearest first, from the live index (Redis GEO), each re-checked against the database: available now, with
     enough battery to ride and, with `trip_m`, enough range for the trip."""
-    types = list((await session.execute(select(VehicleType.code))).scalars())
-    wanted = [code for code in (type_code or types) if code in types]
+    types = await state.type_codes.get(session)
+    wanted = sorted(types) if type_code is None else [code for code in type_code if code in types]
     hits = await live.near(state.redis, type_codes=wanted, lon=lon, lat=lat, radius_m=radius_m, count=limit * 3)
     rows = await repository.rentable(session, [vehicle_id for vehicle_id, _ in hits])
     found = []

@@ -163,6 +163,9 @@ class StatementLineOut(BaseModel):
     transaction_id: str
     kind: str
     reference: str
+    description: str = Field(
+        description="what it was for: the booking (slot code, local period, charge kinds) or the ride (vehicle, period)"
+    )
     amount_krw: int
     balance_krw: int
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import func, select
@@ -63,6 +64,11 @@ async def test_from_wallet_to_statements_and_ledger(
     document = owner_statement.json()
     assert (document["opening_krw"], document["closing_krw"]) == (0, 2200)
     assert [(line["kind"], line["amount_krw"]) for line in document["lines"]] == [("capture", 2200)]
+    # an owner can tell which booking it was: slot, local period, what was charged
+    local = START.astimezone(ZoneInfo(state.policy.timezone)).strftime("%Y-%m-%d %H:%M")
+    described = document["lines"][0]["description"]
+    assert booking["slot_code"] in described and local in described, described
+    assert "booked_time, overstay" in described, described
     rows = list(
         csv.reader(
             io.StringIO(
@@ -76,7 +82,8 @@ async def test_from_wallet_to_statements_and_ledger(
             )
         )
     )
-    assert rows[0][0] == "account" and rows[-1][4:] == ["closing", "", "", "2200"]
+    assert rows[0][0] == "account" and rows[-1][4:] == ["closing", "", "", "", "2200"]
+    assert rows[2][6] == described
     others = await client.get(
         "/settlement/statements", params={"account": "enterprise", "month": "2026-11"}, headers=auth(state, owner)
     )

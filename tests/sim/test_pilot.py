@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from core.clock import FixedClock
 from parking.models import SlotKind
 from sim.pilot import CENTRE, DEMO_PASSWORD, generate, load
 from tests.conftest import NOW
-from tests.factories import POLICY
+from tests.factories import POLICY, booking_body
 
 
 def test_generation_is_deterministic_and_shaped_like_the_pilot():
@@ -67,3 +68,25 @@ async def test_demo_search_near_a_sangsalmi_destination(
         ).json()["items"]
     }
     assert "resident_priority" not in night_kinds and "public_lot" in night_kinds
+
+
+async def test_search_offers_only_what_can_be_booked_on_the_demo_data(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
+):
+    """For random intervals over a week, every slot the search offers has a price, and booking it is never refused
+    for want of one (the driver is never offered what they cannot book)."""
+    await load(session, clock=clock, policy=POLICY)
+    await session.commit()
+    token = await client.post("/auth/token", data={"username": "resident@maeul.demo", "password": DEMO_PASSWORD})
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    rng = random.Random(9162)
+    for _ in range(12):
+        start = NOW + timedelta(minutes=15 * rng.randrange(4, 4 * 24 * 7))
+        end = start + timedelta(minutes=30 * rng.randrange(1, 24))
+        params = {"lat": 37.5205, "lon": 126.7795, "start": start.isoformat(), "end": end.isoformat()}
+        params |= {"max_walk_m": 1500, "limit": 50}
+        found = (await client.get("/slots/search", params=params, headers=headers)).json()["items"]
+        assert all(item["price_krw"] is not None and item["price_krw"] >= 0 for item in found)
+        for item in found[:2]:
+            booked = await client.post("/bookings", json=booking_body(item["slot"]["id"], start, end), headers=headers)
+            assert booked.status_code in (201, 402), booked.text  # 402: the demo wallet ran dry, never 409
