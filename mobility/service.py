@@ -584,6 +584,7 @@ async def end_geofence(session: AsyncSession, geofence_id: uuid.UUID, *, at: dat
 # ------------------------------------------------------------------ park-and-ride
 
 FREE_FLOATING = ("scooter_standing", "bicycle")  # form factors a park-and-ride leg may take
+BOOKING_ENDED = (BookingStatus.CANCELLED, BookingStatus.NO_SHOW, BookingStatus.COMPLETED)  # a waiting leg follows
 
 
 async def plan_last_leg(
@@ -627,8 +628,10 @@ async def follow_booking(
     """Keep the booking's last leg in step with it: undone with a cancelled or no-show booking; at check-out the
     nearest available vehicle of the type within the radius of the slot is reserved for the driver for
     `rules.reservation` (or the leg is unfulfilled, with the reason, and parking is not affected)."""
-    leg = await session.scalar(select(ParkAndRide).where(ParkAndRide.booking_id == booking.id).with_for_update())
-    if leg is None or leg.status != ParkAndRideStatus.WAITING:
+    ended = booking.status in BOOKING_ENDED
+    query = select(ParkAndRide).where(ParkAndRide.booking_id == booking.id)
+    leg = await session.scalar(query.with_for_update() if ended else query)  # lock only when it may change
+    if leg is None or leg.status != ParkAndRideStatus.WAITING or not ended:
         return leg
     if booking.status in (BookingStatus.CANCELLED, BookingStatus.NO_SHOW):
         _move_leg(leg, ParkAndRideStatus.CANCELLED, now=now, note=f"the parking booking is {booking.status}")
@@ -661,8 +664,7 @@ async def _hold_last_leg(
             note=f"no {leg.type_code} was available within {leg.radius_m} m of the slot at check-out",
         )
         return
-    await record(session, vehicle, "reservation_start", now=now)
-    vehicle.reserved_by, vehicle.reserved_until = leg.rider_id, now + rules.reservation
+    await _hold(session, vehicle, rider_id=leg.rider_id, rules=rules, now=now)
     leg.vehicle_id, leg.held_until = vehicle.id, vehicle.reserved_until
     _move_leg(leg, ParkAndRideStatus.HELD, now=now)
 
@@ -681,7 +683,7 @@ async def follow_bookings(
     ended = await session.execute(
         select(Booking).where(
             Booking.id.in_(waiting),
-            Booking.status.in_([BookingStatus.CANCELLED, BookingStatus.NO_SHOW, BookingStatus.COMPLETED]),
+            Booking.status.in_(BOOKING_ENDED),
         )
     )
     held = []
@@ -767,10 +769,17 @@ async def reserve(
     if vehicle.state == S.RESERVED and vehicle.reserved_by == rider.id:
         raise VehicleUnavailable("you already reserved this vehicle", extra={"reserved_until": vehicle.reserved_until})
     _rentable(vehicle, rider)
-    await record(session, vehicle, "reservation_start", now=now)
-    vehicle.reserved_by, vehicle.reserved_until = rider.id, now + rules.reservation
+    await _hold(session, vehicle, rider_id=rider.id, rules=rules, now=now)
     await session.flush()
     return vehicle
+
+
+async def _hold(
+    session: AsyncSession, vehicle: Vehicle, *, rider_id: uuid.UUID, rules: FleetRules, now: datetime
+) -> None:
+    """Reserve the vehicle for the rider, free, for `rules.reservation` (an MDS `reservation_start`)."""
+    await record(session, vehicle, "reservation_start", now=now)
+    vehicle.reserved_by, vehicle.reserved_until = rider_id, now + rules.reservation
 
 
 async def cancel_reservation(session: AsyncSession, *, rider: Actor, vehicle_id: uuid.UUID, now: datetime) -> Vehicle:
