@@ -160,6 +160,12 @@ def demo(
     )
     for account in HEADLINE_ACCOUNTS:
         typer.echo(f"  {account.role:<9} {account.email:<22} {account.display_name}")
+    chain = settings.chain_endpoint()
+    if chain is not None:
+        typer.echo(
+            "\nVerify a receipt yourself against the chain (once the first anchor is in, a few seconds):\n"
+            f"  maeul verify --api {base} --chain-url {chain} --leaf-index 0"
+        )
     if serve:
         typer.echo("\nServing, with the ledger worker; press Ctrl-C to stop.")
         try:
@@ -198,19 +204,34 @@ def verify(
     contract: Annotated[str | None, typer.Option(help="anchor contract address (default: as the API says)")] = None,
     public_key: Annotated[str | None, typer.Option(help="pin the log's Ed25519 key (base64)")] = None,
     state: Annotated[
-        Path | None, typer.Option(help="file keeping the last tree head seen and the pinned key [~/.maeul-verify.json]")
+        Path | None,
+        typer.Option(help="file keeping, per log, the last tree head seen and the pinned key [~/.maeul-verify.json]"),
+    ] = None,
+    forget: Annotated[
+        str | None, typer.Option(help="forget what is remembered of the log with this origin (it was recreated)")
     ] = None,
 ) -> None:
     """Verify a receipt yourself: entry hash, inclusion, tree head signature, consistency with the last tree head
-    seen, and the root anchored on the chain. Exit 0: verified; 1: a check failed; 2: not yet anchored/checked."""
+    seen of that log, and the root anchored on the chain. Exit 0: verified; 1: a check failed; 2: not yet
+    anchored/checked."""
     import base64
 
     import httpx
 
+    from ledger import verify as monitor
     from ledger.chain import Chain
     from ledger.verify import load_state, save_state, verify_receipt
 
     state_file = state or Path.home() / ".maeul-verify.json"
+    if forget is not None:
+        memory = load_state(state_file)
+        if not monitor.forget(memory, forget):
+            known = ", ".join(name or "(unnamed, from an older verifier)" for name in memory["logs"]) or "none"
+            typer.secho(f"no log {forget!r} is remembered in {state_file}; known: {known}", fg=typer.colors.RED)
+            raise typer.Exit(1)
+        save_state(state_file, memory)
+        typer.echo(f"forgot log {forget}; its next receipt is checked as a first use")
+        raise typer.Exit(0)
     if leaf_index is None and leaf_hash is None:
         typer.secho("give --leaf-index or --leaf-hash (from a receipt)", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
@@ -249,7 +270,7 @@ def ledger_audit(
     from ledger.signing import signer_for
 
     settings = get_settings()
-    url = chain_url or settings.chain_url
+    url = chain_url or settings.chain_endpoint()
 
     async def run() -> int:
         engine = make_engine(settings)

@@ -1,4 +1,5 @@
-"""The private PostgreSQL + PostGIS cluster and redis-server that `maeul services up` runs under `./.maeul/`.
+"""The private PostgreSQL + PostGIS cluster, redis-server and anvil chain node that `maeul services up` runs under
+`./.maeul/`.
 
 PostgreSQL refuses to run as root, so when we are root the cluster belongs to the `postgres` OS user and every
 server command runs through `runuser -u postgres --`; as a normal user it runs as that user. Each service is
@@ -11,6 +12,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -280,16 +282,88 @@ def _redis_down(settings: Settings) -> None:
             pass  # the server closes the connection as it shuts down
 
 
+def _chain_dir(settings: Settings) -> Path:
+    return (settings.home / "anvil").resolve()
+
+
+def _anvil_binary() -> Path:
+    for candidate in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        binary = candidate / "node_modules" / ".bin" / "anvil"
+        if binary.exists():
+            return binary
+    if found := shutil.which("anvil"):
+        return Path(found)
+    raise ServiceError(
+        "anvil (the local EVM chain node) not found: run `make node-tools` (npm ci) in the project, or set "
+        "MAEUL_CHAIN_URL to a running node, or MAEUL_LOCAL_CHAIN=in-process"
+    )
+
+
+def _chain_ping(settings: Settings) -> bool:
+    import httpx
+
+    try:
+        answer = httpx.post(
+            f"http://127.0.0.1:{settings.chain_port}",
+            json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"},
+            timeout=1,
+        )
+        return answer.status_code == 200 and "result" in answer.json()
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def _chain_up(settings: Settings) -> None:
+    if _chain_ping(settings):
+        return
+    binary = _anvil_binary()
+    root = _chain_dir(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    log = (root / "anvil.log").open("a")
+    # the chain survives restarts: anvil loads its state at start and writes it back on exit
+    process = subprocess.Popen(
+        [str(binary), "--host", "127.0.0.1", "--port", str(settings.chain_port), "--state", str(root / "state.json")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    (root / "anvil.pid").write_text(str(process.pid))
+    deadline = time.monotonic() + 30
+    while not _chain_ping(settings):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise ServiceError(f"anvil did not answer on port {settings.chain_port}; see {root / 'anvil.log'}")
+        time.sleep(0.1)
+
+
+def _chain_down(settings: Settings) -> None:
+    pid_file = _chain_dir(settings) / "anvil.pid"
+    if not pid_file.exists():
+        return
+    try:
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    except (ProcessLookupError, ValueError):
+        pass
+    deadline = time.monotonic() + 10
+    while _chain_ping(settings) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pid_file.unlink(missing_ok=True)
+
+
 def up(settings: Settings) -> list[ServiceStatus]:
-    """Start what is managed locally; return the status of both services."""
+    """Start what is managed locally; return the status of every service."""
     if settings.manages_database:
         _pg_up(settings)
     if settings.manages_redis:
         _redis_up(settings)
+    if settings.manages_chain:
+        _chain_up(settings)
     return status(settings)
 
 
 def down(settings: Settings) -> list[ServiceStatus]:
+    if settings.manages_chain:
+        _chain_down(settings)
     if settings.manages_redis:
         _redis_down(settings)
     if settings.manages_database:
@@ -309,4 +383,11 @@ def status(settings: Settings) -> list[ServiceStatus]:
         result.append(ServiceStatus("redis", True, _redis_ping(settings), where))
     else:
         result.append(ServiceStatus("redis", False, None, "MAEUL_REDIS_URL"))
+    if settings.manages_chain:
+        where = f"127.0.0.1:{settings.chain_port} (state {_chain_dir(settings) / 'state.json'})"
+        result.append(ServiceStatus("chain", True, _chain_ping(settings), where))
+    elif settings.chain_url is None:
+        result.append(ServiceStatus("chain", False, None, "in-process (MAEUL_LOCAL_CHAIN)"))
+    else:
+        result.append(ServiceStatus("chain", False, None, "MAEUL_CHAIN_URL"))
     return result

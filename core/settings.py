@@ -58,7 +58,15 @@ class Settings(BaseSettings):
     )
     ledger_tree_head_every_entries: int = Field(default=100, ge=1)
     ledger_tree_head_every_seconds: float = Field(default=10.0, gt=0)
-    chain_url: str | None = Field(default=None, description="EVM JSON-RPC URL; unset: in-process py-evm chain")
+    chain_url: str | None = Field(
+        default=None, description="EVM JSON-RPC URL of the anchoring chain; unset: the local chain (`local_chain`)"
+    )
+    local_chain: Literal["anvil", "in-process"] = Field(
+        default="anvil",
+        description="without a chain URL: an anvil node that `maeul services up` runs under `home` (installed by "
+        "`make`), or py-evm inside the worker (lost when it stops; for unit tests)",
+    )
+    chain_port: int = Field(default=58545, ge=1024, le=65535)
     chain_private_key: SecretStr | None = Field(
         default=None, description="hex key that signs anchor transactions; unset: the node's first unlocked account"
     )
@@ -112,6 +120,16 @@ class Settings(BaseSettings):
     @property
     def manages_redis(self) -> bool:
         return self.redis_url is None
+
+    @property
+    def manages_chain(self) -> bool:
+        return self.chain_url is None and self.local_chain == "anvil"
+
+    def chain_endpoint(self) -> str | None:
+        """The JSON-RPC URL of the anchoring chain, or None for the in-process chain."""
+        if self.chain_url is not None:
+            return self.chain_url
+        return f"http://127.0.0.1:{self.chain_port}" if self.manages_chain else None
 
     def ledger_key_seed(self) -> bytes | None:
         """The configured Ed25519 seed of the ledger, or None to use the dev key file under `home`."""

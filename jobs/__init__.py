@@ -38,7 +38,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         engine=engine,
         sessionmaker=make_sessionmaker(engine),
         signer=signer_for(settings),
-        chain=Chain.connect(settings.chain_url, private_key=private_key),
+        chain=Chain.connect(settings.chain_endpoint(), private_key=private_key),
         clock=ctx.get("clock") or SystemClock(),
         pool=solver_pool(),
         cache=make_redis(settings),  # decoded client (arq keeps ctx["redis"] for its own pool)

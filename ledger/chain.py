@@ -1,8 +1,9 @@
 """The anchoring contract on an EVM chain, through web3.py (async).
 
-Default: an in-process py-evm chain (web3's EthereumTesterProvider), so a developer needs nothing more; it is lost
-when the process ends, and the anchoring worker notices and re-anchors. `MAEUL_CHAIN_URL`: any JSON-RPC node (a
-permissioned Besu network, or ganache in tests).
+`MAEUL_CHAIN_URL`: any JSON-RPC node (a permissioned Besu network in production). Unset: the local anvil node that
+`maeul services up` runs (the demo), or with `MAEUL_LOCAL_CHAIN=in-process` a py-evm chain inside the process (web3's
+EthereumTesterProvider, for unit tests): it is lost when the process ends, and the anchoring worker notices and
+re-anchors.
 """
 
 from __future__ import annotations

@@ -109,6 +109,11 @@ async def size(session: AsyncSession) -> int:
     return int(await session.scalar(select(LedgerHead.size).where(LedgerHead.id == 1)) or 0)
 
 
+async def origin(session: AsyncSession) -> str:
+    """The log's name: monitors remember each log by it (a recreated database is a new log)."""
+    return str(await session.scalar(select(LedgerHead.origin).where(LedgerHead.id == 1)))
+
+
 async def entry(session: AsyncSession, leaf_index: int) -> LedgerEntry:
     found = await session.get(LedgerEntry, leaf_index)
     if found is None:

@@ -41,6 +41,7 @@ class LedgerHead(Base):
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     frontier: Mapped[list[bytes]] = mapped_column(ARRAY(LargeBinary))
+    origin: Mapped[str] = mapped_column(String(80))  # this log's name, made when its database was created
 
 
 class TreeHead(Base):

@@ -2,8 +2,8 @@
 
 Fetches the entry, a signed tree head and proofs from a maeul API and the anchored root from a chain node, and checks
 everything itself with RFC 9162 arithmetic and Ed25519: it trusts neither the API nor our database. Like a
-Certificate Transparency monitor it remembers the signing key and the last tree head it saw in a local state file,
-and demands a consistency proof from it, so a log that rewrote its history is caught.
+Certificate Transparency monitor it remembers, per log (by the log's origin), the signing key and the last tree head
+it saw in a local state file, and demands a consistency proof from it, so a log that rewrote its history is caught.
 """
 
 from __future__ import annotations
@@ -52,12 +52,20 @@ class SeenHead:
     root: bytes
 
 
+LEGACY = ""  # the memory of a verifier from before origins: one log without a name
+
+
 def load_state(path: Path) -> dict[str, Any]:
-    """The monitor's memory: the pinned signing key and the last tree head seen."""
-    if path.exists():
-        state: dict[str, Any] = json.loads(path.read_text())
-        return state
-    return {}
+    """The monitor's memory: per log origin, the pinned signing key and the last tree head seen."""
+    state: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    if "logs" not in state:
+        state = {"logs": {LEGACY: state} if state else {}}
+    return state
+
+
+def forget(state: dict[str, Any], origin: str) -> bool:
+    """Drop what is remembered of one log (it was recreated on purpose); False when it was not known."""
+    return state["logs"].pop(origin, None) is not None
 
 
 def save_state(path: Path, state: dict[str, Any]) -> None:
@@ -104,14 +112,25 @@ async def verify_receipt(
     result = Verification()
     api = _Api(client)
 
-    served_key = base64.b64decode((await api.get("/ledger/public-key"))["public_key"])
-    pinned = public_key or (base64.b64decode(state["public_key"]) if "public_key" in state else None)
+    served = await api.get("/ledger/public-key")
+    origin, served_key = served["origin"], base64.b64decode(served["public_key"])
+    logs: dict[str, Any] = state.get("logs", {})
+    memory = logs.get(origin)
+    if memory is None and logs.get(LEGACY, {}).get("public_key") == served["public_key"]:
+        memory = logs[LEGACY]  # what an older verifier remembered of this very log
+    pinned = public_key or (base64.b64decode(memory["public_key"]) if memory else None)
     key = pinned or served_key
-    result.add(
-        "signing key",
-        served_key == key,
-        "the log's key matches the pinned key" if pinned else "first use: key pinned in the state file",
-    )
+    if pinned:
+        detail = f"log {origin}: its key matches the pinned key"
+    else:
+        detail = f"log {origin}, first use: key pinned in the state file"
+        namesakes = [name for name, known in logs.items() if name and known.get("public_key") == served["public_key"]]
+        if namesakes:
+            detail += (
+                f"; the same key signed {', '.join(namesakes)} before: fine if that log was recreated on purpose, "
+                "suspect otherwise (a log must not rename itself to escape its history)"
+            )
+    result.add("signing key", served_key == key, detail)
 
     if leaf_index is None:
         assert leaf_hash is not None
@@ -144,11 +163,16 @@ async def verify_receipt(
             f"entry {leaf_index} is in the tree of {size} entries ({len(path)} hashes)",
         )
 
-    seen = state.get("tree_head")
+    seen = memory.get("tree_head") if memory else None
     if seen:
         seen_size, seen_root = seen["size"], bytes.fromhex(seen["root"])
         if seen_size > size:
-            result.add("consistency with last seen", False, f"the log shrank: {seen_size} seen before, now {size}")
+            result.add(
+                "consistency with last seen",
+                False,
+                f"the log shrank: {seen_size} seen before, now {size} (if log {origin} was recreated on purpose, "
+                f"start afresh with `maeul verify --forget {origin}`)",
+            )
         else:
             result.add(
                 "consistency with last seen",
@@ -185,7 +209,9 @@ async def verify_receipt(
 
     if result.exit_code == 1:
         return result, state
-    return result, {"public_key": base64.b64encode(key).decode(), "tree_head": {"size": size, "root": root.hex()}}
+    remembered = {"public_key": base64.b64encode(key).decode(), "tree_head": {"size": size, "root": root.hex()}}
+    kept = {name: known for name, known in logs.items() if known is not memory}
+    return result, {"logs": {**kept, origin: remembered}}
 
 
 async def _signed_root(api: _Api, size: int, key: bytes, result: Verification) -> bytes:

@@ -52,6 +52,7 @@ def settings() -> Settings:
     return Settings(
         env="test",
         database_name="maeul_test",
+        local_chain="in-process",
         redis_url=os.environ.get("MAEUL_REDIS_URL") or f"redis://127.0.0.1:{Settings().redis_port}/1",
         db_pool_size=20,
         db_max_overflow=60,

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +22,7 @@ from api.state import AppState
 from billing.models import Tariff
 from billing.pricing import DayType
 from billing.wallet import Wallet
+from core import services
 from core.settings import Settings
 from geo.repository import add_zone
 from mobility import service as fleet
@@ -204,3 +210,34 @@ def device_headers(device_id: str, key: str) -> dict[str, str]:
 def fix(at: datetime, *, east_m: float = 0, north_m: float = 0, **extra: object) -> dict[str, object]:
     lon, lat = offset(*CENTRE, east_m=east_m, north_m=north_m)
     return {"at": at.isoformat(), "lon": lon, "lat": lat, **extra}
+
+
+def start_demo(settings: Settings, database_name: str, port: int, log: Path) -> subprocess.Popen[str]:
+    """`maeul demo` as a newcomer runs it (services, migrations, pilot data, API and worker), on a fresh database of
+    its own and Redis database 2; its output goes to `log` (a pipe nobody reads would fill and stall the server)."""
+    services.drop_database(settings, database_name)
+    env = {
+        **os.environ,
+        "MAEUL_DATABASE_NAME": database_name,
+        "MAEUL_API_PORT": str(port),
+        "MAEUL_LEDGER_TREE_HEAD_EVERY_SECONDS": "1",
+    }
+    env.pop("MAEUL_DATABASE_URL", None)
+    if settings.redis_url:
+        env["MAEUL_REDIS_URL"] = settings.redis_url.rsplit("/", 1)[0] + "/2"
+    maeul = str(Path(sys.executable).parent / "maeul")
+    with log.open("w") as output:
+        return subprocess.Popen([maeul, "demo"], env=env, stdout=output, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_until_healthy(process: subprocess.Popen[str], base: str, *, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert process.poll() is None, f"the server stopped with exit code {process.returncode}"
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"the server at {base} did not come up"
+        time.sleep(0.5)

@@ -21,12 +21,16 @@ from ledger.errors import InvalidProofRequest
 from ledger.models import TreeHead
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
+MAX_SIZE = 2**63 - 1  # leaf indexes and tree sizes are PostgreSQL bigints
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
 Hex32 = Annotated[str, Query(pattern=r"^[0-9a-fA-F]{64}$", description="32-byte hash, hex")]
 
 
 class PublicKeyOut(BaseModel):
     algorithm: str = "ed25519"
+    origin: str = Field(
+        description="the log's name, made when its database was created: a monitor keeps its memory per origin"
+    )
     public_key: str = Field(description="raw 32-byte key, base64")
     key_id: str
     signed_message: str = Field(
@@ -87,10 +91,14 @@ class AnchoringOut(BaseModel):
     last_error: str | None
 
 
-@router.get("/public-key", response_model=PublicKeyOut, summary="The key that signs tree heads")
-async def public_key(state: StateDep) -> PublicKeyOut:
+@router.get("/public-key", response_model=PublicKeyOut, summary="The log's name and the key that signs its tree heads")
+async def public_key(state: StateDep, session: SessionDep) -> PublicKeyOut:
     signer = state.signer
-    return PublicKeyOut(public_key=base64.b64encode(signer.public_key).decode(), key_id=signer.key_id)
+    return PublicKeyOut(
+        origin=await ledger.origin(session),
+        public_key=base64.b64encode(signer.public_key).decode(),
+        key_id=signer.key_id,
+    )
 
 
 @router.get(
@@ -101,12 +109,12 @@ async def latest_tree_head(session: SessionDep) -> TreeHeadOut:
 
 
 @router.get("/tree-heads/{size}", response_model=TreeHeadOut, responses=NOT_FOUND, summary="The tree head at a size")
-async def tree_head(session: SessionDep, size: Annotated[int, Path(ge=1)]) -> TreeHeadOut:
+async def tree_head(session: SessionDep, size: Annotated[int, Path(ge=1, le=MAX_SIZE)]) -> TreeHeadOut:
     return TreeHeadOut.of(await ledger.tree_head(session, size))
 
 
 @router.get("/entries/{leaf_index}", response_model=EntryOut, responses=NOT_FOUND, summary="One entry of the log")
-async def entry(session: SessionDep, leaf_index: Annotated[int, Path(ge=0)]) -> EntryOut:
+async def entry(session: SessionDep, leaf_index: Annotated[int, Path(ge=0, le=MAX_SIZE)]) -> EntryOut:
     row = await ledger.entry(session, leaf_index)
     return EntryOut(
         leaf_index=row.leaf_index,
@@ -121,9 +129,11 @@ async def entry(session: SessionDep, leaf_index: Annotated[int, Path(ge=0)]) -> 
 )
 async def inclusion_proof(
     session: SessionDep,
-    leaf_index: Annotated[int | None, Query(ge=0)] = None,
+    leaf_index: Annotated[int | None, Query(ge=0, le=MAX_SIZE)] = None,
     leaf_hash: Hex32 | None = None,
-    tree_size: Annotated[int | None, Query(ge=1, description="default: the latest tree head's size")] = None,
+    tree_size: Annotated[
+        int | None, Query(ge=1, le=MAX_SIZE, description="default: the latest tree head's size")
+    ] = None,
 ) -> InclusionOut:
     """Give `leaf_index` or `leaf_hash`; the proof is against the tree of `tree_size` leaves."""
     if (leaf_index is None) == (leaf_hash is None):
@@ -146,7 +156,9 @@ async def inclusion_proof(
     summary="Consistency proof between two tree sizes",
 )
 async def consistency_proof(
-    session: SessionDep, first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)]
+    session: SessionDep,
+    first: Annotated[int, Query(ge=1, le=MAX_SIZE)],
+    second: Annotated[int, Query(ge=1, le=MAX_SIZE)],
 ) -> ConsistencyOut:
     """Proves that the tree of `first` leaves is a prefix of the tree of `second` leaves: history was not rewritten."""
     path = await ledger.consistency_proof(session, first=first, second=second)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -17,6 +16,7 @@ from typer.testing import CliRunner
 from core import services
 from core.cli import app
 from core.settings import Settings
+from tests.factories import start_demo, wait_until_healthy
 
 MAEUL = str(Path(sys.executable).parent / "maeul")
 
@@ -29,23 +29,29 @@ def _free_port() -> int:
 
 
 def test_services_status_reports_the_running_services(database: str):
+    started = CliRunner().invoke(app, ["services", "up"])  # idempotent: what runs is reused
+    assert started.exit_code == 0, started.output
     result = CliRunner().invoke(app, ["services", "status"])
     assert result.exit_code == 0, result.output
-    assert "postgresql" in result.output and "running" in result.output
+    for service in ("postgresql", "redis", "chain"):
+        assert any(line.split()[:2] == [service, "running"] for line in result.output.splitlines()), result.output
 
 
 def test_services_up_down_on_a_private_home(tmp_path: Path):
     """A whole new cluster and redis-server: created, reused when already up, stopped, started again."""
-    settings = Settings(home=tmp_path / "maeul-home", pg_port=_free_port(), redis_port=_free_port())
+    settings = Settings(
+        home=tmp_path / "maeul-home", pg_port=_free_port(), redis_port=_free_port(), chain_port=_free_port()
+    )
     try:
         first = services.up(settings)
-        assert [(s.name, s.running) for s in first] == [("postgresql", True), ("redis", True)]
+        assert [(s.name, s.running) for s in first] == [("postgresql", True), ("redis", True), ("chain", True)]
         assert (tmp_path / "maeul-home" / "postgres" / "data" / "PG_VERSION").exists()
         assert services.up(settings) == first  # idempotent: reused
         services.ensure_database(settings, "scratch")
         stopped = services.down(settings)
-        assert [s.running for s in stopped] == [False, False]
-        assert [s.running for s in services.up(settings)] == [True, True]
+        assert [s.running for s in stopped] == [False, False, False]
+        assert (tmp_path / "maeul-home" / "anvil" / "state.json").exists()  # the chain is kept across restarts
+        assert [s.running for s in services.up(settings)] == [True, True, True]
     finally:
         services.down(settings)
 
@@ -55,39 +61,22 @@ def test_external_services_are_not_managed(tmp_path: Path):
         home=tmp_path / "unused",
         database_url="postgresql+asyncpg://u:p@db.example:5432/x",
         redis_url="redis://cache.example:6379/0",
+        chain_url="http://chain.example:8545",
     )
     rows = services.up(settings)
-    assert [row.managed for row in rows] == [False, False]
+    assert [row.managed for row in rows] == [False, False, False]
     assert not (tmp_path / "unused").exists()
 
 
-def test_demo_serves_docs_and_finds_slots(settings: Settings, database: str):
+def test_demo_serves_docs_and_finds_slots(settings: Settings, database: str, tmp_path: Path):
     """`maeul demo` from the CLI: services, migrations, pilot data, then the API until Ctrl-C."""
     name = "maeul_demo_test"
-    services.drop_database(settings, name)
     port = _free_port()
-    env = {
-        **os.environ,
-        "MAEUL_DATABASE_NAME": name,
-        "MAEUL_API_PORT": str(port),
-        "MAEUL_LEDGER_TREE_HEAD_EVERY_SECONDS": "1",
-    }
-    env.pop("MAEUL_DATABASE_URL", None)
-    if settings.redis_url:
-        env["MAEUL_REDIS_URL"] = settings.redis_url.rsplit("/", 1)[0] + "/2"
-    demo = subprocess.Popen([MAEUL, "demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "demo.log"
+    demo = start_demo(settings, name, port, log)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert demo.poll() is None, demo.stdout.read() if demo.stdout else ""
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "maeul demo did not come up"
-            time.sleep(0.5)
+        wait_until_healthy(demo, base)
         docs = httpx.get(f"{base}/docs")
         assert docs.status_code == 200 and "swagger" in docs.text.lower()
         token = httpx.post(
@@ -108,14 +97,23 @@ def test_demo_serves_docs_and_finds_slots(settings: Settings, database: str):
         slot = found.json()["items"][0]["slot"]["id"]
         body = {"slot_id": slot, "start": params["start"], "end": params["end"], "vehicle_plate": "12가3456"}
         receipt = httpx.post(f"{base}/bookings", json=body, headers=headers).json()["receipts"][0]
-        # the worker running beside the API publishes a tree head and anchors it on the in-process chain
+        # the worker running beside the API publishes a tree head and anchors it on the demo's anvil node
         deadline = time.monotonic() + 60
         while httpx.get(f"{base}/ledger/anchoring").json()["anchored_size"] <= receipt["leaf_index"]:
             assert time.monotonic() < deadline, httpx.get(f"{base}/ledger/anchoring").text
             time.sleep(0.5)
+        # what the demo tells a newcomer to run verifies, against the real chain node: exit 0
+        chain = f"http://127.0.0.1:{Settings().chain_port}"
+        for leaf in (0, receipt["leaf_index"]):
+            verify = [MAEUL, "verify", "--api", base, "--chain-url", chain, "--leaf-index", str(leaf)]
+            verify += ["--state", str(tmp_path / "monitor.json")]
+            checked = subprocess.run(verify, capture_output=True, text=True)
+            assert checked.returncode == 0, checked.stdout + checked.stderr
     finally:
         demo.send_signal(signal.SIGINT)
-        output, _ = demo.communicate(timeout=30)
+        demo.wait(timeout=30)
         services.drop_database(settings, name)
+    output = log.read_text()
     assert demo.returncode == 0, output
     assert "/docs" in output and "resident@maeul.demo" in output and "stopped" in output
+    assert f"maeul verify --api {base} --chain-url {chain} --leaf-index 0" in output

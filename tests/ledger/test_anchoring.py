@@ -1,5 +1,5 @@
 """Anchoring tree heads on an EVM chain: the in-process default, a chain that is down or reset, the worker jobs,
-and end to end on a real JSON-RPC node (ganache) with `maeul verify` and `maeul ledger audit`."""
+and end to end on a real JSON-RPC node (anvil) with `maeul verify` and `maeul ledger audit`."""
 
 from __future__ import annotations
 
@@ -135,21 +135,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def ganache() -> Iterator[str]:
-    """A real EVM JSON-RPC node on loopback, installed by `make` from package-lock.json."""
-    binary = ROOT / "node_modules" / ".bin" / "ganache"
-    assert binary.exists(), "ganache is missing: run `make node-tools`"
+def anvil() -> Iterator[str]:
+    """A real EVM JSON-RPC node (anvil, in memory) on loopback, installed by `make` from package-lock.json."""
+    binary = ROOT / "node_modules" / ".bin" / "anvil"
+    assert binary.exists(), "anvil is missing: run `make node-tools`"
     port = _free_port()
     process = subprocess.Popen(
-        [
-            str(binary),
-            "--server.host",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--wallet.deterministic",
-            "--logging.quiet",
-        ],
+        [str(binary), "--host", "127.0.0.1", "--port", str(port), "--silent"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -161,7 +153,7 @@ def ganache() -> Iterator[str]:
                 break
         except httpx.TransportError:
             pass
-        assert time.monotonic() < deadline and process.poll() is None, "ganache did not start"
+        assert time.monotonic() < deadline and process.poll() is None, "anvil did not start"
         time.sleep(0.2)
     yield url
     process.terminate()
@@ -185,8 +177,8 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     return subprocess.run([MAEUL, *args], capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
 
 
-async def test_end_to_end_on_ganache(
-    ganache: str,
+async def test_end_to_end_on_anvil(
+    anvil: str,
     live_server: str,
     engine: AsyncEngine,
     committed: dict[str, object],
@@ -209,7 +201,7 @@ async def test_end_to_end_on_ganache(
         )
         assert booked.status_code == 201, booked.text
         receipt = booked.json()["receipts"][0]
-        chain = Chain.connect(ganache)
+        chain = Chain.connect(anvil)
         await _anchor_everything(engine, state, chain)
 
         state_file = tmp_path / "monitor.json"
@@ -222,14 +214,26 @@ async def test_end_to_end_on_ganache(
             "--leaf-hash",
             receipt["leaf_hash"],
             "--chain-url",
-            ganache,
+            anvil,
             "--state",
             str(state_file),
         )
+        origin = (await client.get("/ledger/public-key")).json()["origin"]
+        # the monitor already knows another log (another deployment, or this demo before `make clean`), much longer
+        other = {"public_key": base64.b64encode(bytes(32)).decode(), "tree_head": {"size": 10**6, "root": "ef" * 32}}
+        state_file.write_text(json.dumps({"logs": {"maeul/another-deployment": other}}))
         result = _run(*verify)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "verified" in result.stdout and "FAILED" not in result.stdout
-        assert json.loads(state_file.read_text())["tree_head"]["size"] >= receipt["leaf_index"] + 1
+        assert "verified" in result.stdout and "FAILED" not in result.stdout and origin in result.stdout
+        memory = json.loads(state_file.read_text())["logs"]
+        assert memory["maeul/another-deployment"] == other  # each log is remembered apart
+        assert memory[origin]["tree_head"]["size"] >= receipt["leaf_index"] + 1
+
+        # the memory of a verifier from before origins is adopted when the key matches
+        legacy = tmp_path / "legacy.json"
+        legacy.write_text(json.dumps(memory[origin]))
+        assert _run(*verify[:-1], str(legacy)).returncode == 0
+        assert set(json.loads(legacy.read_text())["logs"]) == {origin}
 
         # a wrong receipt (the hash of another entry) is caught
         forged = list(verify)
@@ -238,11 +242,21 @@ async def test_end_to_end_on_ganache(
 
         # a log that rewrote its history: the monitor remembers a different root for a size it saw
         seen = json.loads(state_file.read_text())
-        seen["tree_head"]["root"] = "cd" * 32
+        seen["logs"][origin]["tree_head"]["root"] = "cd" * 32
         rewritten = tmp_path / "rewritten.json"
         rewritten.write_text(json.dumps(seen))
         result = _run(*verify[:-1], str(rewritten))
         assert result.returncode == 1 and "consistency with last seen" in result.stdout
+
+        # ... or shrank; when that log was recreated on purpose, the monitor is told how to forget it
+        seen["logs"][origin]["tree_head"] = {"size": 10**6, "root": "cd" * 32}
+        rewritten.write_text(json.dumps(seen))
+        result = _run(*verify[:-1], str(rewritten))
+        assert result.returncode == 1 and f"maeul verify --forget {origin}" in result.stdout
+        forgotten = _run("verify", "--state", str(rewritten), "--forget", origin)
+        assert forgotten.returncode == 0 and origin not in json.loads(rewritten.read_text())["logs"]
+        assert _run(*verify[:-1], str(rewritten)).returncode == 0
+        assert _run("verify", "--state", str(rewritten), "--forget", "maeul/never-seen").returncode == 1
 
         # a tree head signed by another key
         other_key = base64.b64encode(bytes(32)).decode()
@@ -272,8 +286,8 @@ async def test_end_to_end_on_ganache(
         assert result_forged.exit_code == 1
         assert [c.name for c in result_forged.checks if c.outcome == "FAILED"] == ["inclusion"]
 
-        # the audit recomputes everything and checks the anchors on ganache
+        # the audit recomputes everything and checks the anchors on anvil
         env = {**os.environ, "MAEUL_DATABASE_NAME": settings.database_name}
-        audit = _run("ledger", "audit", "--chain-url", ganache, env=env)
+        audit = _run("ledger", "audit", "--chain-url", anvil, env=env)
         assert audit.returncode == 0, audit.stdout + audit.stderr
         assert "audit passed" in audit.stdout and " 0 anchors checked" not in audit.stdout
