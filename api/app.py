@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import contract, errors
 from api.middleware import AccessLog
 from api.routes import (
     auth,
@@ -65,11 +65,11 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses={401: {"description": "not signed in"}, 403: {"description": "role not allowed"}},
     )
     if state is not None:
         app.state.maeul = state
     errors.install(app)
+    contract.install(app)
     for module in (
         health,
         auth,

@@ -8,6 +8,10 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accounts.errors import InvalidCredentials, TooManyAttempts
@@ -34,11 +38,24 @@ STATUS: dict[type[DomainError], int] = {
 }
 
 
-def status_for(error: DomainError) -> int:
-    for cls in type(error).__mro__:
+def status_for_class(error: type[DomainError]) -> int:
+    for cls in error.__mro__:
         if cls in STATUS:
             return STATUS[cls]
     return 400
+
+
+# the codes of errors raised by the framework or the backing services, not by the domain
+FRAMEWORK_CODES = {
+    400: "malformed_body",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    422: "invalid_request",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+RETRY_AFTER_S = 5
 
 
 def error_body(code: str, detail: object, **context: object) -> dict[str, object]:
@@ -48,7 +65,7 @@ def error_body(code: str, detail: object, **context: object) -> dict[str, object
 
 async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
-    status = status_for(error)
+    status = status_for_class(type(error))
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(error, TooManyAttempts):
         headers = {"Retry-After": str(error.extra.get("retry_after_s", 60))}
@@ -63,14 +80,38 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(error_body("invalid_request", problems), status_code=422)
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 413: "payload_too_large"}
-
-
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    code = _HTTP_CODES.get(error.status_code, f"http_{error.status_code}")
+    status, detail, headers = error.status_code, error.detail, getattr(error, "headers", None)
+    if status == 400:  # FastAPI's answer to a body it cannot decode at all (not UTF-8, a broken form)
+        detail = "the request body could not be read: send UTF-8 JSON (or the form the operation documents)"
+    elif status == 404 and detail == "Not Found":
+        detail = f"no operation at {request.url.path} (ids in paths are UUIDs; see /docs)"
+    elif status == 405:
+        from api.contract import allowed_methods
+
+        allow = allowed_methods(request.app, request.url.path)
+        headers = {"Allow": ", ".join(allow)}
+        detail = f"{request.method} is not allowed here; allowed: {', '.join(allow)}"
+    code = FRAMEWORK_CODES.get(status, "internal_error")
+    return JSONResponse(error_body(code, detail), status_code=status, headers=headers)
+
+
+async def _database_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DBAPIError)
+    if error.connection_invalidated or isinstance(error, OperationalError | InterfaceError):
+        return await _unavailable(request, error)
+    return await _unexpected(request, error)
+
+
+async def _unavailable(request: Request, error: Exception) -> JSONResponse:
+    """PostgreSQL or Redis could not be reached (restarting, network, pool exhausted): the request's transaction
+    did not commit; the client may retry (with the same Idempotency-Key for a create)."""
+    log.warning("backing service unavailable", path=request.url.path, error=repr(error))
     return JSONResponse(
-        error_body(code, error.detail), status_code=error.status_code, headers=getattr(error, "headers", None)
+        error_body("service_unavailable", "a backing service is unavailable; nothing was changed, retry shortly"),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
     )
 
 
@@ -83,4 +124,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    for unavailable in (PoolTimeout, OSError, RedisConnectionError, RedisTimeoutError):
+        app.add_exception_handler(unavailable, _unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -12,15 +12,16 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
-from core.idempotency import claim, remember
+from core.idempotency import KEY, claim, remember
 
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        description="Any unique string (e.g. a UUID). A retry with the same key returns the first result instead of "
-        "doing the work again; the same key with a different body is refused with 422.",
-        max_length=255,
+        description="A unique string of printable ASCII without spaces (e.g. a UUID). A retry with the same key "
+        "returns the first result instead of doing the work again; the same key with a different body is refused "
+        "with 422.",
+        pattern=KEY.pattern,
     ),
 ]
 

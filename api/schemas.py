@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 from accounts.actor import Actor
 from accounts.models import Account, Role
 from mobility.models import ParkAndRide
 from parking.models import ExceptionKind, SharingException, SlotKind, SlotSize
-from parking.policy import WeeklyWindow
+from parking.policy import END_CLOCK, START_CLOCK, WeeklyWindow
 from parking.repository import BookingRow, SlotMatch, SlotView
 from parking.service import Sharing, sees_driver_details
 
 T = TypeVar("T")
 
 Longitude = Annotated[float, Field(ge=-180, le=180, description="WGS84 longitude, degrees east")]
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _iso_only(value: Any) -> Any:
+    """pydantic takes a number for a datetime (Unix seconds); the contract says ISO 8601, and only that is taken."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+        raise ValueError("give an ISO 8601 date-time with an offset, e.g. 2026-11-23T09:00:00+09:00")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+MONTH = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"  # YYYY-MM
+HOUR = r"^[1-9]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])$"  # YYYY-MM-DDTHH
 Latitude = Annotated[float, Field(ge=-90, le=90, description="WGS84 latitude, degrees north")]
 
 
@@ -26,9 +42,22 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class FieldProblem(BaseModel):
+    loc: list[str | int] = Field(description="where: body, query, path or header, then the field path")
+    msg: str
+    type: str = Field(description="pydantic's error type, e.g. missing, greater_than_equal")
+
+
 class ErrorOut(BaseModel):
-    error: str = Field(description="stable machine-readable code, e.g. slot_unavailable")
-    detail: Any = Field(description="human-readable explanation, or a list of field problems")
+    """Every error response. Some carry more context beside `detail`: `conflicts`, `retry_after_s`, ..."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str = Field(description="stable machine-readable code", examples=["slot_unavailable"])
+    detail: str | list[FieldProblem] = Field(
+        description="a human-readable explanation, or the field problems of an `invalid_request`",
+        examples=["the slot is already booked for part of this interval"],
+    )
 
 
 class Page(BaseModel, Generic[T]):
@@ -170,8 +199,12 @@ class SlotMatchOut(BaseModel):
 
 class WeeklyWindowIO(Strict):
     weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1, max_length=7)
-    start: str = Field(examples=["09:00"], description="local time HH:MM (Asia/Seoul)")
-    end: str = Field(examples=["18:00"], description="local HH:MM; at or before start runs overnight; 24:00 allowed")
+    start: str = Field(pattern=START_CLOCK, examples=["09:00"], description="local time HH:MM (Asia/Seoul)")
+    end: str = Field(
+        pattern=END_CLOCK,
+        examples=["18:00"],
+        description="local HH:MM; at or before start runs overnight; 24:00 allowed",
+    )
 
     @classmethod
     def of(cls, window: WeeklyWindow) -> WeeklyWindowIO:
@@ -184,8 +217,8 @@ class WeeklyIn(Strict):
 
 class ExceptionIn(Strict):
     kind: ExceptionKind = Field(description="extra: one-off availability; blackout: the owner needs the slot back")
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     note: str = Field(default="", max_length=500)
 
 
@@ -248,8 +281,8 @@ class LastLegIn(Strict):
 
 class BookingIn(Strict):
     slot_id: uuid.UUID
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     vehicle_plate: str = Field(min_length=2, max_length=20, examples=["12가3456"])
     park_and_ride: LastLegIn | None = Field(
         default=None, description="also reserve a vehicle for the last leg; undone with the booking"
@@ -411,7 +444,7 @@ class VehicleEventOut(BaseModel):
 
 
 class TelemetryPointIn(Strict):
-    at: AwareDatetime = Field(description="when the fix was taken")
+    at: Instant = Field(description="when the fix was taken")
     lon: Longitude
     lat: Latitude
     speed_mps: float | None = Field(default=None, ge=0, le=100)
@@ -443,8 +476,8 @@ class GeofenceIn(Strict):
     vehicle_types: list[str] = Field(default_factory=list, max_length=10, description="empty: every type")
     max_speed_kmh: int | None = Field(default=None, ge=1, le=100, description="required for slow zones")
     geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon, WGS84")
-    effective_from: AwareDatetime
-    effective_to: AwareDatetime | None = None
+    effective_from: Instant
+    effective_to: Instant | None = None
 
 
 class GeofenceOut(BaseModel):
@@ -464,7 +497,7 @@ class GeofenceImportIn(Strict):
 
 
 class GeofenceEndIn(Strict):
-    at: AwareDatetime = Field(description="the rule stops applying from this time")
+    at: Instant = Field(description="the rule stops applying from this time")
 
 
 class NearbyVehicleOut(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,9 @@ class StoredResponse:
     body: Any
 
 
+KEY = re.compile(r"^[!-~]{1,255}$")  # printable ASCII, no spaces: a UUID fits
+
+
 def fingerprint(operation: str, payload: Any) -> str:
     canonical = json.dumps({"operation": operation, "payload": payload}, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -50,8 +54,8 @@ async def claim(
     session: AsyncSession, *, account_id: uuid.UUID, key: str, operation: str, payload: Any
 ) -> StoredResponse | None:
     """Claim `key` for this request, or return the response stored by the request that claimed it first."""
-    if not key or len(key) > 255 or not key.isprintable():
-        raise InvalidInput("Idempotency-Key must be 1 to 255 printable characters")
+    if not KEY.match(key):
+        raise InvalidInput("Idempotency-Key must be 1 to 255 printable ASCII characters without spaces")
     digest = fingerprint(operation, payload)
     inserted = await session.execute(
         insert(IdempotencyKey)

@@ -19,6 +19,7 @@ from mobility.models import Vehicle
 from mobility.states import VehicleState
 
 PREFIX = "maeul:fleet:available:"
+GEO_MAX_LAT = 85.05112878  # Redis GEO indexes Web Mercator latitudes only
 
 
 def key(type_code: str) -> str:

@@ -100,6 +100,8 @@ class WeeklyWindow:
 
 
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+START_CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$"  # the API's patterns: a start is 00:00-23:59, an end may be 24:00
+END_CLOCK = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
 
 
 def parse_clock(value: str, *, allow_end_of_day: bool) -> int:

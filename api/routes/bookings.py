@@ -8,14 +8,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
 from api.auth import Anyone, Driver, Owner
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas import BookingIn, BookingOut, ErrorOut, Page, page
+from api.schemas import BookingIn, BookingOut, ErrorOut, Instant, Page, page
 from api.state import AppState
 from core.errors import InvalidInput
 from mobility import live
@@ -82,8 +81,8 @@ class BookingQuery:
 
     slot_id: uuid.UUID | None = None
     status: Annotated[list[BookingStatus] | None, Query(description="any of these states")] = None
-    start: Annotated[AwareDatetime | None, Query(description="with end: bookings overlapping [start, end)")] = None
-    end: Annotated[AwareDatetime | None, Query()] = None
+    start: Annotated[Instant | None, Query(description="with end: bookings overlapping [start, end)")] = None
+    end: Annotated[Instant | None, Query()] = None
     limit: Limit = 50
     offset: Offset = 0
 
@@ -130,7 +129,9 @@ async def bookings_on_my_slots(
     return await _list(actor, query, as_slot_owner=True, state=state, session=session, now=now)
 
 
-@router.get("/{booking_id}", response_model=BookingOut, responses={404: {"model": ErrorOut}}, summary="One booking")
+@router.get(
+    "/{booking_id:uuid}", response_model=BookingOut, responses={404: {"model": ErrorOut}}, summary="One booking"
+)
 async def get_booking(
     booking_id: uuid.UUID, actor: Anyone, state: StateDep, session: SessionDep, now: NowDep
 ) -> BookingOut:
@@ -158,7 +159,7 @@ def _transition_route(action: str, summary: str, description: str) -> None:
     route.__doc__ = description
     path = action.replace("_booking", "").replace("_", "-")
     router.add_api_route(
-        f"/{{booking_id}}/{path}",
+        f"/{{booking_id:uuid}}/{path}",
         route,
         methods=["POST"],
         response_model=BookingOut,

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.auth import CityOrAdmin
 from api.deps import NowDep, SessionDep, StateDep
-from api.schemas import ErrorOut
+from api.schemas import HOUR, MONTH, ErrorOut
 from core.errors import InvalidInput
 from mobility import feeds
 
@@ -22,7 +22,7 @@ Limit = Annotated[int, Query(ge=1, le=5000, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Hour = Annotated[
     str,
-    Query(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}$", description="a UTC hour, YYYY-MM-DDTHH", examples=["2026-11-23T01"]),
+    Query(pattern=HOUR, description="a UTC hour, YYYY-MM-DDTHH", examples=["2026-11-23T01"]),
 ]
 JSON_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {"schema": {"type": "object"}}}}}
 MDS_DOC: dict[int | str, dict[str, Any]] = {
@@ -166,17 +166,14 @@ async def mds_events_recent(
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, 422: {"model": ErrorOut}},
 )
 async def mds_report(
-    month: Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM", examples=["2026-11"])],
+    month: Annotated[str, Path(pattern=MONTH, description="YYYY-MM", examples=["2026-11"])],
     actor: CityOrAdmin,
     state: StateDep,
     session: SessionDep,
 ) -> Response:
     """Trips and distinct riders per provider, zone and vehicle type in a UTC month, as MDS report CSV; cells built
     from fewer than `MAEUL_PRIVACY_MIN_CELL` are -1."""
-    try:
-        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-    except ValueError as error:
-        raise InvalidInput(f"{month!r} is not a month YYYY-MM") from error
+    start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
     end = (start + timedelta(days=32)).replace(day=1)
     text = await feeds.mds_report(session, month_start=start, month_end=end, min_cell=state.settings.privacy_min_cell)
     return Response(text, media_type="text/csv")

@@ -6,12 +6,12 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, ValidationError
+from pydantic import ValidationError
 
 from api.auth import Staff
 from api.deps import NowDep, SessionDep
 from api.routes.vehicles import Limit, Offset
-from api.schemas import ErrorOut, GeofenceEndIn, GeofenceImportIn, GeofenceIn, GeofenceOut, Page, page
+from api.schemas import ErrorOut, GeofenceEndIn, GeofenceImportIn, GeofenceIn, GeofenceOut, Instant, Page, page
 from mobility import repository, service
 from mobility.errors import GeofenceNotFound, InvalidImport
 from mobility.models import GeofenceKind
@@ -41,7 +41,7 @@ async def list_geofences(
     session: SessionDep,
     now: NowDep,
     kind: GeofenceKind | None = None,
-    at: Annotated[AwareDatetime | None, Query(description="rules in effect at this time (default: now)")] = None,
+    at: Annotated[Instant | None, Query(description="rules in effect at this time (default: now)")] = None,
     all_times: Annotated[bool, Query(description="every rule, past and future too")] = False,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -53,7 +53,9 @@ async def list_geofences(
     return page([_out(v) for v in views], limit=limit, offset=offset)
 
 
-@router.get("/{geofence_id}", response_model=GeofenceOut, responses={404: {"model": ErrorOut}}, summary="One geofence")
+@router.get(
+    "/{geofence_id:uuid}", response_model=GeofenceOut, responses={404: {"model": ErrorOut}}, summary="One geofence"
+)
 async def get_geofence(geofence_id: uuid.UUID, session: SessionDep) -> GeofenceOut:
     """A geofence with its polygon (public)."""
     view = await repository.geofence(session, geofence_id)
@@ -106,7 +108,7 @@ async def import_geofences(body: GeofenceImportIn, actor: Staff, session: Sessio
 
 
 @router.post(
-    "/{geofence_id}/end",
+    "/{geofence_id:uuid}/end",
     response_model=GeofenceOut,
     responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
     summary="End a geofence's rule from a time",

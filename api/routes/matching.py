@@ -10,13 +10,13 @@ from arq import create_pool
 from arq.connections import RedisSettings
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.auth import Anyone, Driver, Staff
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas import BookingOut, ErrorOut, Location, Page, Strict, page
+from api.schemas import BookingOut, ErrorOut, Instant, Location, Page, Strict, page
 from api.state import AppState
 from core.errors import InvalidInput
 from core.redis import redis_url
@@ -31,8 +31,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 409: {"mode
 
 class NeedIn(Strict):
     destination: Location
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     max_walk_m: int = Field(default=500, ge=50, le=3000, description="estimated walking metres")
     needs_ev: bool = False
     needs_accessible: bool = False
@@ -173,14 +173,14 @@ async def list_requests(
     return page([await _out(session, r) for r in found], limit=limit, offset=offset)
 
 
-@router.get("/requests/{request_id}", response_model=MatchRequestOut, responses=ERRORS, summary="One request")
+@router.get("/requests/{request_id:uuid}", response_model=MatchRequestOut, responses=ERRORS, summary="One request")
 async def get_request(request_id: uuid.UUID, actor: Anyone, session: SessionDep) -> MatchRequestOut:
     """Status, the booking once matched, and the explanation of the last run."""
     return await _out(session, await allocation.get_request(session, actor=actor, request_id=request_id))
 
 
 @router.post(
-    "/requests/{request_id}/cancel", response_model=MatchRequestOut, responses=ERRORS, summary="Withdraw a request"
+    "/requests/{request_id:uuid}/cancel", response_model=MatchRequestOut, responses=ERRORS, summary="Withdraw a request"
 )
 async def cancel_request(request_id: uuid.UUID, actor: Anyone, session: SessionDep, now: NowDep) -> MatchRequestOut:
     withdrawn = await allocation.cancel_request(session, actor=actor, request_id=request_id, now=now)

@@ -48,7 +48,7 @@ async def lots(actor: Anyone, session: SessionDep, limit: Limit = 50, offset: Of
     "/lots",
     response_model=LotOut,
     status_code=201,
-    responses={422: {"model": ErrorOut}},
+    responses={404: {"model": ErrorOut, "description": "`account_not_found` (the owner given)"}},
     summary="Register a lot (village enterprise staff, admin)",
 )
 async def create_lot(

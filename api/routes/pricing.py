@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
@@ -17,7 +17,7 @@ from core.errors import InvalidInput, NotFound
 from geo.models import Zone
 from parking import service
 from parking.models import SlotKind
-from parking.policy import format_clock, parse_clock
+from parking.policy import END_CLOCK, START_CLOCK, format_clock, parse_clock
 
 router = APIRouter(tags=["pricing"])
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
@@ -25,9 +25,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"mode
 
 class BandIO(Strict):
     day_type: DayType
-    start: str = Field(examples=["09:00"], description="local HH:MM")
-    end: str = Field(examples=["18:00"], description="local HH:MM, after start; 24:00 is midnight")
-    unit_minutes: int = Field(description="10, 15, 30 or 60")
+    start: str = Field(pattern=START_CLOCK, examples=["09:00"], description="local HH:MM")
+    end: str = Field(pattern=END_CLOCK, examples=["18:00"], description="local HH:MM, after start; 24:00 is midnight")
+    unit_minutes: Literal[1, 10, 15, 30, 60] = Field(description="the charging unit (rides: 1, per minute)")
     unit_price_krw: int = Field(ge=0, le=100_000)
 
 
@@ -73,14 +73,16 @@ def _grouped(rows: list[Any]) -> list[TariffOut]:
     return [TariffOut(slot_kind=kind, bands=bands) for kind, bands in by_kind.items()]
 
 
-@router.get("/zones/{zone_id}/tariffs", response_model=list[TariffOut], responses=ERRORS, summary="A zone's tariffs")
+@router.get(
+    "/zones/{zone_id:uuid}/tariffs", response_model=list[TariffOut], responses=ERRORS, summary="A zone's tariffs"
+)
 async def tariffs(zone_id: uuid.UUID, actor: Anyone, session: SessionDep) -> list[TariffOut]:
     await _zone(session, zone_id)
     return _grouped(await billing.tariffs_of(session, zone_id))
 
 
 @router.put(
-    "/zones/{zone_id}/tariffs",
+    "/zones/{zone_id:uuid}/tariffs",
     response_model=list[TariffOut],
     responses=ERRORS,
     summary="Set a zone's tariff for one slot kind (staff)",
@@ -93,8 +95,8 @@ async def set_tariff(zone_id: uuid.UUID, body: TariffIn, actor: Staff, session: 
     bands = []
     for band in body.bands:
         start, end = parse_clock(band.start, allow_end_of_day=False), parse_clock(band.end, allow_end_of_day=True)
-        if end <= start or band.unit_minutes not in (10, 15, 30, 60):
-            raise InvalidInput("each band needs start < end (HH:MM) and a unit of 10, 15, 30 or 60 minutes")
+        if end <= start:
+            raise InvalidInput(f"a band must end after it starts: {band.start}-{band.end}")
         bands.append(billing.BandSpec(band.day_type, start, end, band.unit_minutes, band.unit_price_krw))
     await billing.replace_tariffs(session, zone_id=zone_id, slot_kind=body.slot_kind, bands=bands)
     await session.commit()
@@ -102,7 +104,7 @@ async def set_tariff(zone_id: uuid.UUID, body: TariffIn, actor: Staff, session: 
 
 
 @router.put(
-    "/zones/{zone_id}/price-caps",
+    "/zones/{zone_id:uuid}/price-caps",
     response_model=CapsIO,
     responses=ERRORS,
     summary="Set the city's minimum and maximum price per hour in a zone (city, admin)",
@@ -118,7 +120,7 @@ async def set_caps(zone_id: uuid.UUID, body: CapsIO, actor: CityOrAdmin, session
 
 
 @router.post(
-    "/bookings/{booking_id}/refund",
+    "/bookings/{booking_id:uuid}/refund",
     response_model=BookingOut,
     responses=ERRORS,
     summary="Refund part of a booking's charge (staff)",

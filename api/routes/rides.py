@@ -16,7 +16,6 @@ from api.idempotency import IdempotencyKeyHeader, create_once
 from api.routes.vehicles import Limit, Offset, commit_and_sync
 from api.schemas import (
     ErrorOut,
-    Latitude,
     Location,
     Longitude,
     NearbyVehicleOut,
@@ -47,7 +46,9 @@ async def nearby(
     state: StateDep,
     session: SessionDep,
     lon: Annotated[Longitude, Query()],
-    lat: Annotated[Latitude, Query()],
+    lat: Annotated[
+        float, Query(ge=-live.GEO_MAX_LAT, le=live.GEO_MAX_LAT, description="WGS84 latitude, degrees north")
+    ],
     radius_m: Annotated[int, Query(ge=10, le=3000, description="search radius, straight-line metres")] = 500,
     type_code: Annotated[list[str] | None, Query(description="only these vehicle types")] = None,
     trip_m: Annotated[int | None, Query(ge=1, le=100_000, description="only vehicles whose range covers it")] = None,
@@ -97,7 +98,9 @@ async def reserve(body: VehicleRef, actor: Driver, state: StateDep, session: Ses
     return out
 
 
-@router.delete("/reservations/{vehicle_id}", status_code=204, responses=RIDE_ERRORS, summary="Cancel a reservation")
+@router.delete(
+    "/reservations/{vehicle_id:uuid}", status_code=204, responses=RIDE_ERRORS, summary="Cancel a reservation"
+)
 async def cancel_reservation(
     vehicle_id: uuid.UUID, actor: Anyone, state: StateDep, session: SessionDep, now: NowDep
 ) -> None:
@@ -170,7 +173,7 @@ async def list_rides(actor: Anyone, session: SessionDep, limit: Limit = 50, offs
     return page([await trip_out(session, t, detail=False) for t in rows], limit=limit, offset=offset)
 
 
-@router.get("/{trip_id}", response_model=TripOut, responses={404: {"model": ErrorOut}}, summary="One ride")
+@router.get("/{trip_id:uuid}", response_model=TripOut, responses={404: {"model": ErrorOut}}, summary="One ride")
 async def get_ride(trip_id: uuid.UUID, actor: Anyone, session: SessionDep) -> TripOut:
     """The ride with its route, fare lines and ledger receipts; for anyone but its rider and staff it does not
     exist (404)."""
@@ -179,7 +182,7 @@ async def get_ride(trip_id: uuid.UUID, actor: Anyone, session: SessionDep) -> Tr
 
 
 @router.post(
-    "/{trip_id}/end",
+    "/{trip_id:uuid}/end",
     response_model=TripOut,
     responses={
         403: {"model": ErrorOut, "description": "force is for staff"},

@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
 from api.auth import Anyone, NotResident, SlotManager
 from api.deps import NowDep, SessionDep, StateDep
@@ -16,6 +15,7 @@ from api.schemas import (
     ErrorOut,
     ExceptionIn,
     ExceptionOut,
+    Instant,
     Latitude,
     Longitude,
     Page,
@@ -56,8 +56,8 @@ async def search(
     now: NowDep,
     lat: Annotated[Latitude, Query()],
     lon: Annotated[Longitude, Query()],
-    start: Annotated[AwareDatetime, Query(description="ISO 8601 with offset")],
-    end: Annotated[AwareDatetime, Query(description="ISO 8601 with offset, after start")],
+    start: Annotated[Instant, Query(description="ISO 8601 with offset")],
+    end: Annotated[Instant, Query(description="ISO 8601 with offset, after start")],
     max_walk_m: Annotated[int | None, Query(ge=1, description="estimated walking metres; default 500")] = None,
     ev_charger: bool | None = None,
     accessible: bool | None = None,
@@ -102,7 +102,12 @@ async def list_slots(
     "",
     response_model=SlotOut,
     status_code=201,
-    responses={403: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses={
+        403: {"model": ErrorOut},
+        404: {"model": ErrorOut, "description": "`lot_not_found`, `account_not_found` (the owner given)"},
+        409: {"model": ErrorOut},
+        422: {"model": ErrorOut},
+    },
     summary="Register a slot",
 )
 async def create_slot(
@@ -133,13 +138,13 @@ async def create_slot(
     )
 
 
-@router.get("/{slot_id}", response_model=SlotOut, responses={404: {"model": ErrorOut}}, summary="One slot")
+@router.get("/{slot_id:uuid}", response_model=SlotOut, responses={404: {"model": ErrorOut}}, summary="One slot")
 async def get_slot(slot_id: uuid.UUID, actor: Anyone, session: SessionDep) -> SlotOut:
     return SlotOut.of(await service.get_slot(session, slot_id))
 
 
 @router.patch(
-    "/{slot_id}",
+    "/{slot_id:uuid}",
     response_model=SlotOut,
     responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}, **CONFLICT},
     summary="Change a slot's attributes or withdraw it",
@@ -153,7 +158,7 @@ async def patch_slot(
 
 
 @router.get(
-    "/{slot_id}/sharing",
+    "/{slot_id:uuid}/sharing",
     response_model=SharingOut,
     responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}},
     summary="A slot's sharing windows (its managers and the city)",
@@ -166,7 +171,7 @@ async def get_sharing(
 
 
 @router.put(
-    "/{slot_id}/sharing/weekly",
+    "/{slot_id:uuid}/sharing/weekly",
     response_model=SharingOut,
     responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}, **CONFLICT},
     summary="Replace a slot's weekly sharing windows",
@@ -186,7 +191,7 @@ async def put_weekly(
 
 
 @router.post(
-    "/{slot_id}/sharing/exceptions",
+    "/{slot_id:uuid}/sharing/exceptions",
     response_model=ExceptionOut,
     status_code=201,
     responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}, **CONFLICT},
@@ -225,7 +230,7 @@ async def add_exception(
 
 
 @router.delete(
-    "/{slot_id}/sharing/exceptions/{exception_id}",
+    "/{slot_id:uuid}/sharing/exceptions/{exception_id:uuid}",
     status_code=204,
     responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}, **CONFLICT},
     summary="Remove an extra window or a blackout",
@@ -246,7 +251,7 @@ async def remove_exception(
 
 
 @router.get(
-    "/{slot_id}/availability",
+    "/{slot_id:uuid}/availability",
     response_model=AvailabilityOut,
     responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
     summary="Free periods of a slot",
@@ -256,8 +261,8 @@ async def availability(
     actor: Anyone,
     state: StateDep,
     session: SessionDep,
-    start: Annotated[AwareDatetime, Query()],
-    end: Annotated[AwareDatetime, Query()],
+    start: Annotated[Instant, Query()],
+    end: Annotated[Instant, Query()],
 ) -> AvailabilityOut:
     """Periods within [start, end) that are in the slot's sharing windows and not booked."""
     free = await service.availability(session, slot_id=slot_id, start=start, end=end, policy=state.policy)

@@ -164,7 +164,7 @@ async def _vehicle(session: AsyncSession, vehicle_id: uuid.UUID) -> Vehicle:
     return vehicle
 
 
-@router.get("/vehicles/{vehicle_id}", response_model=VehicleOut, responses=NOT_FOUND, summary="One vehicle")
+@router.get("/vehicles/{vehicle_id:uuid}", response_model=VehicleOut, responses=NOT_FOUND, summary="One vehicle")
 async def get_vehicle(vehicle_id: uuid.UUID, actor: Monitor, session: SessionDep) -> VehicleOut:
     """State, battery, last fix and odometer of a vehicle."""
     [out] = await vehicle_out(session, [await _vehicle(session, vehicle_id)])
@@ -172,7 +172,7 @@ async def get_vehicle(vehicle_id: uuid.UUID, actor: Monitor, session: SessionDep
 
 
 @router.get(
-    "/vehicles/{vehicle_id}/events",
+    "/vehicles/{vehicle_id:uuid}/events",
     response_model=Page[VehicleEventOut],
     responses=NOT_FOUND,
     summary="MDS events of a vehicle",
@@ -199,7 +199,7 @@ async def vehicle_events(
 
 
 @router.post(
-    "/vehicles/{vehicle_id}/deploy", response_model=VehicleOut, responses=TRANSITION, summary="Deploy a vehicle"
+    "/vehicles/{vehicle_id:uuid}/deploy", response_model=VehicleOut, responses=TRANSITION, summary="Deploy a vehicle"
 )
 async def deploy(
     vehicle_id: uuid.UUID, body: DeployIn, actor: Staff, state: StateDep, session: SessionDep, now: NowDep
@@ -215,7 +215,7 @@ Action = Literal["maintenance", "rebalance", "retire", "charged", "suspend", "re
 
 
 @router.post(
-    "/vehicles/{vehicle_id}/actions/{action}",
+    "/vehicles/{vehicle_id:uuid}/actions/{action}",
     response_model=VehicleOut,
     responses=TRANSITION,
     summary="Take a vehicle off the street, retire it, or mark it charged",
@@ -233,7 +233,7 @@ async def vehicle_action(
 
 
 @router.post(
-    "/vehicles/{vehicle_id}/device-key",
+    "/vehicles/{vehicle_id:uuid}/device-key",
     response_model=DeviceKeyOut,
     responses=NOT_FOUND,
     summary="Rotate a vehicle's device key",
@@ -246,7 +246,9 @@ async def rotate_key(vehicle_id: uuid.UUID, actor: Staff, session: SessionDep, n
     return DeviceKeyOut(device_id=vehicle.device_id, device_key=key)
 
 
-@router.delete("/vehicles/{vehicle_id}/device-key", status_code=204, responses=NOT_FOUND, summary="Revoke a device key")
+@router.delete(
+    "/vehicles/{vehicle_id:uuid}/device-key", status_code=204, responses=NOT_FOUND, summary="Revoke a device key"
+)
 async def revoke_key(vehicle_id: uuid.UUID, actor: Staff, session: SessionDep, now: NowDep) -> None:
     """The device can no longer post telemetry until a new key is issued."""
     await service.revoke_device_key(session, vehicle_id, now=now)

@@ -9,13 +9,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from accounts.models import Role
 from api.auth import Anyone, Driver, Monitor, Staff
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas import ErrorOut, ReceiptOut, Strict
+from api.schemas import MONTH, ErrorOut, Instant, ReceiptOut, Strict
 from billing import journal, mileage
 from billing.statements import revenue, statement, to_csv
 from billing.wallet import MAX_TOP_UP_KRW, Wallet, holds_of, payout
@@ -46,15 +46,8 @@ class WalletOut(BaseModel):
 
 
 class PayoutIn(Strict):
-    account: str = Field(description="owner:<account id>, enterprise, city or platform")
+    account: str = Field(pattern=PARTY.pattern, description="owner:<account id>, enterprise, city or platform")
     amount_krw: int = Field(gt=0)
-
-    @field_validator("account")
-    @classmethod
-    def _party(cls, value: str) -> str:
-        if not PARTY.match(value):
-            raise ValueError("account must be owner:<account id>, enterprise, city or platform")
-        return value
 
 
 @router.get("/wallet", response_model=WalletOut, summary="The driver's wallet")
@@ -134,7 +127,7 @@ async def my_mileage(actor: Driver, session: SessionDep, now: NowDep) -> Mileage
     "/mileage/redemptions",
     response_model=WalletOut,
     status_code=201,
-    responses=ERRORS,
+    responses={**ERRORS, 409: {"model": ErrorOut, "description": "not_enough_mileage"}},
     summary="Redeem mileage into the wallet",
 )
 async def redeem_mileage(
@@ -188,14 +181,14 @@ async def monthly_statement(
     actor: Anyone,
     state: StateDep,
     session: SessionDep,
-    account: Annotated[str, Query(description="owner:<account id>, enterprise, city or platform")],
-    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, local time")],
+    account: Annotated[
+        str, Query(pattern=PARTY.pattern, description="owner:<account id>, enterprise, city or platform")
+    ],
+    month: Annotated[str, Query(pattern=MONTH, description="YYYY-MM, local time")],
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Any:
     """Opening balance, every posting of the month with what it was for and the running balance, closing balance.
     Owners see their own (`owner:<their id>`); staff and the city see every party's."""
-    if not PARTY.match(account):
-        raise InvalidInput("account must be owner:<account id>, enterprise, city or platform")
     if not (actor.role in (Role.OPERATOR, Role.ADMIN, Role.CITY) or account == journal.owner(actor.id)):
         raise Forbidden("owners see only their own statement")
     year, number = (int(part) for part in month.split("-"))
@@ -219,8 +212,8 @@ async def monthly_statement(
 async def revenue_report(
     actor: Monitor,
     session: SessionDep,
-    start: Annotated[AwareDatetime, Query()],
-    end: Annotated[AwareDatetime, Query()],
+    start: Annotated[Instant, Query()],
+    end: Annotated[Instant, Query()],
 ) -> list[dict[str, object]]:
     """Net of refunds, over [start, end). Owners are summed as `owners`."""
     if end <= start:

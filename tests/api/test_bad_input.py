@@ -95,9 +95,11 @@ async def test_bad_sharing_windows(client: httpx.AsyncClient, session: AsyncSess
     slot = await make_slot(session, owner=owner, now=NOW)
     headers = auth(state, owner)
     for window, code in (
-        ({"weekdays": ["mon"], "start": "25:00", "end": "18:00"}, "invalid_window"),
-        ({"weekdays": ["mon"], "start": "24:00", "end": "18:00"}, "invalid_window"),
-        ({"weekdays": ["mon"], "start": "9:00", "end": "18:00"}, "invalid_window"),
+        # times out of the documented HH:MM patterns (a start cannot be 24:00) fail validation
+        ({"weekdays": ["mon"], "start": "25:00", "end": "18:00"}, "invalid_request"),
+        ({"weekdays": ["mon"], "start": "24:00", "end": "18:00"}, "invalid_request"),
+        ({"weekdays": ["mon"], "start": "9:00", "end": "18:00"}, "invalid_request"),
+        ({"weekdays": ["mon"], "start": "09:00", "end": "24:01"}, "invalid_request"),
         ({"weekdays": ["mon"], "start": "09:00", "end": "09:00"}, None),  # a full 24 hours from 09:00
         ({"weekdays": ["funday"], "start": "09:00", "end": "18:00"}, "invalid_request"),
         ({"weekdays": [], "start": "09:00", "end": "18:00"}, "invalid_request"),
@@ -127,11 +129,22 @@ async def test_unknown_ids_and_paths(client: httpx.AsyncClient, session: AsyncSe
     headers = auth(state, operator)
     assert error_of(await client.get(f"/slots/{uuid.uuid4()}", headers=headers)) == "slot_not_found"
     assert error_of(await client.get(f"/bookings/{uuid.uuid4()}", headers=headers)) == "booking_not_found"
-    assert error_of(await client.get("/slots/not-a-uuid", headers=headers)) == "invalid_request"
+    # ids in paths are UUIDs: anything else names no operation (and never shadows a fixed path like /slots/search)
+    assert error_of(await client.get("/slots/not-a-uuid", headers=headers)) == "not_found"
     missing = await client.get("/no/such/path")
     assert missing.status_code == 404 and error_of(missing) == "not_found"
     wrong_method = await client.delete("/zones", headers=headers)
     assert wrong_method.status_code == 405 and error_of(wrong_method) == "method_not_allowed"
+    # Allow lists every method of the path, across the routes that share it
+    for path, allowed in [("/bookings", "GET, POST"), ("/rides/reservations", "POST"), ("/slots/search", "GET")]:
+        refused = await client.request("PATCH", path, headers=headers)
+        assert refused.status_code == 405 and refused.headers["allow"] == allowed, path
+    huge = await client.get("/ledger/tree-heads/50618169099121573888")
+    assert huge.status_code == 422 and error_of(huge) == "invalid_request"
+    broken = await client.post(
+        "/bookings", content=b"\xff\xfe{", headers={**headers, "Content-Type": "application/json"}
+    )
+    assert broken.status_code == 400 and error_of(broken) == "malformed_body"
     window = {"start": END.isoformat(), "end": START.isoformat()}
     assert (await client.get(f"/slots/{uuid.uuid4()}/availability", params=window, headers=headers)).status_code == 422
 

@@ -1,0 +1,114 @@
+"""The published contract: the OpenAPI document completed with what FastAPI cannot know of by itself.
+
+Every 4xx and 5xx response of every operation is the one shared `ErrorOut` schema, whose `error` lists every code
+the API can answer with; each operation documents the statuses the framework adds to it: 400 for a body that is not
+JSON, 422 for parameters or a body that fail validation, 401 and 403 where a sign-in is needed, 404 where a path
+names something, 503 when a backing service is down. The statuses of its own domain (409 ...) each route declares.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import iter_route_contexts
+from starlette.routing import compile_path
+
+from api import errors
+from core.errors import DomainError
+
+STANDARD = {
+    400: "Bad request: the body is not JSON (`malformed_body`).",
+    401: "Not signed in, or the credentials are invalid or expired.",
+    403: "Signed in, but the caller's role may not do this.",
+    404: "Nothing with this id exists for the caller (or the path is unknown).",
+    422: "A parameter or the body fails validation (`invalid_request`, with the field problems) or the domain's "
+    "rules (`invalid_input`, with an explanation).",
+    503: "A backing service (PostgreSQL or Redis) is unavailable; retry after `Retry-After` seconds.",
+}
+ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
+FRAMEWORK_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def _domain_errors() -> list[type[DomainError]]:
+    found: list[type[DomainError]] = []
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def error_codes() -> dict[int, list[str]]:
+    """Every error code the API can answer with, by status."""
+    codes: dict[int, set[str]] = {}
+    for cls in _domain_errors():
+        codes.setdefault(errors.status_for_class(cls), set()).add(cls.code)
+    for status, code in errors.FRAMEWORK_CODES.items():
+        codes.setdefault(status, set()).add(code)
+    return {status: sorted(found) for status, found in sorted(codes.items())}
+
+
+def _operation_statuses(operation: dict[str, Any]) -> set[int]:
+    parameters = operation.get("parameters", [])
+    statuses = {503}
+    if "requestBody" in operation:
+        statuses |= {400, 422}
+    if parameters:
+        statuses.add(422)
+    if operation.get("security"):
+        statuses |= {401, 403}
+    if any(p["in"] == "path" for p in parameters):
+        statuses.add(404)
+    return statuses
+
+
+def complete(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the framework's statuses to every operation and point every error response at the shared schema."""
+    codes = error_codes()
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in FRAMEWORK_SCHEMAS:
+        components.pop(name, None)
+    error = components["ErrorOut"]
+    error["properties"]["error"]["enum"] = sorted({code for found in codes.values() for code in found})
+    for item in schema["paths"].values():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            for status in _operation_statuses(operation):
+                responses.setdefault(str(status), {"description": ""})
+            for status, response in responses.items():
+                if int(status) < 400:
+                    continue
+                phrase = HTTPStatus(int(status)).phrase
+                if response.get("description") in (None, "", phrase, "Validation Error", "Unprocessable Entity"):
+                    # no description of its own: the standard one, with every code of the status
+                    listed = ", ".join(f"`{code}`" for code in codes.get(int(status), []))
+                    response["description"] = STANDARD.get(int(status), phrase + ".") + f" Codes: {listed}."
+                response["content"] = {"application/json": {"schema": ERROR_REF}}
+    return schema
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete(
+                get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods of every route whose path (with its converters: ids are UUIDs) matches, for the `Allow` header
+    of a 405."""
+    if not hasattr(app.state, "route_methods"):
+        app.state.route_methods = [
+            (compile_path(route.path)[0], frozenset(route.methods or ()))
+            for route in iter_route_contexts(app.routes)
+            if route.path is not None
+        ]
+    return sorted({method for regex, methods in app.state.route_methods if regex.match(path) for method in methods})
