@@ -14,6 +14,7 @@ COPY geo ./geo
 COPY jobs ./jobs
 COPY ledger ./ledger
 COPY matching ./matching
+COPY mobility ./mobility
 COPY parking ./parking
 COPY sim ./sim
 COPY migrations ./migrations

@@ -1,17 +1,19 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both do all the set-up, idempotently.
 SHELL := /bin/bash
 OS_PACKAGES := postgresql-15 postgresql-15-postgis-3 redis-server
+# the browser the tests drive with Playwright (Playwright's own browser downloads are not used)
+TEST_OS_PACKAGES := chromium
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint bench-ledger bench-matching bench-instant bench-mobility setup uv os-packages sync node-tools services-down clean
+.PHONY: demo test test-os-packages openapi lint bench-ledger bench-matching bench-instant bench-mobility setup uv os-packages sync node-tools services-down clean
 
 ## Install everything, start the private PostgreSQL + PostGIS and Redis, load the Sangsalmi demo, serve the API.
 demo: setup
 	$(UV) run maeul demo
 
 ## Install everything, then run the whole test suite against real PostGIS and Redis.
-test: setup
+test: setup test-os-packages
 	$(UV) run pytest
 
 ## Ledger benchmark: append throughput vs plain INSERT, proof p95 at 1,000,000 leaves -> bench/results/ledger.json
@@ -29,6 +31,10 @@ bench-instant: setup
 ## Fleet benchmark: telemetry ingest vs raw GEOADD + COPY, nearby p95, GBFS p95 -> bench/results/mobility.json
 bench-mobility: setup
 	$(UV) run python bench/bench_mobility.py
+
+## Regenerate openapi.json, the API contract kept in the repository (a test fails when it is stale).
+openapi: setup
+	$(UV) run maeul openapi --output openapi.json
 
 ## Static checks: ruff (lint and format) and mypy --strict.
 lint: setup
@@ -60,6 +66,14 @@ os-packages:
 	  echo "  Debian/Ubuntu:  sudo apt-get install $(OS_PACKAGES)"; \
 	  echo "  macOS:          brew install postgresql@15 postgis redis"; exit 1; \
 	fi
+
+## chromium for the browser tests (the API docs pages offline), with apt when missing and root
+test-os-packages:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing OS packages: $(TEST_OS_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_OS_PACKAGES) >/dev/null; \
+	  else echo "the browser tests need chromium:  sudo apt-get install $(TEST_OS_PACKAGES)"; exit 1; fi; }
 
 sync:
 	$(UV) sync --locked

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import contract, errors
+from api import contract, docs, errors
 from api.middleware import AccessLog
 from api.routes import (
     auth,
@@ -65,11 +65,14 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     if state is not None:
         app.state.maeul = state
     errors.install(app)
     contract.install(app)
+    docs.install(app)
     for module in (
         health,
         auth,

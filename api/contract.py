@@ -8,6 +8,7 @@ names something, 503 when a backing service is down. The statuses of its own dom
 
 from __future__ import annotations
 
+import importlib
 from http import HTTPStatus
 from typing import Any
 
@@ -32,7 +33,12 @@ ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
 FRAMEWORK_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
+DOMAINS = ("accounts", "billing", "geo", "ledger", "mobility", "parking")  # each keeps its errors in errors.py
+
+
 def _domain_errors() -> list[type[DomainError]]:
+    for domain in DOMAINS:
+        importlib.import_module(f"{domain}.errors")
     found: list[type[DomainError]] = []
     pending: list[type[DomainError]] = [DomainError]
     while pending:

@@ -19,3 +19,11 @@ class RefundTooLarge(InvalidInput):
 
 class InvalidAmount(InvalidInput):
     code = "invalid_amount"
+
+
+class NotEnoughMileage(Conflict):
+    code = "not_enough_mileage"
+
+
+class PriceUnavailable(Conflict):
+    code = "price_unavailable"

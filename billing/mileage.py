@@ -15,16 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import journal
-from billing.errors import InvalidAmount
+from billing.errors import InvalidAmount, NotEnoughMileage
 from billing.models import MileageEntry, MileageRule
-from core.errors import Conflict
 from ledger import log as ledger
 
 MILEAGE_FUND = "mileage_fund"
-
-
-class NotEnoughMileage(Conflict):
-    code = "not_enough_mileage"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,18 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import journal
 from billing.charges import ChargeLine, ChargePolicy
-from billing.errors import InvalidAmount
+from billing.errors import InvalidAmount, PriceUnavailable
 from billing.models import PaymentHold, PriceMultiplier, PublicHoliday, SettlementRule, Tariff, ZonePriceCap
 from billing.pricing import Band, Caps, DayType, NoTariff, PriceBook, Quote
 from billing.wallet import Wallet
-from core.errors import Conflict, InvalidInput
+from core.errors import InvalidInput
 from core.settings import Settings
 
 HOLD_GRACE = timedelta(days=7)  # a hold outlives its booking's end by this much (covers long overstays)
-
-
-class PriceUnavailable(Conflict):
-    code = "price_unavailable"
 
 
 def charge_policy(settings: Settings) -> ChargePolicy:

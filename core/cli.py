@@ -186,6 +186,23 @@ def serve(
 
 
 @app.command()
+def openapi(
+    output: Annotated[Path | None, typer.Option(help="write the document here instead of printing it")] = None,
+) -> None:
+    """The API contract: the OpenAPI document the API serves at /openapi.json (`make openapi` keeps openapi.json)."""
+    import json
+
+    from api.app import create_app
+
+    document = json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(document, nl=False)
+    else:
+        output.write_text(document)
+        typer.echo(f"wrote {output}")
+
+
+@app.command()
 def worker() -> None:
     """Run the background worker (arq on Redis): publish signed tree heads, anchor them on the chain."""
     from arq.worker import Worker

@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
 from billing import journal, mileage
+from billing.errors import PriceUnavailable
 from billing.models import SettlementRule, Tariff
 from billing.pricing import Caps, DayType, NoTariff, quote
-from billing.service import PriceUnavailable, price_book
+from billing.service import price_book
 from billing.wallet import Wallet
 from core.errors import Forbidden, InvalidInput
 from core.settings import Settings

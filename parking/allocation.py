@@ -24,7 +24,6 @@ from accounts.actor import Actor
 from accounts.models import Role
 from billing.pricing import PriceBook
 from billing.service import price_book as billing_price_book
-from core.errors import Conflict
 from geo.spatial import geography_point, latitude, longitude
 from matching.solver import allocate
 from matching.types import Allocation, Assignment, Interval, Priority, Request, Slot
@@ -32,6 +31,7 @@ from parking import repository, service
 from parking.errors import (
     InvalidTransition,
     MatchRequestNotFound,
+    NoSlotAvailable,
     OutsideSharingWindow,
     SlotInactive,
     SlotUnavailable,
@@ -43,10 +43,6 @@ from parking.repository import BookingRow, SlotView
 METRES_PER_DEG = 111_320.0
 SIZE_RANK = {SlotSize.COMPACT: 0, SlotSize.REGULAR: 1, SlotSize.LARGE: 2}
 RACE_RETRIES = 3
-
-
-class NoSlotAvailable(Conflict):
-    code = "no_slot_available"
 
 
 @dataclass(frozen=True, slots=True)

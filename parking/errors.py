@@ -57,3 +57,7 @@ class InvalidTransition(Conflict):
 
 class MatchRequestNotFound(NotFound):
     code = "match_request_not_found"
+
+
+class NoSlotAvailable(Conflict):
+    code = "no_slot_available"

@@ -7,6 +7,7 @@ a failure prints schemathesis' report with a `curl` to reproduce it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -73,6 +74,12 @@ def test_every_error_response_is_the_shared_error_schema():
                     schema = response["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/ErrorOut"}, (method, path, status)
                     assert response["description"], (method, path, status)
+
+
+def test_the_committed_contract_is_current():
+    """`openapi.json` in the repository is what the API serves: a change to the contract shows in review."""
+    committed = json.loads((ROOT / "openapi.json").read_text())
+    assert committed == create_app().openapi(), "the API changed: run `make openapi` and commit openapi.json"
 
 
 @pytest.mark.parametrize("role", ROLES)
