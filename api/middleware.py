@@ -9,6 +9,8 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core import metrics
+
 log = structlog.get_logger("maeul.api")
 
 MAX_REQUEST_ID = 128
@@ -41,10 +43,9 @@ class AccessLog:
             try:
                 await self.app(scope, receive, respond)
             finally:
-                log.info(
-                    "request",
-                    method=scope["method"],
-                    path=scope["path"],
-                    status=status,
-                    ms=round((time.perf_counter() - started) * 1000, 1),
-                )
+                seconds = time.perf_counter() - started
+                route = scope.get("route")  # set by the router: the template, so ids do not explode the labels
+                template = getattr(route, "path_format", None) or getattr(route, "path", None) or "<unmatched>"
+                metrics.HTTP_SECONDS.labels(scope["method"], template, str(status)).observe(seconds)
+                ms = round(seconds * 1000, 1)
+                log.info("request", method=scope["method"], path=scope["path"], status=status, ms=ms)

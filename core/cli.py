@@ -206,10 +206,14 @@ def openapi(
 def worker() -> None:
     """Run the background worker (arq on Redis): publish signed tree heads, anchor them on the chain."""
     from arq.worker import Worker
+    from prometheus_client import start_http_server
 
     from jobs import worker_settings
 
-    Worker(**{**worker_settings(get_settings()), "handle_signals": True}).run()
+    settings = get_settings()
+    if settings.worker_metrics_port is not None:
+        start_http_server(settings.worker_metrics_port, addr=settings.api_host)
+    Worker(**{**worker_settings(settings), "handle_signals": True}).run()
 
 
 @app.command()

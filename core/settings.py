@@ -33,6 +33,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="`maeul worker` serves its Prometheus metrics here when set"
+    )
 
     jwt_secret: SecretStr | None = None
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)

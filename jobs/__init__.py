@@ -13,6 +13,7 @@ from arq.connections import RedisSettings
 from billing.dynamic import reprice
 from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
+from core.metrics import observed_job
 from core.pools import solver_pool
 from core.redis import make_redis, redis_url
 from core.settings import Settings, get_settings
@@ -139,31 +140,38 @@ async def simulate_fleet(ctx: dict[str, Any]) -> int:
     return posted
 
 
+JOBS = [
+    publish_tree_head,
+    anchor_tree_heads,
+    match_batch,
+    reprice_zones,
+    fleet_upkeep,
+    refresh_gbfs,
+    telemetry_partitions,
+    simulate_fleet,
+]
+
+
 def worker_settings(settings: Settings) -> dict[str, Any]:
     """Keyword arguments of `arq.Worker`."""
     every = settings.matching_batch_every_seconds
     return {
-        "functions": [
-            publish_tree_head,
-            anchor_tree_heads,
-            match_batch,
-            reprice_zones,
-            fleet_upkeep,
-            refresh_gbfs,
-            telemetry_partitions,
-            simulate_fleet,
-        ],
+        "functions": [observed_job(job) for job in JOBS],
         "cron_jobs": [
-            cron(publish_tree_head, second=EVERY_SECOND, run_at_startup=True, unique=True),
-            cron(anchor_tree_heads, second=EVERY_SECOND, run_at_startup=True, unique=True),
-            cron(match_batch, second=set(range(0, 60, min(every, 60))) if every < 60 else {0}, unique=True),
-            cron(reprice_zones, minute=set(range(0, 60, 5)), second={30}, run_at_startup=True, unique=True),
-            cron(fleet_upkeep, second={15, 45}, run_at_startup=True, unique=True),
-            cron(refresh_gbfs, second=set(range(0, 60, 10)), run_at_startup=True, unique=True),
-            cron(telemetry_partitions, minute={5}, second={0}, run_at_startup=True, unique=True),
+            cron(observed_job(publish_tree_head), second=EVERY_SECOND, run_at_startup=True, unique=True),
+            cron(observed_job(anchor_tree_heads), second=EVERY_SECOND, run_at_startup=True, unique=True),
+            cron(
+                observed_job(match_batch), second=set(range(0, 60, min(every, 60))) if every < 60 else {0}, unique=True
+            ),
+            cron(
+                observed_job(reprice_zones), minute=set(range(0, 60, 5)), second={30}, run_at_startup=True, unique=True
+            ),
+            cron(observed_job(fleet_upkeep), second={15, 45}, run_at_startup=True, unique=True),
+            cron(observed_job(refresh_gbfs), second=set(range(0, 60, 10)), run_at_startup=True, unique=True),
+            cron(observed_job(telemetry_partitions), minute={5}, second={0}, run_at_startup=True, unique=True),
         ]
         + (
-            [cron(simulate_fleet, second=set(range(0, 60, SIMULATION_TICK_S)), unique=True)]
+            [cron(observed_job(simulate_fleet), second=set(range(0, 60, SIMULATION_TICK_S)), unique=True)]
             if settings.demo_simulated_rides
             else []
         ),

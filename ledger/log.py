@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import ARRAY, DateTime, LargeBinary, String, bindparam, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import metrics
 from ledger import merkle
 from ledger.errors import EntryNotFound, InvalidProofRequest, TreeHeadNotFound
 from ledger.models import AnchorJob, LedgerEntry, LedgerHead, LedgerNode, TreeHead
@@ -84,16 +85,19 @@ async def append(session: AsyncSession, *records: Record) -> list[Receipt]:
     `ledger_append`); their receipts, in order."""
     if not records:
         return []
-    rows = await session.execute(
-        _APPEND,
-        {
-            "kinds": [r.kind for r in records],
-            "subjects": [r.subject for r in records],
-            "entries": [canonical_entry(r) for r in records],
-            "created": [r.at for r in records],
-        },
-    )
-    return [Receipt(int(index), bytes(digest).hex()) for index, digest in rows]
+    with metrics.LEDGER_APPEND_SECONDS.time():  # includes waiting for the head row's lock
+        rows = await session.execute(
+            _APPEND,
+            {
+                "kinds": [r.kind for r in records],
+                "subjects": [r.subject for r in records],
+                "entries": [canonical_entry(r) for r in records],
+                "created": [r.at for r in records],
+            },
+        )
+        receipts = [Receipt(int(index), bytes(digest).hex()) for index, digest in rows]
+    metrics.LEDGER_ENTRIES.inc(len(receipts))
+    return receipts
 
 
 async def receipts_for(session: AsyncSession, subject: str) -> list[Receipt]:

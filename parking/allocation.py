@@ -24,6 +24,7 @@ from accounts.actor import Actor
 from accounts.models import Role
 from billing.pricing import PriceBook
 from billing.service import price_book as billing_price_book
+from core import metrics
 from geo.spatial import geography_point, latitude, longitude
 from matching.solver import allocate
 from matching.types import Allocation, Assignment, Interval, Priority, Request, Slot
@@ -165,8 +166,11 @@ async def _solve(solving: Solving, slots: list[Slot], requests: list[Request], p
         price=prices,
     )
     if solving.pool is None:
-        return run()
-    return await asyncio.get_running_loop().run_in_executor(solving.pool, run)
+        allocation = run()
+    else:
+        allocation = await asyncio.get_running_loop().run_in_executor(solving.pool, run)
+    metrics.MATCHING_SECONDS.labels(allocation.status).observe(allocation.solve_s)
+    return allocation
 
 
 def explain(

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.deps import SessionDep, StateDep
+from api.deps import NowDep, SessionDep, StateDep
+from core.metrics import ScrapeCollector
 from core.migrate import current_heads
+from ledger import anchoring
 
 router = APIRouter(tags=["health"])
 
@@ -27,3 +30,18 @@ async def health(state: StateDep, session: SessionDep) -> JSONResponse:
         checks["redis"] = f"down: {type(error).__name__}"
     healthy = all(value == "ok" for value in checks.values())
     return JSONResponse({"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(state: StateDep, session: SessionDep, now: NowDep) -> Response:
+    """Prometheus metrics of this API process (README: Observability)."""
+    lag = await anchoring.status(session, now=now)
+    scrape = CollectorRegistry()
+    scrape.register(
+        ScrapeCollector(
+            state.engine,
+            entries_not_anchored=lag.entries_not_anchored,
+            seconds_not_anchored=lag.seconds_not_anchored,
+        )
+    )
+    return Response(generate_latest(REGISTRY) + generate_latest(scrape), media_type=CONTENT_TYPE_LATEST)
