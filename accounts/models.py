@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, CreatedAtMixin, IdMixin
@@ -28,3 +30,14 @@ class Account(IdMixin, CreatedAtMixin, Base):
     role: Mapped[Role] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
+
+
+class RevokedToken(Base):
+    """An access token signed out before it expired; kept until then (the worker prunes the rest)."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

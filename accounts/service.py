@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from pwdlib import PasswordHash
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.errors import AccountNotFound, EmailTaken, InvalidCredentials, TooManyAttempts
-from accounts.models import Account, Role
+from accounts.models import Account, RevokedToken, Role
 
 _hasher = PasswordHash.recommended()
 # Verified against when the email is unknown, so both paths cost one argon2 verification (no timing oracle).
@@ -62,11 +64,31 @@ async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account:
     return account
 
 
-async def active_role(session: AsyncSession, account_id: uuid.UUID) -> Role | None:
-    """The role of an active account (None: unknown or disabled). Every signed-in request asks, so it reads one
-    column of one row and nothing else."""
-    role = await session.scalar(select(Account.role).where(Account.id == account_id, Account.is_active))
+async def active_role(session: AsyncSession, account_id: uuid.UUID, token_id: uuid.UUID) -> Role | None:
+    """The role of an active account whose token was not signed out (None otherwise). Every signed-in request
+    asks, so it is one indexed query."""
+    revoked = select(RevokedToken.jti).where(RevokedToken.jti == token_id).exists()
+    role = await session.scalar(select(Account.role).where(Account.id == account_id, Account.is_active, ~revoked))
     return Role(role) if role is not None else None
+
+
+async def revoke_token(
+    session: AsyncSession, *, account_id: uuid.UUID, token_id: uuid.UUID, expires_at: datetime, now: datetime
+) -> None:
+    """Sign out one access token: refused from now on (signing out twice is harmless)."""
+    await session.execute(
+        insert(RevokedToken)
+        .values(jti=token_id, account_id=account_id, expires_at=expires_at, revoked_at=now)
+        .on_conflict_do_nothing()
+    )
+
+
+async def prune_revoked_tokens(session: AsyncSession, *, now: datetime) -> int:
+    """Forget revocations of tokens that have expired anyway."""
+    pruned = await session.scalars(
+        delete(RevokedToken).where(RevokedToken.expires_at <= now).returning(RevokedToken.jti)
+    )
+    return len(pruned.all())
 
 
 def _failures_key(email: str) -> str:

@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from api import contract, docs, errors
-from api.middleware import AccessLog
+from api.middleware import AccessLog, BodyLimit, SecurityHeaders
+from api.ratelimit import RateLimit
 from api.routes import (
     auth,
     bookings,
@@ -91,5 +93,18 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.include_router(feeds.gbfs)
     app.include_router(feeds.mds)
 
+    # outermost last: the access log sees every answer, security headers go on all of them, CORS answers
+    # preflights before the limits count
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimit)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+        )
+    app.add_middleware(SecurityHeaders, hsts_seconds=settings.hsts_seconds)
     app.add_middleware(AccessLog)
     return app

@@ -1,11 +1,12 @@
-"""JWT access tokens (HS256) and the role gate every endpoint declares."""
+"""JWT access tokens (HS256, with a key id and a token id) and the role gate every endpoint declares."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends
@@ -16,6 +17,7 @@ from accounts.models import Role
 from accounts.service import active_role
 from api.deps import NowDep, SessionDep, StateDep
 from api.errors import NotAuthenticated
+from api.state import TokenKeys, key_id
 from core.errors import Forbidden
 
 ALGORITHM = "HS256"
@@ -28,33 +30,65 @@ STAFF = frozenset({Role.OPERATOR, Role.ADMIN})
 MONITORS = frozenset({Role.OPERATOR, Role.ADMIN, Role.CITY})
 
 
-def issue_token(actor: Actor, *, secret: str, now: datetime, lifetime: timedelta) -> str:
-    claims = {"sub": str(actor.id), "role": actor.role, "iat": now, "exp": now + lifetime}
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+@dataclass(frozen=True, slots=True)
+class Token:
+    actor: Actor
+    token_id: uuid.UUID
+    expires_at: datetime
 
 
-async def current_actor(
+def issue_token(actor: Actor, *, keys: TokenKeys, now: datetime, lifetime: timedelta) -> str:
+    claims = {"sub": str(actor.id), "role": actor.role, "jti": uuid.uuid4().hex, "iat": now, "exp": now + lifetime}
+    return jwt.encode(claims, keys.current, algorithm=ALGORITHM, headers={"kid": key_id(keys.current)})
+
+
+def _claims(token: str, keys: TokenKeys) -> dict[str, Any]:
+    """The claims of a token signed with an accepted key; its expiry is the caller's to check (against the
+    service's injected clock, not the machine's)."""
+    secret = keys.accepted.get(jwt.get_unverified_header(token).get("kid", ""))
+    if secret is None:
+        raise jwt.InvalidKeyError("signed with a key this service no longer accepts")
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        secret,
+        algorithms=[ALGORITHM],
+        options={"require": ["exp", "sub", "jti"], "verify_exp": False, "verify_iat": False},
+    )
+    return claims
+
+
+def token_subject(token: str, keys: TokenKeys) -> str | None:
+    """Whose token this is, if it is genuine (for rate limits: no database, expiry not checked)."""
+    try:
+        return str(_claims(token, keys)["sub"])
+    except (jwt.PyJWTError, ValueError, TypeError, AttributeError):
+        return None
+
+
+async def current_token(
     state: StateDep, session: SessionDep, now: NowDep, token: Annotated[str | None, Depends(oauth2)]
-) -> Actor:
+) -> Token:
     if token is None:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>' from POST /auth/token")
     try:
-        # expiry is checked against the service's (injected) clock, not the machine's
-        claims = jwt.decode(
-            token,
-            state.signing_secret,
-            algorithms=[ALGORITHM],
-            options={"require": ["exp", "sub"], "verify_exp": False, "verify_iat": False},
-        )
-        account_id = uuid.UUID(claims["sub"])
-        if float(claims["exp"]) <= now.timestamp():
+        claims = _claims(token, state.token_keys)
+        account_id, token_id = uuid.UUID(claims["sub"]), uuid.UUID(claims["jti"])
+        expires_at = datetime.fromtimestamp(float(claims["exp"]), tz=UTC)
+        if expires_at <= now:
             raise jwt.ExpiredSignatureError("the token has expired")
-    except (jwt.PyJWTError, ValueError, TypeError) as error:
+    except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as error:
         raise NotAuthenticated("the access token is invalid or has expired; sign in again") from error
-    role = await active_role(session, account_id)
+    role = await active_role(session, account_id, token_id)
     if role is None:
-        raise NotAuthenticated("the account of this token no longer exists or is disabled")
-    return Actor(id=account_id, role=role)
+        raise NotAuthenticated("this token was signed out, or its account no longer exists or is disabled")
+    return Token(Actor(id=account_id, role=role), token_id, expires_at)
+
+
+async def current_actor(token: Annotated[Token, Depends(current_token)]) -> Actor:
+    return token.actor
+
+
+SignedIn = Annotated[Token, Depends(current_token)]
 
 
 def require(roles: frozenset[Role]) -> Callable[..., Awaitable[Actor]]:

@@ -2,8 +2,9 @@
 
 Every 4xx and 5xx response of every operation is the one shared `ErrorOut` schema, whose `error` lists every code
 the API can answer with; each operation documents the statuses the framework adds to it: 400 for a body that is not
-JSON, 422 for parameters or a body that fail validation, 401 and 403 where a sign-in is needed, 404 where a path
-names something, 503 when a backing service is down. The statuses of its own domain (409 ...) each route declares.
+JSON, 413 for one too large, 422 for parameters or a body that fail validation, 401 and 403 where a sign-in is
+needed, 404 where a path names something, 429 for rate limits, 503 when a backing service is down. The statuses
+of its own domain (409 ...) each route declares.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ STANDARD = {
     404: "Nothing with this id exists for the caller (or the path is unknown).",
     422: "A parameter or the body fails validation (`invalid_request`, with the field problems) or the domain's "
     "rules (`invalid_input`, with an explanation).",
+    413: "The body is larger than `MAEUL_MAX_BODY_BYTES` (`payload_too_large`).",
+    429: "Too many requests from this account or address (`rate_limited`, `Retry-After`), or too many failed "
+    "sign-ins (`too_many_attempts`).",
     503: "A backing service (PostgreSQL or Redis) is unavailable; retry after `Retry-After` seconds.",
 }
 ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
@@ -60,9 +64,9 @@ def error_codes() -> dict[int, list[str]]:
 
 def _operation_statuses(operation: dict[str, Any]) -> set[int]:
     parameters = operation.get("parameters", [])
-    statuses = {503}
+    statuses = {429, 503}
     if "requestBody" in operation:
-        statuses |= {400, 422}
+        statuses |= {400, 413, 422}
     if parameters:
         statuses.add(422)
     if operation.get("security"):

@@ -52,6 +52,7 @@ FRAMEWORK_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     422: "invalid_request",
+    429: "rate_limited",
     500: "internal_error",
     503: "service_unavailable",
 }

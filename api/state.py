@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -12,11 +13,29 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.clock import Clock, SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.pools import solver_pool
+from core.ratelimit import RateLimits
 from core.redis import make_redis
 from core.settings import Settings
 from ledger.signing import Signer, signer_for
 from mobility.service import FleetRules, TypeCodes
 from parking.policy import BookingPolicy
+
+
+def key_id(secret: str) -> str:
+    """A JWT signing key's id (in each token's header): which secret to verify with, during a rotation."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenKeys:
+    """The secret that signs new tokens, and every secret still accepted, by key id."""
+
+    current: str
+    accepted: dict[str, str]
+
+    @classmethod
+    def of(cls, current: str, retired: list[str]) -> TokenKeys:
+        return cls(current=current, accepted={key_id(secret): secret for secret in [current, *retired]})
 
 
 @dataclass(slots=True)
@@ -29,7 +48,8 @@ class AppState:
     policy: BookingPolicy
     fleet: FleetRules
     type_codes: TypeCodes
-    signing_secret: str
+    token_keys: TokenKeys
+    rate_limits: RateLimits
     signer: Signer
     solver_pool: Executor
     jobs: ArqRedis | None = None  # arq queue, opened on first use
@@ -37,17 +57,21 @@ class AppState:
 
 def build_state(settings: Settings, *, clock: Clock | None = None, database_url: str | None = None) -> AppState:
     engine = make_engine(settings, url=database_url)
+    redis = make_redis(settings)
     return AppState(
         settings=settings,
         engine=engine,
         sessionmaker=make_sessionmaker(engine),
-        redis=make_redis(settings),
+        redis=redis,
+        rate_limits=RateLimits(settings, redis.connection_pool),
         clock=clock or SystemClock(),
         policy=BookingPolicy.from_settings(settings),
         fleet=FleetRules.from_settings(settings),
         type_codes=TypeCodes(),
         solver_pool=solver_pool(),
-        signing_secret=settings.signing_secret(),
+        token_keys=TokenKeys.of(
+            settings.signing_secret(), [secret.get_secret_value() for secret in settings.jwt_retired_secrets]
+        ),
         signer=signer_for(settings),
     )
 

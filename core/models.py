@@ -1,6 +1,6 @@
 """Every mapped model, imported in one place so the metadata is complete (Alembic, tests)."""
 
-from accounts.models import Account
+from accounts.models import Account, RevokedToken
 from billing.models import (
     AccountBalance,
     JournalPosting,
@@ -60,6 +60,7 @@ __all__ = [
     "LedgerNode",
     "TreeHead",
     "Account",
+    "RevokedToken",
     "Base",
     "Booking",
     "IdempotencyKey",

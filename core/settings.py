@@ -33,11 +33,21 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="larger request bodies get 413")
+    cors_origins: list[str] = Field(default_factory=list, description="browser origins allowed to call the API")
+    hsts_seconds: int = Field(default=0, ge=0, description="Strict-Transport-Security max-age; 0: not sent")
+    rate_limit_per_account: str = Field(default="3000/minute", description="requests per signed-in account")
+    rate_limit_per_address: str = Field(default="6000/minute", description="requests per client address")
     worker_metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="`maeul worker` serves its Prometheus metrics here when set"
     )
 
     jwt_secret: SecretStr | None = None
+    jwt_retired_secrets: list[SecretStr] = Field(
+        default_factory=list,
+        description="former JWT secrets still accepted (by key id) until their tokens expire: rotate without "
+        "signing everyone out",
+    )
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)

@@ -10,6 +10,7 @@ import structlog
 from arq import cron
 from arq.connections import RedisSettings
 
+from accounts import service as accounts
 from billing.dynamic import reprice
 from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
@@ -120,6 +121,14 @@ async def telemetry_partitions(ctx: dict[str, Any]) -> None:
         await session.commit()
 
 
+async def prune_revoked_tokens(ctx: dict[str, Any]) -> int:
+    """Forget sign-outs of tokens that have expired anyway."""
+    async with ctx["sessionmaker"]() as session:
+        pruned = await accounts.prune_revoked_tokens(session, now=ctx["clock"].now())
+        await session.commit()
+    return pruned
+
+
 SIMULATION_TICK_S = 10
 
 
@@ -148,6 +157,7 @@ JOBS = [
     fleet_upkeep,
     refresh_gbfs,
     telemetry_partitions,
+    prune_revoked_tokens,
     simulate_fleet,
 ]
 
@@ -169,6 +179,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(observed_job(fleet_upkeep), second={15, 45}, run_at_startup=True, unique=True),
             cron(observed_job(refresh_gbfs), second=set(range(0, 60, 10)), run_at_startup=True, unique=True),
             cron(observed_job(telemetry_partitions), minute={5}, second={0}, run_at_startup=True, unique=True),
+            cron(observed_job(prune_revoked_tokens), minute={35}, second={0}, unique=True),
         ]
         + (
             [cron(observed_job(simulate_fleet), second=set(range(0, 60, SIMULATION_TICK_S)), unique=True)]

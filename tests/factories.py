@@ -64,7 +64,7 @@ async def make_account(
 
 
 def auth(state: AppState, account: Actor) -> dict[str, str]:
-    token = issue_token(account, secret=state.signing_secret, now=state.clock.now(), lifetime=timedelta(hours=1))
+    token = issue_token(account, keys=state.token_keys, now=state.clock.now(), lifetime=timedelta(hours=1))
     return {"Authorization": f"Bearer {token}"}
 
 

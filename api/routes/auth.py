@@ -9,7 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from accounts import service
 from accounts.actor import Actor
 from accounts.models import Role
-from api.auth import Admin, Anyone, issue_token
+from api.auth import Admin, Anyone, SignedIn, issue_token
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.schemas import AccountIn, AccountOut, ErrorOut, RegisterIn, TokenOut
@@ -39,7 +39,7 @@ async def sign_in(
     )
     lifetime = timedelta(minutes=state.settings.access_token_minutes)
     token = issue_token(
-        Actor(id=account.id, role=Role(account.role)), secret=state.signing_secret, now=now, lifetime=lifetime
+        Actor(id=account.id, role=Role(account.role)), keys=state.token_keys, now=now, lifetime=lifetime
     )
     return TokenOut(access_token=token, expires_in=int(lifetime.total_seconds()))
 
@@ -58,6 +58,15 @@ async def register(body: RegisterIn, session: SessionDep) -> AccountOut:
     )
     await session.commit()
     return AccountOut.of(account)
+
+
+@router.post("/auth/sign-out", status_code=204, summary="Sign out: revoke this access token")
+async def sign_out(token: SignedIn, session: SessionDep, now: NowDep) -> None:
+    """The token sent is refused from now on (other tokens of the account, e.g. on another phone, stay valid)."""
+    await service.revoke_token(
+        session, account_id=token.actor.id, token_id=token.token_id, expires_at=token.expires_at, now=now
+    )
+    await session.commit()
 
 
 @router.get("/me", response_model=AccountOut, summary="The signed-in account")

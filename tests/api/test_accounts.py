@@ -8,10 +8,11 @@ import httpx
 import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts import service
 from accounts.actor import Actor
 from accounts.models import Role
 from api.auth import issue_token
-from api.state import AppState
+from api.state import AppState, TokenKeys, key_id
 from core.clock import FixedClock
 from tests.factories import PASSWORD, auth, error_of, make_account
 
@@ -61,13 +62,15 @@ async def test_tokens_are_checked(client: httpx.AsyncClient, session: AsyncSessi
     clock.advance(timedelta(minutes=61))
     expired = await client.get("/me", headers=headers)
     assert expired.status_code == 401 and expired.headers["WWW-Authenticate"] == "Bearer"
-    forged = issue_token(account, secret="not the secret" * 4, now=clock.now(), lifetime=timedelta(hours=1))
+    forged = issue_token(
+        account, keys=TokenKeys.of("not the secret" * 4, []), now=clock.now(), lifetime=timedelta(hours=1)
+    )
     assert (await client.get("/me", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
     none_alg = jwt.encode({"sub": str(account.id), "exp": 9999999999}, key=None, algorithm="none")
     assert (await client.get("/me", headers={"Authorization": f"Bearer {none_alg}"})).status_code == 401
     ghost = issue_token(
         Actor(id=account.id.__class__(int=1), role=Role.ADMIN),
-        secret=state.signing_secret,
+        keys=state.token_keys,
         now=clock.now(),
         lifetime=timedelta(hours=1),
     )
@@ -82,3 +85,40 @@ async def test_admin_creates_staff_accounts(client: httpx.AsyncClient, session: 
     assert created.status_code == 201 and created.json()["role"] == "operator"
     bad_role = await client.post("/admin/accounts", json={**body, "role": "king"}, headers=auth(state, admin))
     assert bad_role.status_code == 422
+
+
+async def test_sign_out_revokes_only_that_token(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
+):
+    account = await make_account(session)
+    phone, laptop = auth(state, account), auth(state, account)
+    assert phone != laptop  # every token has its own id
+    assert (await client.post("/auth/sign-out", headers=phone)).status_code == 204
+    refused = await client.get("/me", headers=phone)
+    assert refused.status_code == 401 and "signed out" in refused.json()["detail"]
+    assert (await client.get("/me", headers=laptop)).status_code == 200
+    assert (await client.post("/auth/sign-out", headers=phone)).status_code == 401
+    # the revocation is forgotten once the token has expired anyway
+    clock.advance(timedelta(hours=2))
+    assert await service.prune_revoked_tokens(session, now=clock.now()) >= 1
+
+
+async def test_signing_keys_rotate_without_signing_everyone_out(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
+):
+    account = await make_account(session)
+    old = state.token_keys
+    before = issue_token(account, keys=old, now=clock.now(), lifetime=timedelta(hours=1))
+    assert jwt.get_unverified_header(before)["kid"] == key_id(old.current)
+    # a new secret signs from now on; the old one is retired but still accepted
+    state.token_keys = TokenKeys.of("a brand new secret of enough length!", [old.current])
+    after = issue_token(account, keys=state.token_keys, now=clock.now(), lifetime=timedelta(hours=1))
+    try:
+        for token in (before, after):
+            assert (await client.get("/me", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+        # once the old secret is dropped, its tokens are refused
+        state.token_keys = TokenKeys.of("a brand new secret of enough length!", [])
+        assert (await client.get("/me", headers={"Authorization": f"Bearer {before}"})).status_code == 401
+        assert (await client.get("/me", headers={"Authorization": f"Bearer {after}"})).status_code == 200
+    finally:
+        state.token_keys = old

@@ -24,6 +24,7 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/health"): PUBLIC,
     ("POST", "/auth/token"): PUBLIC,
     ("POST", "/auth/register"): PUBLIC,
+    ("POST", "/auth/sign-out"): EVERYONE,
     ("GET", "/me"): EVERYONE,
     ("POST", "/admin/accounts"): {A},
     ("GET", "/zones"): EVERYONE,
