@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import make_url
 
 from core import services
 from core.settings import Settings, get_settings
@@ -183,6 +184,61 @@ def serve(
     """Serve the API only (services and migrations are expected to be in place)."""
     settings = get_settings()
     _serve(settings, host or settings.api_host, port or settings.api_port)
+
+
+@app.command()
+def backup(
+    output: Annotated[Path | None, typer.Option(help="file to write [maeul-<database>-<UTC time>.dump]")] = None,
+    url: Annotated[str | None, typer.Option(help="database URL [MAEUL_DATABASE_URL or the private cluster]")] = None,
+) -> None:
+    """Back up the whole database (pg_dump, custom format)."""
+    from datetime import UTC, datetime
+
+    from core.backup import BackupError
+    from core.backup import backup as dump
+    from core.db import database_url
+
+    settings = get_settings()
+    try:
+        if url is None and settings.manages_database:
+            services.up(settings)
+        source = url or database_url(settings)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = output or Path(f"maeul-{make_url(source).database}-{stamp}.dump")
+        dump(source, target)
+    except (BackupError, services.ServiceError) as error:
+        _fail(error)
+    typer.echo(f"backed up {make_url(source).database} to {target} ({target.stat().st_size:,} bytes)")
+
+
+@app.command()
+def restore(
+    dump: Annotated[Path, typer.Argument(help="a file written by `maeul backup`")],
+    url: Annotated[str | None, typer.Option(help="database URL [MAEUL_DATABASE_URL or the private cluster]")] = None,
+    replace: Annotated[bool, typer.Option(help="private cluster: drop the database first if it has data")] = False,
+) -> None:
+    """Restore a backup into an empty database (created in the private cluster if missing), in one transaction."""
+    from core.backup import BackupError, is_empty
+    from core.backup import restore as load
+    from core.db import database_url
+
+    settings = get_settings()
+    try:
+        if not dump.is_file():  # before anything is dropped
+            raise BackupError(f"no backup at {dump}")
+        if url is None and settings.manages_database:
+            services.up(settings)
+            if replace:
+                services.drop_database(settings, settings.database_name)
+            services.ensure_database(settings, settings.database_name)
+        target = url or database_url(settings)
+        if not is_empty(target):
+            hint = "pass --replace to drop it first" if url is None and settings.manages_database else "empty it first"
+            raise BackupError(f"database {make_url(target).database} is not empty: {hint}")
+        load(target, dump)
+    except (BackupError, services.ServiceError) as error:
+        _fail(error)
+    typer.echo(f"restored {dump} into {make_url(target).database}; check it with `maeul ledger audit`")
 
 
 @app.command()

@@ -41,7 +41,7 @@ class ServiceStatus:
     where: str
 
 
-def _pg_bin_dir() -> Path:
+def pg_bin_dir() -> Path:
     candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
     for candidate in candidates:
         if (candidate / "initdb").exists():
@@ -109,7 +109,7 @@ def _pg_running(settings: Settings) -> bool:
     if not (data / "PG_VERSION").exists():
         return False
     status = subprocess.run(
-        _server_user_command([str(_pg_bin_dir() / "pg_ctl"), "-D", str(data), "status"]), capture_output=True
+        _server_user_command([str(pg_bin_dir() / "pg_ctl"), "-D", str(data), "status"]), capture_output=True
     )
     return status.returncode == 0
 
@@ -119,7 +119,7 @@ def _pg_init(settings: Settings) -> None:
     data = root / "data"
     if (data / "PG_VERSION").exists():
         return
-    bindir = _pg_bin_dir()
+    bindir = pg_bin_dir()
     root.mkdir(parents=True, exist_ok=True)
     _let_server_user_reach(root)
     _give_to_server_user(root)
@@ -156,7 +156,7 @@ def _pg_init(settings: Settings) -> None:
 
 
 def _psql(settings: Settings, sql: str) -> str:
-    bindir = _pg_bin_dir()
+    bindir = pg_bin_dir()
     env = {**os.environ, "PGPASSWORD": _pg_password(settings)}
     result = subprocess.run(
         [
@@ -197,7 +197,7 @@ def _pg_up(settings: Settings) -> None:
         _run(
             _server_user_command(
                 [
-                    str(_pg_bin_dir() / "pg_ctl"),
+                    str(pg_bin_dir() / "pg_ctl"),
                     "-D",
                     str(root / "data"),
                     "-l",
@@ -219,7 +219,7 @@ def _pg_down(settings: Settings) -> None:
     if _pg_running(settings):
         data = _pg_dir(settings) / "data"
         _run(
-            _server_user_command([str(_pg_bin_dir() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            _server_user_command([str(pg_bin_dir() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
             what="stopping PostgreSQL",
         )
 
