@@ -1,4 +1,4 @@
-from core.errors import Conflict, DomainError, NotFound
+from core.errors import Conflict, DomainError, NotFound, Unavailable
 
 
 class InvalidCredentials(DomainError):
@@ -15,3 +15,7 @@ class EmailTaken(Conflict):
 
 class AccountNotFound(NotFound):
     code = "account_not_found"
+
+
+class SignInUnavailable(Unavailable):
+    code = "sign_in_unavailable"

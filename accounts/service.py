@@ -7,12 +7,13 @@ from datetime import datetime
 
 from pwdlib import PasswordHash
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts.errors import AccountNotFound, EmailTaken, InvalidCredentials, TooManyAttempts
+from accounts.errors import AccountNotFound, EmailTaken, InvalidCredentials, SignInUnavailable, TooManyAttempts
 from accounts.models import Account, RevokedToken, Role
 
 _hasher = PasswordHash.recommended()
@@ -99,7 +100,22 @@ async def authenticate(
     session: AsyncSession, redis: Redis, *, email: str, password: str, max_failures: int, lockout_seconds: int
 ) -> Account:
     """Check a password. After `max_failures` failures for one email within `lockout_seconds`, refuse all tries
-    for that email until the window passes (counted in Redis, so it holds across API processes)."""
+    for that email until the window passes (counted in Redis, so it holds across API processes). Without Redis the
+    counter cannot be kept, so sign-in fails closed (`sign_in_unavailable`) rather than allow unlimited guesses."""
+    try:
+        return await _check_password(
+            session, redis, email=email, password=password, max_failures=max_failures, lockout_seconds=lockout_seconds
+        )
+    except RedisError as error:
+        raise SignInUnavailable(
+            "sign-in is unavailable for a moment: its attempt counter cannot be reached; nothing was checked, "
+            "try again shortly"
+        ) from error
+
+
+async def _check_password(
+    session: AsyncSession, redis: Redis, *, email: str, password: str, max_failures: int, lockout_seconds: int
+) -> Account:
     email = normalize_email(email)
     key = _failures_key(email)
     failures = int(await redis.get(key) or 0)

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accounts.errors import InvalidCredentials, TooManyAttempts
 from billing.errors import InsufficientFunds
-from core.errors import Conflict, DomainError, Forbidden, IdempotencyKeyReused, InvalidInput, NotFound
+from core.errors import Conflict, DomainError, Forbidden, IdempotencyKeyReused, InvalidInput, NotFound, Unavailable
 
 log = structlog.get_logger("maeul.api")
 
@@ -35,6 +35,7 @@ STATUS: dict[type[DomainError], int] = {
     IdempotencyKeyReused: 422,
     InvalidInput: 422,
     TooManyAttempts: 429,
+    Unavailable: 503,  # and sign_in_unavailable
 }
 
 
@@ -70,6 +71,8 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(error, TooManyAttempts):
         headers = {"Retry-After": str(error.extra.get("retry_after_s", 60))}
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     return JSONResponse(error_body(error.code, error.detail, **error.extra), status_code=status, headers=headers)
 
 
@@ -98,9 +101,19 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(error_body(code, detail), status_code=status, headers=headers)
 
 
+# SQLSTATE classes and codes that mean "the server cannot serve now", not "this request is wrong": connection
+# exceptions (08), shutting down or starting (57P01-57P03), too many connections (53300)
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
 async def _database_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DBAPIError)
-    if error.connection_invalidated or isinstance(error, OperationalError | InterfaceError):
+    sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
+    if (
+        error.connection_invalidated
+        or isinstance(error, OperationalError | InterfaceError)
+        or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+    ):
         return await _unavailable(request, error)
     return await _unexpected(request, error)
 

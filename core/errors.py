@@ -35,3 +35,9 @@ class Conflict(DomainError):
 
 class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
+
+
+class Unavailable(DomainError):
+    """Something the operation needs is out of reach for now; nothing was done, the caller may retry."""
+
+    code = "service_unavailable"

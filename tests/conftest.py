@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -109,9 +110,10 @@ async def state(settings: Settings, database: str, clock: FixedClock) -> AsyncIt
     await state.engine.dispose()
 
 
-@pytest.fixture
-async def client(state: AppState, session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(state=state)
+@asynccontextmanager
+async def asgi_client(state: AppState, session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app built from `state`, whose requests use the test's session."""
+    app = create_app(state.settings, state=state)
 
     async def test_session() -> AsyncIterator[AsyncSession]:
         """Like `get_session`: each request is its own unit of work. The commit before it keeps the test's own
@@ -126,6 +128,12 @@ async def client(state: AppState, session: AsyncSession) -> AsyncIterator[httpx.
     app.dependency_overrides[get_session] = test_session
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://maeul.test") as client:
+        yield client
+
+
+@pytest.fixture
+async def client(state: AppState, session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(state, session) as client:
         yield client
 
 

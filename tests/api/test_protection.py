@@ -10,11 +10,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import Role
-from api.app import create_app
-from api.deps import get_session
 from api.state import AppState, build_state
 from core.clock import FixedClock
 from core.settings import Settings
+from tests.conftest import asgi_client
 from tests.factories import auth, error_of, make_account
 
 
@@ -39,15 +38,7 @@ async def strict(settings: Settings, database: str, clock: FixedClock) -> AsyncI
 
 @pytest.fixture
 async def strict_client(strict: AppState, session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(strict.settings, state=strict)
-
-    async def test_session() -> AsyncIterator[AsyncSession]:
-        await session.commit()
-        yield session
-
-    app.dependency_overrides[get_session] = test_session
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://maeul.test") as client:
+    async with asgi_client(strict, session) as client:
         yield client
 
 
