@@ -13,6 +13,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -190,10 +191,47 @@ def drop_database(settings: Settings, name: str) -> None:
     _psql(settings, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _refuse_taken_port(port: int, *, service: str, setting: str) -> None:
+    """Before starting a service: a port held by something else (often another maeul home's services) is named."""
+    holder = port_holder(port)
+    if holder is not None:
+        raise ServiceError(
+            f"port {port} for {service} is taken by: {holder}\n"
+            f"If that is another maeul's service (its data directory is in the command above), stop it with "
+            f"`maeul services down` there, or set {setting} to a free port."
+        )
+
+
+def port_holder(port: int) -> str | None:
+    """What listens on a loopback TCP port, read from /proc (Linux): its command line, or None when it is free.
+    Elsewhere, or when the process belongs to another user, only that the port is taken."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) != 0:
+            return None
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) in inodes for fd in fd_dir.iterdir()):
+                return (fd_dir.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+    return "another process"
+
+
 def _pg_up(settings: Settings) -> None:
     _pg_init(settings)
     if not _pg_running(settings):
         root = _pg_dir(settings)
+        _refuse_taken_port(settings.pg_port, service="PostgreSQL", setting="MAEUL_PG_PORT")
         _run(
             _server_user_command(
                 [
@@ -244,6 +282,7 @@ def _redis_up(settings: Settings) -> None:
     server = shutil.which("redis-server")
     if server is None:
         raise ServiceError(f"redis-server not found.\n{POSTGRES_HINT}")
+    _refuse_taken_port(settings.redis_port, service="Redis", setting="MAEUL_REDIS_PORT")
     root = _redis_dir(settings)
     root.mkdir(parents=True, exist_ok=True)
     _run(
@@ -317,6 +356,7 @@ def _chain_up(settings: Settings) -> None:
     if _chain_ping(settings):
         return
     binary = _anvil_binary()
+    _refuse_taken_port(settings.chain_port, service="the anvil chain node", setting="MAEUL_CHAIN_PORT")
     root = _chain_dir(settings)
     root.mkdir(parents=True, exist_ok=True)
     log = (root / "anvil.log").open("a")

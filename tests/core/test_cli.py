@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from core import services
 from core.cli import app
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from tests.factories import start_demo, wait_until_healthy
 
 MAEUL = str(Path(sys.executable).parent / "maeul")
@@ -117,3 +117,25 @@ def test_demo_serves_docs_and_finds_slots(settings: Settings, database: str, tmp
     assert demo.returncode == 0, output
     assert "/docs" in output and "resident@maeul.demo" in output and "stopped" in output
     assert f"maeul verify --api {base} --chain-url {chain} --leaf-index 0" in output
+
+
+def test_a_taken_port_is_named_with_its_holder(tmp_path: Path):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        env = {
+            "MAEUL_HOME": str(tmp_path / "home"),
+            "MAEUL_PG_PORT": str(port),
+            "MAEUL_REDIS_URL": "redis://unused.invalid/0",  # only PostgreSQL is managed here
+            "MAEUL_LOCAL_CHAIN": "in-process",
+        }
+        get_settings.cache_clear()  # read the environment above, not a cached one
+        try:
+            result = CliRunner().invoke(app, ["services", "up"], env=env)
+        finally:
+            get_settings.cache_clear()
+    assert result.exit_code != 0
+    assert f"port {port} for PostgreSQL is taken by: " in result.output
+    assert "pytest" in result.output or "python" in result.output  # the holder's command line
+    assert "MAEUL_PG_PORT" in result.output
