@@ -4,7 +4,6 @@ test database per run, and one transaction per test rolled back at the end."""
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -32,6 +31,7 @@ from core.migrate import upgrade
 from core.settings import Settings
 from geo.models import Zone
 from parking.models import Booking, Lot, MatchRequest, SharingRule, Slot
+from tests.factories import free_port
 
 KST = ZoneInfo("Asia/Seoul")
 # Monday 23 November 2026, 07:00 in Seoul: the tests' "now".
@@ -142,18 +142,11 @@ async def redis(state: AppState) -> Redis:
     return state.redis
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def live_server(settings: Settings, database: str) -> Iterator[str]:
     """A real uvicorn server on loopback, committing to the test database: for concurrency over real HTTP."""
     app = create_app(settings.model_copy(update={"database_url": database}))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -241,3 +242,11 @@ def wait_until_healthy(process: subprocess.Popen[str], base: str, *, timeout_s: 
             pass
         assert time.monotonic() < deadline, f"the server at {base} did not come up"
         time.sleep(0.5)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from api.app import create_app
 from core import services
 from core.settings import Settings
 from sim.pilot import DEMO_PASSWORD
-from tests.factories import start_demo, wait_until_healthy
+from tests.factories import free_port, start_demo, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = str(Path(sys.executable).parent / "st")
@@ -35,9 +34,7 @@ ROLES = ["anonymous", "resident", "owner", "operator", "city", "admin"]
 
 @pytest.fixture(scope="module")
 def demo_api(settings: Settings, database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     demo = start_demo(settings, "maeul_contract_test", port, tmp_path_factory.mktemp("demo") / "demo.log")
     base = f"http://127.0.0.1:{port}"
     try:

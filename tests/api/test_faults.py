@@ -5,7 +5,6 @@ recovers by itself when Redis is back."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,20 +29,13 @@ from ledger.signing import signer_for
 from parking.models import Booking
 from tests.api.test_inventory import search_params
 from tests.conftest import NOW, asgi_client
-from tests.factories import PASSWORD, auth, booking_body, error_of, make_account, make_slot, make_zone
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.factories import PASSWORD, auth, booking_body, error_of, free_port, make_account, make_slot, make_zone
 
 
 @pytest.fixture
 def own_redis(settings: Settings, database: str, tmp_path: Path) -> Settings:
     """Settings whose Redis is a redis-server of this test only (the database is the test's)."""
-    port = _free_port()
+    port = free_port()
     mine = settings.model_copy(
         update={"home": tmp_path / "home", "redis_port": port, "redis_url": None, "database_url": database}
     )
@@ -98,7 +90,7 @@ async def test_redis_stopped_mid_run(fragile: AppState, own_redis: Settings, ses
 def own_cluster(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     """A PostgreSQL cluster of this test only, migrated (the Redis is the test's)."""
     mine = settings.model_copy(
-        update={"home": tmp_path / "home", "pg_port": _free_port(), "database_name": "faults", "database_url": None}
+        update={"home": tmp_path / "home", "pg_port": free_port(), "database_name": "faults", "database_url": None}
     )
     services.up(_only_postgres(mine))
     services.ensure_database(mine, "faults")

@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from core import services
 from core.settings import Settings
+from tests.factories import free_port
 
 MAEUL = str(Path(sys.executable).parent / "maeul")
 SOURCE = "maeul_backup_test"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _maeul(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -42,7 +35,7 @@ def test_backup_restores_into_a_fresh_cluster_and_audits(settings: Settings, dat
         common["MAEUL_REDIS_URL"] = settings.redis_url.rsplit("/", 1)[0] + "/2"
     source_env = {**common, "MAEUL_DATABASE_NAME": SOURCE}
     services.drop_database(settings, SOURCE)
-    fresh = Settings(home=tmp_path / "fresh", pg_port=_free_port(), redis_port=_free_port(), local_chain="in-process")
+    fresh = Settings(home=tmp_path / "fresh", pg_port=free_port(), redis_port=free_port(), local_chain="in-process")
     fresh_env = {
         **common,
         "MAEUL_HOME": str(fresh.home),

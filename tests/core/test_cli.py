@@ -16,16 +16,9 @@ from typer.testing import CliRunner
 from core import services
 from core.cli import app
 from core.settings import Settings, get_settings
-from tests.factories import start_demo, wait_until_healthy
+from tests.factories import free_port, start_demo, wait_until_healthy
 
 MAEUL = str(Path(sys.executable).parent / "maeul")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_services_status_reports_the_running_services(database: str):
@@ -40,7 +33,7 @@ def test_services_status_reports_the_running_services(database: str):
 def test_services_up_down_on_a_private_home(tmp_path: Path):
     """A whole new cluster and redis-server: created, reused when already up, stopped, started again."""
     settings = Settings(
-        home=tmp_path / "maeul-home", pg_port=_free_port(), redis_port=_free_port(), chain_port=_free_port()
+        home=tmp_path / "maeul-home", pg_port=free_port(), redis_port=free_port(), chain_port=free_port()
     )
     try:
         first = services.up(settings)
@@ -71,7 +64,7 @@ def test_external_services_are_not_managed(tmp_path: Path):
 def test_demo_serves_docs_and_finds_slots(settings: Settings, database: str, tmp_path: Path):
     """`maeul demo` from the CLI: services, migrations, pilot data, then the API until Ctrl-C."""
     name = "maeul_demo_test"
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "demo.log"
     demo = start_demo(settings, name, port, log)
     base = f"http://127.0.0.1:{port}"

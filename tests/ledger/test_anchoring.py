@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from ledger.jobs import anchor_tree_heads, publish_tree_head
 from ledger.models import AnchorJob
 from ledger.verify import verify_receipt
 from tests.conftest import NOW
-from tests.factories import PASSWORD, booking_body
+from tests.factories import PASSWORD, booking_body, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MAEUL = str(Path(sys.executable).parent / "maeul")
@@ -127,19 +126,12 @@ async def test_worker_jobs(settings: Settings, database: str, engine: AsyncEngin
         await shutdown(ctx)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def anvil() -> Iterator[str]:
     """A real EVM JSON-RPC node (anvil, in memory) on loopback, installed by `make` from package-lock.json."""
     binary = ROOT / "node_modules" / ".bin" / "anvil"
     assert binary.exists(), "anvil is missing: run `make node-tools`"
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(binary), "--host", "127.0.0.1", "--port", str(port), "--silent"],
         stdout=subprocess.DEVNULL,
