@@ -15,8 +15,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import iter_route_contexts
-from starlette.routing import compile_path
 
 from api import errors
 from core.errors import DomainError
@@ -110,15 +108,3 @@ def install(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """The methods of every route whose path (with its converters: ids are UUIDs) matches, for the `Allow` header
-    of a 405."""
-    if not hasattr(app.state, "route_methods"):
-        app.state.route_methods = [
-            (compile_path(route.path)[0], frozenset(route.methods or ()))
-            for route in iter_route_contexts(app.routes)
-            if route.path is not None
-        ]
-    return sorted({method for regex, methods in app.state.route_methods if regex.match(path) for method in methods})

@@ -8,11 +8,13 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from accounts.errors import InvalidCredentials, TooManyAttempts
 from billing.errors import InsufficientFunds
@@ -84,6 +86,18 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(error_body("invalid_request", problems), status_code=422)
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods of every route whose path (with its converters: ids are UUIDs) matches, for the `Allow` header
+    of a 405."""
+    if not hasattr(app.state, "route_methods"):
+        app.state.route_methods = [
+            (compile_path(route.path)[0], frozenset(route.methods or ()))
+            for route in iter_route_contexts(app.routes)
+            if route.path is not None
+        ]
+    return sorted({method for regex, methods in app.state.route_methods if regex.match(path) for method in methods})
+
+
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     status, detail, headers = error.status_code, error.detail, getattr(error, "headers", None)
@@ -92,8 +106,6 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     elif status == 404 and detail == "Not Found":
         detail = f"no operation at {request.url.path} (ids in paths are UUIDs; see /docs)"
     elif status == 405:
-        from api.contract import allowed_methods
-
         allow = allowed_methods(request.app, request.url.path)
         headers = {"Allow": ", ".join(allow)}
         detail = f"{request.method} is not allowed here; allowed: {', '.join(allow)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,7 +23,7 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         state = scope["app"].state.maeul
-        bearer = next((value for name, value in scope["headers"] if name == b"authorization"), b"").decode("latin-1")
+        bearer = Headers(scope=scope).get("authorization", "")
         account = token_subject(bearer.removeprefix("Bearer ").strip(), state.token_keys) if bearer else None
         client = scope.get("client")
         wait = await state.rate_limits.wait_s(address=client[0] if client else "unknown", account=account)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from core import services
+from core.backup import libpq_url
 from core.settings import Settings
 from tests.factories import free_port
 
@@ -22,7 +23,7 @@ def _maeul(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def _count(settings: Settings, database: str, table: str) -> str:
-    url = services.local_database_url(settings, database=database).replace("+asyncpg", "")
+    url = libpq_url(services.local_database_url(settings, database=database))
     psql = str(services.pg_bin_dir() / "psql")
     return subprocess.run([psql, "-tAc", f"SELECT count(*) FROM {table}", url], capture_output=True, text=True).stdout
 
