@@ -88,7 +88,9 @@ async def test_body_limit_headers_and_cors(strict_client: httpx.AsyncClient, str
 
     chunked = await strict_client.post("/telemetry", content=streamed(), headers={"Content-Type": "application/json"})
     assert chunked.status_code == 413 and error_of(chunked) == "payload_too_large"
-    answered = await strict_client.get("/me", headers=auth(strict, account))
+    answered = await strict_client.get("/me", headers={**auth(strict, account), "X-Request-ID": "trace-42"})
+    assert answered.headers["x-request-id"] == "trace-42"  # the caller's id is echoed (and bound to the logs)
+    assert len((await strict_client.get("/health")).headers["x-request-id"]) == 32  # or a new one
     assert answered.headers["x-content-type-options"] == "nosniff" and answered.headers["x-frame-options"] == "DENY"
     assert answered.headers["strict-transport-security"] == "max-age=31536000"
     assert "frame-ancestors 'none'" in answered.headers["content-security-policy"]
