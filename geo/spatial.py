@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 from geoalchemy2 import Geography, Geometry
 from sqlalchemy import cast, func
 from sqlalchemy.sql.elements import ColumnElement
 
 WGS84 = 4326
+Number: TypeAlias = float | ColumnElement[float]  # a value, or a parameter bound when a cached statement runs
 
 
-def geography_point(lon: float, lat: float) -> ColumnElement[Any]:
+def geography_point(lon: Number, lat: Number) -> ColumnElement[Any]:
     return cast(func.ST_SetSRID(func.ST_MakePoint(lon, lat), WGS84), Geography(srid=WGS84))
 
 
@@ -27,11 +28,11 @@ def latitude(column: Any) -> ColumnElement[float]:
     return func.ST_Y(cast(column, Geometry(srid=WGS84)))
 
 
-def distance_m(column: Any, lon: float, lat: float) -> ColumnElement[float]:
+def distance_m(column: Any, lon: Number, lat: Number) -> ColumnElement[float]:
     """Great-circle distance in metres between a geography column and a point."""
     return func.ST_Distance(column, geography_point(lon, lat))
 
 
-def within_m(column: Any, lon: float, lat: float, metres: float) -> ColumnElement[bool]:
+def within_m(column: Any, lon: Number, lat: Number, metres: Number) -> ColumnElement[bool]:
     """True where the column lies within `metres` of the point; uses the column's GiST index."""
     return func.ST_DWithin(column, geography_point(lon, lat), metres)

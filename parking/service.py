@@ -357,9 +357,6 @@ async def availability(
 # ---------------------------------------------------------------- search
 
 
-SEARCH_CHUNK = 50  # candidates read at a time while filling a page with bookable slots
-
-
 async def search(
     session: AsyncSession,
     *,
@@ -384,8 +381,9 @@ async def search(
     policy.check_interval(start, end, now=now)
     await _advance(session, now=now, policy=policy)
     bookable: list[SlotMatch] = []
-    scanned, chunk = 0, max(limit, SEARCH_CHUNK)
+    scanned = 0
     while len(bookable) < offset + limit:
+        chunk = offset + limit - len(bookable)  # every candidate is usually priceable: read no more than needed
         matches = await repository.search_free_slots(
             session,
             lon=lon,

@@ -36,7 +36,7 @@ async def test_search_plan_uses_the_gist_index(session: AsyncSession):
     )
     await session.execute(text("ANALYZE slots"))
     start = NOW + timedelta(hours=3)
-    query = repository.free_slots_query(
+    query, values = repository.free_slots_query(
         lon=CENTRE[0],
         lat=CENTRE[1],
         radius_m=400,
@@ -47,11 +47,9 @@ async def test_search_plan_uses_the_gist_index(session: AsyncSession):
         limit=20,
         offset=0,
     )
-    compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
-    args = [params[name] for name in compiled.positiontup or []]
+    compiled = query.params(values).compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
     raw = await (await session.connection()).get_raw_connection()
-    plan = await raw.driver_connection.fetchval(f"EXPLAIN (FORMAT JSON) {compiled.string}", *args)
+    plan = await raw.driver_connection.fetchval(f"EXPLAIN (FORMAT JSON) {compiled.string}")
     nodes = list(_nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]))
     on_slots = [(n["Node Type"], n.get("Index Name")) for n in nodes if n.get("Relation Name") == "slots"]
     assert on_slots, nodes
