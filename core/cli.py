@@ -105,12 +105,6 @@ async def _load_demo(settings: Settings, seed: int) -> None:
     typer.echo(f"Shared fleet {'deployed' if fleet.created else 'already present'}: {fleet.vehicles} vehicles")
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
-    import uvicorn
-
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="warning")
-
-
 async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     """The API and the background worker (tree heads, anchoring) in one process, for the demo."""
     import uvicorn
@@ -180,10 +174,19 @@ def demo(
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes (about one per core)")] = 1,
 ) -> None:
     """Serve the API only (services and migrations are expected to be in place)."""
+    from core.serving import serve as run
+
     settings = get_settings()
-    _serve(settings, host or settings.api_host, port or settings.api_port)
+    run(
+        "api.app:create_app",
+        factory=True,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        workers=workers,
+    )
 
 
 @app.command()

@@ -191,6 +191,12 @@ def drop_database(settings: Settings, name: str) -> None:
     _psql(settings, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def copy_database(settings: Settings, source: str, target: str) -> None:
+    """Create database `target` as a copy of `source` (which nobody may be connected to)."""
+    drop_database(settings, target)
+    _psql(settings, f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+
+
 def _refuse_taken_port(port: int, *, service: str, setting: str) -> None:
     """Before starting a service: a port held by something else (often another maeul home's services) is named."""
     holder = port_holder(port)
