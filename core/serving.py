@@ -14,7 +14,9 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 
-class _TcpConfig(uvicorn.Config):
+class TcpConfig(uvicorn.Config):
+    """uvicorn's configuration, binding its socket as TCP (so accepted connections get TCP_NODELAY)."""
+
     def bind_socket(self) -> socket.socket:
         sock = super().bind_socket()
         if sock.family not in (socket.AF_INET, socket.AF_INET6):
@@ -24,7 +26,7 @@ class _TcpConfig(uvicorn.Config):
 
 def serve(app: str, *, host: str, port: int, workers: int = 1, factory: bool = False) -> None:
     """Serve the app at import path `app` until Ctrl-C or SIGTERM."""
-    config = _TcpConfig(app, factory=factory, host=host, port=port, workers=workers, log_level="warning")
+    config = TcpConfig(app, factory=factory, host=host, port=port, workers=workers, log_level="warning")
     if workers == 1:
         uvicorn.Server(config).run()
         return
