@@ -1,0 +1,33 @@
+"""Li & Lim's PDPTW benchmark format (tab separated): first line `vehicles capacity speed`; then per node
+`id x y demand earliest latest service pickup_index delivery_index`; node 0 is the depot; a pickup names its delivery
+in the last column. Distances are Euclidean, unrounded (the convention of the published best-known solutions)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from routing.types import Node, Pair, Problem
+
+
+class FormatError(ValueError):
+    pass
+
+
+def read(path: Path) -> Problem:
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    if not rows or len(rows[0]) != 3:
+        raise FormatError(f"{path}: the first line must be 'vehicles capacity speed'")
+    vehicles, capacity, speed = int(rows[0][0]), int(rows[0][1]), float(rows[0][2])
+    nodes, points, pairs = [], [], []
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != 9 or int(row[0]) != number - 2:
+            raise FormatError(f"{path}:{number}: expected node {number - 2} with 9 columns")
+        x, y, demand, earliest, latest, service = map(float, row[1:7])
+        delivery = int(row[8])  # a pickup names its delivery; a delivery names its pickup in row[7]
+        nodes.append(Node(earliest=earliest, latest=latest, service=service, demand=int(demand)))
+        points.append((x, y))
+        if delivery > 0:
+            pairs.append(Pair(pickup=number - 2, delivery=delivery))
+    distance = [[math.dist(a, b) for b in points] for a in points]
+    return Problem(nodes=nodes, pairs=pairs, distance=distance, vehicles=vehicles, capacity=capacity, speed=speed)
