@@ -1,6 +1,7 @@
 """Li & Lim's PDPTW benchmark format (tab separated): first line `vehicles capacity speed`; then per node
 `id x y demand earliest latest service pickup_index delivery_index`; node 0 is the depot; a pickup names its delivery
-in the last column. Distances are Euclidean, unrounded (the convention of the published best-known solutions)."""
+in the last column. Distances are Euclidean, unrounded, and travel time equals distance: the convention of the
+published best-known solutions. The header's third number is not used by the benchmark (some files say 0)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def read(path: Path) -> Problem:
     rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
     if not rows or len(rows[0]) != 3:
         raise FormatError(f"{path}: the first line must be 'vehicles capacity speed'")
-    vehicles, capacity, speed = int(rows[0][0]), int(rows[0][1]), float(rows[0][2])
+    vehicles, capacity = int(rows[0][0]), int(rows[0][1])
     nodes, points, pairs = [], [], []
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != 9 or int(row[0]) != number - 2:
@@ -30,4 +31,4 @@ def read(path: Path) -> Problem:
         if delivery > 0:
             pairs.append(Pair(pickup=number - 2, delivery=delivery))
     distance = [[math.dist(a, b) for b in points] for a in points]
-    return Problem(nodes=nodes, pairs=pairs, distance=distance, vehicles=vehicles, capacity=capacity, speed=speed)
+    return Problem(nodes=nodes, pairs=pairs, distance=distance, vehicles=vehicles, capacity=capacity)

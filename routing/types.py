@@ -35,6 +35,10 @@ class Problem:
     capacity: int
     speed: float = 1.0
 
+    def __post_init__(self) -> None:
+        if self.speed <= 0:
+            raise ValueError("speed must be positive")
+
     def travel_time(self, a: int, b: int) -> float:
         return self.distance[a][b] / self.speed
 

@@ -132,6 +132,12 @@ def test_the_checker_names_each_broken_constraint() -> None:
     assert any("after its window closes" in v for v in violations(late, Plan(((a, b, c, d),), 0, 0)))
 
 
+def test_every_shared_instance_reads_with_travel_time_equal_to_distance() -> None:
+    for path in sorted(LILIM.glob("*.txt")):  # lc105 and lc205 say speed 0 in their header, unused by the benchmark
+        problem = read(path)
+        assert problem.travel_time(0, 1) == problem.distance[0][1], path.name
+
+
 def test_a_malformed_instance_file_is_refused_with_its_line(tmp_path: Path) -> None:
     broken = tmp_path / "broken.txt"
     broken.write_text("25\t200\t1\n0\t40\t50\t0\t0\t1236\t0\t0\n")
