@@ -9,7 +9,11 @@ bare endpoint answered in 44 ms with two workers, 1.6 ms with one). We bind the 
 from __future__ import annotations
 
 import socket
+import subprocess
+import time
+from typing import Any
 
+import httpx
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
@@ -31,3 +35,19 @@ def serve(app: str, *, host: str, port: int, workers: int = 1, factory: bool = F
         uvicorn.Server(config).run()
         return
     Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def wait_until_answering(process: subprocess.Popen[Any], url: str, *, timeout_s: float = 120) -> None:
+    """Wait until `url` answers 200 while `process`, the server behind it, keeps running; RuntimeError otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server for {url} stopped with exit code {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"{url} did not answer within {timeout_s:g} s")
+        time.sleep(0.3)

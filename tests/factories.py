@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -229,19 +228,6 @@ def start_demo(settings: Settings, database_name: str, port: int, log: Path) -> 
     maeul = str(Path(sys.executable).parent / "maeul")
     with log.open("w") as output:
         return subprocess.Popen([maeul, "demo"], env=env, stdout=output, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_until_healthy(process: subprocess.Popen[str], base: str, *, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        assert process.poll() is None, f"the server stopped with exit code {process.returncode}"
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"the server at {base} did not come up"
-        time.sleep(0.5)
 
 
 def free_port() -> int:

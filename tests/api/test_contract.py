@@ -21,9 +21,10 @@ import pytest
 
 from api.app import create_app
 from core import services
+from core.serving import wait_until_answering
 from core.settings import Settings
 from sim.pilot import DEMO_PASSWORD
-from tests.factories import free_port, start_demo, wait_until_healthy
+from tests.factories import free_port, start_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = str(Path(sys.executable).parent / "st")
@@ -38,7 +39,7 @@ def demo_api(settings: Settings, database: str, tmp_path_factory: pytest.TempPat
     demo = start_demo(settings, "maeul_contract_test", port, tmp_path_factory.mktemp("demo") / "demo.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(demo, base)
+        wait_until_answering(demo, f"{base}/health")
         # the worker's first round (partitions, the anchor contract's deployment) is done: the API is in its steady
         # state
         deadline = time.monotonic() + 120

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from core import services
 from core.cli import app
+from core.serving import wait_until_answering
 from core.settings import Settings, get_settings
-from tests.factories import free_port, start_demo, wait_until_healthy
+from tests.factories import free_port, start_demo
 
 MAEUL = str(Path(sys.executable).parent / "maeul")
 
@@ -69,7 +70,7 @@ def test_demo_serves_docs_and_finds_slots(settings: Settings, database: str, tmp
     demo = start_demo(settings, name, port, log)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(demo, base)
+        wait_until_answering(demo, f"{base}/health")
         docs = httpx.get(f"{base}/docs")
         assert docs.status_code == 200 and "swagger" in docs.text.lower()
         token = httpx.post(
