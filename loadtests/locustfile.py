@@ -21,6 +21,7 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import gevent
 import requests
@@ -33,6 +34,7 @@ RESIDENTS = [f"resident@{DEMO_DOMAIN}"] + [f"resident{i:02d}@{DEMO_DOMAIN}" for 
 STAFF = {"owner": f"owner@{DEMO_DOMAIN}", "operator": f"operator@{DEMO_DOMAIN}", "city": f"city@{DEMO_DOMAIN}"}
 TOP_UPS = 5  # x 1,000,000 KRW per resident: enough for every booking of a run
 SEED = 2019
+SEOUL = ZoneInfo("Asia/Seoul")  # the demo's MAEUL_LOCAL_TIMEZONE
 
 
 class Accounts:
@@ -56,8 +58,14 @@ def _iso(moment: datetime) -> str:
 
 def _upcoming_hour(days: int, hour_seoul: int) -> datetime:
     """`hour_seoul` o'clock Seoul time, `days` days from today."""
-    seoul_today = (datetime.now(UTC) + timedelta(hours=9)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return (seoul_today + timedelta(days=days, hours=hour_seoul)).replace(tzinfo=UTC) - timedelta(hours=9)
+    return datetime.now(SEOUL).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
+        days=days, hours=hour_seoul
+    )
+
+
+def _near_centre(rng: random.Random, metres: float) -> tuple[float, float]:
+    """(lon, lat) of a random point up to `metres` east-west and north-south of the village centre."""
+    return offset(*CENTRE, east_m=rng.uniform(-metres, metres), north_m=rng.uniform(-metres, metres))
 
 
 def _collect_offers(host: str, headers: dict[str, str]) -> list[tuple[str, str, str]]:
@@ -115,8 +123,8 @@ _resident_turn = itertools.count()
 
 
 def _search_params(rng: random.Random) -> dict[str, Any]:
-    """A destination within 400 m of the village centre, a weekday interval of 1-3 hours in the next two weeks."""
-    lon, lat = offset(*CENTRE, east_m=rng.uniform(-400, 400), north_m=rng.uniform(-400, 400))
+    """A destination near the village centre, 1-3 hours starting 08:00-17:00 on one of the next 14 days."""
+    lon, lat = _near_centre(rng, 400)
     start = _upcoming_hour(rng.randrange(1, 15), rng.randrange(8, 18))
     end = start + timedelta(hours=rng.choice([1, 2, 3]))
     return {"lat": round(lat, 6), "lon": round(lon, 6), "start": _iso(start), "end": _iso(end)}
@@ -129,6 +137,9 @@ class _Signed(FastHttpUser):
         turn = next(_resident_turn)
         self.rng = random.Random(SEED + turn)
         self.resident = Accounts.residents[turn % len(Accounts.residents)]
+
+    def search(self) -> None:
+        self.client.get("/slots/search", params=_search_params(self.rng), headers=self.resident, name="/slots/search")
 
 
 # ---------------------------------------------------------------- one-request users: throughput ratios
@@ -154,10 +165,7 @@ class Health(FastHttpUser):
 
 class Search(_Signed):
     wait_time = constant(0)
-
-    @task
-    def search(self) -> None:
-        self.client.get("/slots/search", params=_search_params(self.rng), headers=self.resident, name="/slots/search")
+    tasks = [_Signed.search]
 
 
 class Booking(_Signed):
@@ -183,12 +191,12 @@ class Resident(_Signed):
     wait_time = between(0.5, 2)
 
     @task(6)
-    def search(self) -> None:
-        self.client.get("/slots/search", params=_search_params(self.rng), headers=self.resident, name="/slots/search")
+    def find_a_slot(self) -> None:
+        self.search()
 
     @task(2)
     def nearby_rides(self) -> None:
-        lon, lat = offset(*CENTRE, east_m=self.rng.uniform(-400, 400), north_m=self.rng.uniform(-400, 400))
+        lon, lat = _near_centre(self.rng, 400)
         self.client.get("/rides/nearby", params={"lat": lat, "lon": lon}, headers=self.resident, name="/rides/nearby")
 
     @task(1)
@@ -201,7 +209,7 @@ class Resident(_Signed):
 
     def _book(self, start: datetime, hours: int) -> str | None:
         """Search, then book one of the offers; None when there was none or another driver was faster."""
-        lon, lat = offset(*CENTRE, east_m=self.rng.uniform(-300, 300), north_m=self.rng.uniform(-300, 300))
+        lon, lat = _near_centre(self.rng, 300)
         interval = {"start": _iso(start), "end": _iso(start + timedelta(hours=hours))}
         found = self.client.get(
             "/slots/search", params={"lat": lat, "lon": lon, **interval}, headers=self.resident, name="/slots/search"

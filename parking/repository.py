@@ -200,9 +200,16 @@ def free_slots_query(
     stops once the page is full, instead of for every slot in the radius (21 ms -> 5 ms on the demo data)."""
     chosen: dict[str, Any] = {"ev_charger": filters.ev_charger, "accessible": filters.accessible, "size": filters.size}
     statement = _free_slots_statement(*(value is not None for value in chosen.values()))
-    params = {name: value for name, value in chosen.items() if value is not None}
-    params |= {"lon": lon, "lat": lat, "radius_m": radius_m, "period_start": start, "period_end": end}
-    return statement, params | {"timezone": timezone, "limit": limit, "offset": offset}
+    return statement, {name: value for name, value in chosen.items() if value is not None} | {
+        "lon": lon,
+        "lat": lat,
+        "radius_m": radius_m,
+        "period_start": start,
+        "period_end": end,
+        "timezone": timezone,
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 async def search_free_slots(session: AsyncSession, **criteria: Any) -> list[SlotMatch]:

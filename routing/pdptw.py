@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -99,7 +100,7 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
     return Plan(tuple(routes), route_distance(problem, routes), time.perf_counter() - began)
 
 
-def route_distance(problem: Problem, routes: list[tuple[int, ...]] | tuple[tuple[int, ...], ...]) -> float:
+def route_distance(problem: Problem, routes: Sequence[tuple[int, ...]]) -> float:
     """Total distance in the problem's unit, unrounded: depot, the route's nodes, depot."""
     total = 0.0
     for route in routes:

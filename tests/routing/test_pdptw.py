@@ -61,9 +61,14 @@ def _brute_force(problem: Problem) -> tuple[int, float] | None:
     return best
 
 
+def _width(seed: int) -> float:
+    """Wide and tight windows alike, so some tiny instances need the second vehicle or cannot be served."""
+    return [40.0, 120.0, 400.0][seed % 3]
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_tiny_instances_match_brute_force(seed: int) -> None:
-    problem = _problem(seed, pairs=3, vehicles=2, width=rng_width(seed))
+    problem = _problem(seed, pairs=3, vehicles=2, width=_width(seed))
     best = _brute_force(problem)
     if best is None:
         with pytest.raises(Infeasible):
@@ -73,11 +78,6 @@ def test_tiny_instances_match_brute_force(seed: int) -> None:
     assert violations(problem, plan) == []
     assert plan.vehicles == best[0]
     assert plan.distance == pytest.approx(best[1], abs=0.01)  # arcs are rounded to 1/1000 in the model
-
-
-def rng_width(seed: int) -> float:
-    """Wide and tight windows alike, so some tiny instances need the second vehicle or cannot be served."""
-    return [40.0, 120.0, 400.0][seed % 3]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
