@@ -26,7 +26,7 @@ def read(path: Path) -> Problem:
             raise FormatError(f"{path}:{number}: expected node {number - 2} with 9 columns")
         x, y, demand, earliest, latest, service = map(float, row[1:7])
         delivery = int(row[8])  # a pickup names its delivery; a delivery names its pickup in row[7]
-        nodes.append(Node(earliest=earliest, latest=latest, service=service, demand=int(demand)))
+        nodes.append(Node(earliest=earliest, latest=latest, service=service, demand=int(demand), point=(x, y)))
         points.append((x, y))
         if delivery > 0:
             pairs.append(Pair(pickup=number - 2, delivery=delivery))

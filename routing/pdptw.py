@@ -4,11 +4,15 @@ vehicles first, then total distance.
 Integer model (OR-Tools routing wants integer costs): distances and times are multiplied by `SCALE` (1,000: three
 decimals of the problem's unit). Arc costs are rounded; travel plus service times are rounded *up*, so a plan that
 fits the integer time windows fits the real ones too (`violations` checks it in real numbers). A vehicle costs
-`VEHICLE_COST`, more than any route's distance, so the search first saves vehicles, then distance.
+`vehicle_cost(problem)`: more than any plan's total distance could be, so the search first saves vehicles, then
+distance. (A bound, not a huge constant: penalty-driven searches, PyVRP's and guided local search, scale their
+penalties with the objective, and 1e10 per vehicle cost PyVRP 9% on lr205.)
 
-Search: parallel cheapest insertion, then guided local search. `large_neighbourhoods` switches on OR-Tools' LNS
-operators (path, full-path and inactive LNS, and pair relocation chains), off by default in OR-Tools: on Li & Lim's
-instances they are what reaches the best-known distances (bench/bench_dispatch.py measures it).
+Search: parallel cheapest insertion, then guided local search. `large_neighbourhoods` (on by default) adds OR-Tools'
+ruin-and-recreate operators that are off by default: remove the most expensive chains of a route, or a node and its
+nearest neighbours, and re-insert them by global or local cheapest insertion. On Li & Lim's instances they take a 10 s
+search from 1.5% above the best-known distances (and 3 routes too many) to 0.2% (2 too many); OR-Tools' CP-based
+path and inactive LNS made it worse (bench/bench_dispatch.py and the README give the numbers).
 """
 
 from __future__ import annotations
@@ -24,8 +28,12 @@ from ortools.util import optional_boolean_pb2
 from routing.types import Plan, Problem
 
 SCALE = 1_000
-VEHICLE_COST = 10**10  # x SCALE units of distance: above any route of any problem this solves
-LNS_OPERATORS = ("use_path_lns", "use_full_path_lns", "use_inactive_lns", "use_relocate_expensive_chain")
+LNS_OPERATORS = (
+    "use_global_cheapest_insertion_expensive_chain_lns",
+    "use_local_cheapest_insertion_expensive_chain_lns",
+    "use_global_cheapest_insertion_close_nodes_lns",
+    "use_local_cheapest_insertion_close_nodes_lns",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +59,7 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
     ]
     cost = model.RegisterTransitMatrix(arc)
     model.SetArcCostEvaluatorOfAllVehicles(cost)
-    model.SetFixedCostOfAllVehicles(VEHICLE_COST)
+    model.SetFixedCostOfAllVehicles(vehicle_cost(problem))
 
     horizon = math.ceil(max(node.latest for node in problem.nodes) * SCALE)
     model.AddDimension(model.RegisterTransitMatrix(step), horizon, horizon, False, "time")
@@ -98,6 +106,12 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
         if route:
             routes.append(tuple(route))
     return Plan(tuple(routes), route_distance(problem, routes), time.perf_counter() - began)
+
+
+def vehicle_cost(problem: Problem) -> int:
+    """Above any plan's scaled distance: every node but the depot is left once, the depot once per vehicle."""
+    longest = [round(max(row) * SCALE) for row in problem.distance]
+    return sum(longest[1:]) + problem.vehicles * longest[0] + 1
 
 
 def route_distance(problem: Problem, routes: Sequence[tuple[int, ...]]) -> float:

@@ -14,6 +14,7 @@ class Node:
     latest: float
     service: float = 0.0  # time spent there
     demand: int = 0  # load picked up (> 0) or delivered (< 0)
+    point: tuple[float, float] | None = None  # plane coordinates when the problem has them (solvers use `distance`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,195 @@
+"""Dispatch benchmark against the literature: maeul's PDPTW solver (routing/pdptw.py, OR-Tools) on Li & Lim's
+published 100-task instances, against their best-known solutions and against PyVRP (a state-of-the-art open-source
+solver, dev-only dependency) given the same time per instance in the same run. Writes bench/results/dispatch.json and
+prints a markdown table.
+
+    make bench-dispatch        (or: uv run python bench/bench_dispatch.py [--lilim DIR] [--limits 2,10] [--only lc101])
+
+`--lilim DIR` takes any directory of instances in Li & Lim's format with a `BKS.json` beside them
+(`{"lc101": {"vehicles": 10, "distance": 828.94}, ...}`), so the other published instances run the same way.
+
+Ranking as in the literature: fewer vehicles first, then distance. Both solvers get the same integer model: distances
+and times x 1,000, travel times rounded up (so integer-feasible is feasible in real numbers), the same fixed cost per
+vehicle; both plans are checked in real numbers by `routing.pdptw.violations`. Each solve is single-threaded; the two
+solvers of one instance run side by side, one core each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pyvrp
+from pyvrp.stop import MaxRuntime
+
+from routing.lilim import read
+from routing.pdptw import SCALE, Search, route_distance, solve, vehicle_cost, violations
+from routing.types import Plan, Problem
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results" / "dispatch.json"
+TARGETS = {
+    2.0: "mean gap <= 1.5%",
+    10.0: "vehicles = BKS on >= 10 of 12, never > 1 over; mean gap <= 0.5%; within 0.5% of PyVRP",
+}
+
+
+def solve_with_pyvrp(problem: Problem, time_limit_s: float) -> Plan:
+    """The same problem through PyVRP's shipments (paired pickup and delivery), same scaling and vehicle cost."""
+    model = pyvrp.Model()
+    locations = [model.add_location(*(node.point or (0.0, 0.0))) for node in problem.nodes]
+    depot = problem.nodes[0]
+    model.add_depot(locations[0], tw_early=math.ceil(depot.earliest * SCALE), tw_late=math.floor(depot.latest * SCALE))
+    model.add_vehicle_type(
+        num_available=problem.vehicles,
+        capacity=problem.capacity,
+        fixed_cost=vehicle_cost(problem),
+        tw_early=math.ceil(depot.earliest * SCALE),
+        tw_late=math.floor(depot.latest * SCALE),
+    )
+    for a, frm in enumerate(locations):
+        for b, to in enumerate(locations):
+            distance = round(problem.distance[a][b] * SCALE)
+            model.add_edge(frm, to, distance=distance, duration=math.ceil(problem.travel_time(a, b) * SCALE))
+    for pair in problem.pairs:
+        pickup, delivery = problem.nodes[pair.pickup], problem.nodes[pair.delivery]
+        model.add_shipment(
+            locations[pair.pickup],
+            locations[pair.delivery],
+            pickup_tw_early=math.ceil(pickup.earliest * SCALE),
+            pickup_tw_late=math.floor(pickup.latest * SCALE),
+            pickup_service_duration=math.ceil(pickup.service * SCALE),
+            delivery_tw_early=math.ceil(delivery.earliest * SCALE),
+            delivery_tw_late=math.floor(delivery.latest * SCALE),
+            delivery_service_duration=math.ceil(delivery.service * SCALE),
+            amount=pickup.demand,
+        )
+    result = model.solve(MaxRuntime(time_limit_s), seed=1, display=False)
+    routes = []
+    for route in result.best.routes():
+        nodes = []
+        for activity in route:
+            if activity.is_pickup():
+                nodes.append(problem.pairs[activity.idx].pickup)
+            elif activity.is_delivery():
+                nodes.append(problem.pairs[activity.idx].delivery)
+        if nodes:
+            routes.append(tuple(nodes))
+    feasible = result.best.is_feasible() and not result.best.unplanned()
+    plan = Plan(tuple(routes), route_distance(problem, routes), result.runtime)
+    if not feasible:
+        raise RuntimeError("PyVRP found no feasible plan")
+    return plan
+
+
+def _run(job: tuple[str, Path, float]) -> tuple[str, str, float, Plan]:
+    solver, path, limit = job
+    problem = read(path)
+    plan = solve(problem, Search(time_limit_s=limit)) if solver == "maeul" else solve_with_pyvrp(problem, limit)
+    broken = violations(problem, plan)
+    if broken:
+        raise RuntimeError(f"{solver} on {path.stem} at {limit:g} s: {broken[:3]}")
+    return solver, path.stem, limit, plan
+
+
+def summary(rows: list[dict[str, object]], limit: float) -> dict[str, object]:
+    mine = [r for r in rows if r["time_limit_s"] == limit]
+    over = [int(r["vehicles"]) - int(r["bks_vehicles"]) for r in mine]  # type: ignore[call-overload]
+    gaps = [float(r["gap_pct"]) for r in mine]  # type: ignore[arg-type]
+    pyvrp_over = [int(r["pyvrp_vehicles"]) - int(r["bks_vehicles"]) for r in mine]  # type: ignore[call-overload]
+    versus = [float(r["distance"]) / float(r["pyvrp_distance"]) - 1 for r in mine]  # type: ignore[arg-type]
+    return {
+        "time_limit_s": limit,
+        "instances": len(mine),
+        "vehicles_at_bks": sum(1 for o in over if o <= 0),
+        "max_vehicles_over_bks": max(over),
+        "mean_gap_pct": round(statistics.mean(gaps), 3),
+        "max_gap_pct": round(max(gaps), 3),
+        "pyvrp_vehicles_at_bks": sum(1 for o in pyvrp_over if o <= 0),
+        "pyvrp_mean_gap_pct": round(statistics.mean(float(r["pyvrp_gap_pct"]) for r in mine), 3),  # type: ignore[arg-type]
+        "mean_distance_vs_pyvrp_pct": round(100 * statistics.mean(versus), 3),
+        "target": TARGETS.get(limit, ""),
+    }
+
+
+def main(directory: Path, limits: list[float], only: set[str] | None, output: Path = RESULTS) -> None:
+    best_known = json.loads((directory / "BKS.json").read_text())
+    paths = [p for p in sorted(directory.glob("*.txt")) if only is None or p.stem in only]
+    missing = [p.stem for p in paths if p.stem not in best_known]
+    if missing:
+        raise SystemExit(f"{directory / 'BKS.json'} has no best-known solution for {', '.join(missing)}")
+    jobs = [(solver, path, limit) for limit in limits for path in paths for solver in ("maeul", "pyvrp")]
+    print(
+        f"{len(paths)} instances x {len(limits)} time limits x 2 solvers, about "
+        f"{sum(limits) * len(paths):.0f} s on 2 cores",
+        flush=True,
+    )
+    plans: dict[tuple[str, str, float], Plan] = {}
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        for done, (solver, name, limit, plan) in enumerate(pool.map(_run, jobs), start=1):
+            plans[solver, name, limit] = plan
+            print(
+                f"[{done}/{len(jobs)}] {name} {limit:g} s {solver}: {plan.vehicles} vehicles, {plan.distance:.2f}",
+                flush=True,
+            )
+    rows: list[dict[str, object]] = []
+    for limit in limits:
+        for path in paths:
+            ours, peer, bks = plans["maeul", path.stem, limit], plans["pyvrp", path.stem, limit], best_known[path.stem]
+            rows.append(
+                {
+                    "name": path.stem,
+                    "time_limit_s": limit,
+                    "vehicles": ours.vehicles,
+                    "distance": round(ours.distance, 2),
+                    "bks_vehicles": bks["vehicles"],
+                    "bks_distance": bks["distance"],
+                    "gap_pct": round(100 * (ours.distance / bks["distance"] - 1), 3),
+                    "pyvrp_vehicles": peer.vehicles,
+                    "pyvrp_distance": round(peer.distance, 2),
+                    "pyvrp_gap_pct": round(100 * (peer.distance / bks["distance"] - 1), 3),
+                }
+            )
+    summaries = [summary(rows, limit) for limit in limits]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(output.read_text()) if output.exists() else {}
+    output.write_text(json.dumps(previous | {"lilim": rows, "lilim_summary": summaries}, indent=2) + "\n")
+    print()
+    print("| instance | limit s | vehicles (BKS) | distance | BKS distance | gap | PyVRP vehicles | PyVRP distance |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['name']} | {r['time_limit_s']:g} | {r['vehicles']} ({r['bks_vehicles']}) | {r['distance']} "
+            f"| {r['bks_distance']} | {r['gap_pct']}% | {r['pyvrp_vehicles']} | {r['pyvrp_distance']} |"
+        )
+    print()
+    print(
+        "| limit s | vehicles = BKS | max over | mean gap | max gap | PyVRP vehicles = BKS | PyVRP mean gap "
+        "| distance vs PyVRP | target |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for s in summaries:
+        print(
+            f"| {s['time_limit_s']:g} | {s['vehicles_at_bks']}/{s['instances']} | {s['max_vehicles_over_bks']} "
+            f"| {s['mean_gap_pct']}% | {s['max_gap_pct']}% | {s['pyvrp_vehicles_at_bks']}/{s['instances']} "
+            f"| {s['pyvrp_mean_gap_pct']}% | {s['mean_distance_vs_pyvrp_pct']:+}% | {s['target']} |"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lilim", type=Path, default=HERE / "lilim", help="instances in Li & Lim's format + BKS.json")
+    parser.add_argument("--limits", default="2,10", help="comma-separated seconds per instance")
+    parser.add_argument("--only", help="comma-separated instance names")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
+    arguments = parser.parse_args()
+    main(
+        arguments.lilim,
+        [float(value) for value in arguments.limits.split(",")],
+        set(arguments.only.split(",")) if arguments.only else None,
+        arguments.output,
+    )
