@@ -8,6 +8,13 @@ fits the integer time windows fits the real ones too (`violations` checks it in 
 distance. (A bound, not a huge constant: penalty-driven searches, PyVRP's and guided local search, scale their
 penalties with the objective, and 1e10 per vehicle cost PyVRP 9% on lr205.)
 
+The same model serves the staff: each vehicle starts and ends at its own nodes (their windows bound the shift), may
+have a maximum route duration and a chain of stops it must begin with (a task under way is never moved); a pair may
+be refused at a penalty (the plan lists it unserved) and may have a maximum ride time (a rider's, from leaving the
+pickup to reaching the delivery; enforced on service start times in the integer model, rounded down). `Plan.times`
+are the service start times of the solver's schedule; unreachable pairs of places (an infinite time or distance, as
+a routing engine reports them) are never used.
+
 Search: parallel cheapest insertion, then guided local search. `large_neighbourhoods` (on by default) adds OR-Tools'
 ruin-and-recreate operators that are off by default: remove the most expensive chains of a route, or a node and its
 nearest neighbours, and re-insert them by global or local cheapest insertion. On Li & Lim's instances they take a 10 s
@@ -17,15 +24,16 @@ path and inactive LNS made it worse (bench/bench_dispatch.py and the README give
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
-from routing.types import Plan, Problem
+from routing.types import Plan, Problem, Vehicle
 
 SCALE = 1_000
 LNS_OPERATORS = (
@@ -48,41 +56,61 @@ class Infeasible(Exception):
 
 def solve(problem: Problem, search: Search = Search()) -> Plan:
     began = time.perf_counter()
+    fleet = problem.vehicle_list
     size = len(problem.nodes)
-    manager = pywrapcp.RoutingIndexManager(size, problem.vehicles, 0)
+    manager = pywrapcp.RoutingIndexManager(size, len(fleet), [v.start for v in fleet], [v.end for v in fleet])
     model = pywrapcp.RoutingModel(manager)
+    horizon = math.ceil(max(node.latest for node in problem.nodes) * SCALE)
+    never = 4 * horizon + 1  # a time no route can spend: an unreachable arc
 
-    arc = [[round(problem.distance[a][b] * SCALE) for b in range(size)] for a in range(size)]
+    def scaled(value: float, rounding: Callable[[float], float]) -> int:
+        return int(rounding(value * SCALE)) if math.isfinite(value) else never
+
+    arc = [[scaled(problem.distance[a][b], round) for b in range(size)] for a in range(size)]
     step = [
-        [math.ceil((problem.nodes[a].service + problem.travel_time(a, b)) * SCALE) for b in range(size)]
+        [scaled(problem.nodes[a].service + problem.travel_time(a, b), math.ceil) for b in range(size)]
         for a in range(size)
     ]
-    cost = model.RegisterTransitMatrix(arc)
-    model.SetArcCostEvaluatorOfAllVehicles(cost)
-    model.SetFixedCostOfAllVehicles(vehicle_cost(problem))
+    model.SetArcCostEvaluatorOfAllVehicles(model.RegisterTransitMatrix(arc))
+    if problem.fewest_vehicles_first:
+        model.SetFixedCostOfAllVehicles(vehicle_cost(problem))
 
-    horizon = math.ceil(max(node.latest for node in problem.nodes) * SCALE)
     model.AddDimension(model.RegisterTransitMatrix(step), horizon, horizon, False, "time")
     clock = model.GetDimensionOrDie("time")
-    for node, window in enumerate(problem.nodes):
-        earliest, latest = math.ceil(window.earliest * SCALE), math.floor(window.latest * SCALE)
-        if node == 0:
-            for vehicle in range(problem.vehicles):
-                clock.CumulVar(model.Start(vehicle)).SetRange(earliest, latest)
-                clock.CumulVar(model.End(vehicle)).SetRange(earliest, latest)
-        else:
-            clock.CumulVar(manager.NodeToIndex(node)).SetRange(earliest, latest)
+
+    def window(node: int) -> tuple[int, int]:
+        return math.ceil(problem.nodes[node].earliest * SCALE), math.floor(problem.nodes[node].latest * SCALE)
+
+    terminals = problem.terminals
+    for node in range(size):
+        if node not in terminals:
+            clock.CumulVar(manager.NodeToIndex(node)).SetRange(*window(node))
+    solver = model.solver()
+    for v, vehicle in enumerate(fleet):
+        clock.CumulVar(model.Start(v)).SetRange(*window(vehicle.start))
+        clock.CumulVar(model.End(v)).SetRange(*window(vehicle.end))
+        if vehicle.max_duration is not None:
+            clock.SetSpanUpperBoundForVehicle(math.floor(vehicle.max_duration * SCALE), v)
+        chain = [model.Start(v), *(manager.NodeToIndex(node) for node in vehicle.first)]
+        for here, there in zip(chain, chain[1:], strict=False):
+            solver.Add(model.NextVar(here) == there)
 
     demands = [node.demand for node in problem.nodes]
     load = model.RegisterUnaryTransitVector(demands)
-    model.AddDimensionWithVehicleCapacity(load, 0, [problem.capacity] * problem.vehicles, True, "load")
+    model.AddDimensionWithVehicleCapacity(load, 0, [problem.capacity] * len(fleet), True, "load")
 
-    solver = model.solver()
-    for pair in problem.pairs:
+    limits: list[Callable[[int, int], int]] = []  # the model calls these from C++: they must outlive the solve
+    for p, pair in enumerate(problem.pairs):
         pickup, delivery = manager.NodeToIndex(pair.pickup), manager.NodeToIndex(pair.delivery)
         model.AddPickupAndDelivery(pickup, delivery)
         solver.Add(model.VehicleVar(pickup) == model.VehicleVar(delivery))
-        solver.Add(clock.CumulVar(pickup) <= clock.CumulVar(delivery))
+        if pair.penalty is not None:
+            solver.Add(model.ActiveVar(pickup) == model.ActiveVar(delivery))
+            model.AddDisjunction([pickup, delivery], scaled(pair.penalty, round), 2)
+        if pair.max_ride is not None:  # OR-Tools' own pickup-to-delivery limit: its filters see it during the search
+            longest = math.floor((pair.max_ride + problem.nodes[pair.pickup].service) * SCALE)
+            limits.append(functools.partial(_constant, longest))
+            clock.SetPickupToDeliveryLimitFunctionForPair(limits[-1], p)
 
     parameters = pywrapcp.DefaultRoutingSearchParameters()
     parameters.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
@@ -96,64 +124,118 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
     solution = model.SolveWithParameters(parameters)
     if solution is None:
         raise Infeasible(f"no plan found in {search.time_limit_s:g} s")
-    routes = []
-    for vehicle in range(problem.vehicles):
-        index = solution.Value(model.NextVar(model.Start(vehicle)))
-        route = []
+    routes, times = [], []
+    for v in range(len(fleet)):
+        index = solution.Value(model.NextVar(model.Start(v)))
+        route, when = [], []
         while not model.IsEnd(index):
             route.append(manager.IndexToNode(index))
+            when.append(solution.Value(clock.CumulVar(index)) / SCALE)
             index = solution.Value(model.NextVar(index))
-        if route:
-            routes.append(tuple(route))
-    return Plan(tuple(routes), route_distance(problem, routes), time.perf_counter() - began)
+        routes.append(tuple(route))
+        times.append(tuple(when))
+    visited = {node for route in routes for node in route}
+    unserved = tuple(p for p, pair in enumerate(problem.pairs) if pair.pickup not in visited)
+    return Plan(tuple(routes), route_distance(problem, routes), time.perf_counter() - began, tuple(times), unserved)
+
+
+def _constant(value: int, _pickup: int, _delivery: int) -> int:
+    return value
 
 
 def vehicle_cost(problem: Problem) -> int:
-    """Above any plan's scaled distance: every node but the depot is left once, the depot once per vehicle."""
-    longest = [round(max(row) * SCALE) for row in problem.distance]
-    return sum(longest[1:]) + problem.vehicles * longest[0] + 1
+    """Above any plan's scaled distance: every node but the starts is left at most once, a start once per vehicle."""
+    longest = [round(max((d for d in row if math.isfinite(d)), default=0) * SCALE) for row in problem.distance]
+    starts = [vehicle.start for vehicle in problem.vehicle_list]
+    return sum(longest) - sum(longest[node] for node in set(starts)) + sum(longest[node] for node in starts) + 1
 
 
 def route_distance(problem: Problem, routes: Sequence[tuple[int, ...]]) -> float:
-    """Total distance in the problem's unit, unrounded: depot, the route's nodes, depot."""
+    """Total distance in the problem's unit, unrounded: route r is vehicle r's, from its start to its end."""
     total = 0.0
-    for route in routes:
-        path = (0, *route, 0)
-        total += sum(problem.distance[a][b] for a, b in zip(path, path[1:], strict=False))
+    for vehicle, route in zip(problem.vehicle_list, routes, strict=False):
+        if route:
+            path = (vehicle.start, *route, vehicle.end)
+            total += sum(problem.distance[a][b] for a, b in zip(path, path[1:], strict=False))
     return total
 
 
 def violations(problem: Problem, plan: Plan, *, tolerance: float = 1e-6) -> list[str]:
-    """Every way the plan breaks the problem, checked in real numbers (empty: feasible)."""
+    """Every way the plan breaks the problem, checked in real numbers (empty: feasible). Times are the plan's when it
+    has them, else each route's earliest schedule."""
     problems: list[str] = []
+    fleet = problem.vehicle_list
+    if len(plan.routes) > len(fleet):
+        problems.append(f"{len(plan.routes)} routes for {len(fleet)} vehicles")
     seen = [node for route in plan.routes for node in route]
-    expected = {node for pair in problem.pairs for node in (pair.pickup, pair.delivery)}
-    if sorted(seen) != sorted(expected):
-        problems.append(f"nodes visited {sorted(seen)} are not each task node exactly once {sorted(expected)}")
-    if plan.vehicles > problem.vehicles:
-        problems.append(f"{plan.vehicles} vehicles used, {problem.vehicles} available")
+    if len(seen) != len(set(seen)):
+        problems.append(f"some node is visited more than once: {sorted(seen)}")
+    visited = set(seen)
+    unserved = set(plan.unserved)
+    for p, pair in enumerate(problem.pairs):
+        done = {pair.pickup, pair.delivery} & visited
+        if p in unserved and done:
+            problems.append(f"pair {pair.pickup}->{pair.delivery} is listed unserved but visited")
+        elif p in unserved and pair.penalty is None:
+            problems.append(f"pair {pair.pickup}->{pair.delivery} must be served")
+        elif p not in unserved and len(done) != 2:
+            problems.append(f"pair {pair.pickup}->{pair.delivery} is not served and not listed unserved")
+    allowed = {node for pair in problem.pairs for node in (pair.pickup, pair.delivery)}
+    allowed |= {node for vehicle in fleet for node in vehicle.first}
+    if visited - allowed:
+        problems.append(f"nodes {sorted(visited - allowed)} are not tasks (terminals or unknown)")
     route_of = {node: (r, position) for r, route in enumerate(plan.routes) for position, node in enumerate(route)}
     for pair in problem.pairs:
         pickup, delivery = route_of.get(pair.pickup), route_of.get(pair.delivery)
-        if pickup is None or delivery is None:
-            continue
-        if pickup[0] != delivery[0] or pickup[1] > delivery[1]:
+        if pickup is not None and delivery is not None and (pickup[0] != delivery[0] or pickup[1] > delivery[1]):
             problems.append(f"pair {pair.pickup}->{pair.delivery} is not picked up before delivery on one route")
-    for r, route in enumerate(plan.routes):
-        problems += _route_violations(problem, r, route, tolerance)
+    for r, (vehicle, route) in enumerate(zip(fleet, plan.routes, strict=False)):
+        if route[: len(vehicle.first)] != vehicle.first:
+            problems.append(f"route {r} does not begin with its stops under way {vehicle.first}")
+        if route:
+            when = plan.times[r] if plan.times else _earliest_schedule(problem, vehicle, route)
+            problems += _route_violations(problem, r, vehicle, route, when, tolerance)
     return problems
 
 
-def _route_violations(problem: Problem, r: int, route: tuple[int, ...], tolerance: float) -> list[str]:
-    found = []
-    depot = problem.nodes[0]
-    now, load, here = depot.earliest, 0, 0
-    for node in (*route, 0):
+def _earliest_schedule(problem: Problem, vehicle: Vehicle, route: tuple[int, ...]) -> tuple[float, ...]:
+    when, now, here = [], problem.nodes[vehicle.start].earliest, vehicle.start
+    for node in route:
         now = max(now + problem.nodes[here].service + problem.travel_time(here, node), problem.nodes[node].earliest)
-        if now > problem.nodes[node].latest + tolerance:
-            found.append(f"route {r} reaches node {node} at {now:.3f}, after its window closes")
-        load += problem.nodes[node].demand
-        if load > problem.capacity:
-            found.append(f"route {r} carries {load} after node {node}, capacity {problem.capacity}")
+        when.append(now)
         here = node
+    return tuple(when)
+
+
+def _route_violations(
+    problem: Problem, r: int, vehicle: Vehicle, route: tuple[int, ...], when: Sequence[float], tolerance: float
+) -> list[str]:
+    found = []
+    nodes = problem.nodes
+    if len(when) != len(route):
+        return [f"route {r} has {len(route)} stops and {len(when)} times"]
+    leave = when[0] - problem.travel_time(vehicle.start, route[0]) - nodes[vehicle.start].service
+    if leave < nodes[vehicle.start].earliest - tolerance:
+        found.append(f"route {r} would leave its start at {leave:.3f}, before its window opens")
+    load, here, ready = 0, vehicle.start, leave + nodes[vehicle.start].service
+    for node, at in zip(route, when, strict=True):
+        if at < ready + problem.travel_time(here, node) - tolerance:
+            found.append(f"route {r} serves node {node} at {at:.3f}, before it can get there")
+        if at < nodes[node].earliest - tolerance or at > nodes[node].latest + tolerance:
+            found.append(f"route {r} serves node {node} at {at:.3f}, outside its window")
+        load += nodes[node].demand
+        if load > problem.capacity or load < 0:
+            found.append(f"route {r} carries {load} after node {node}, capacity {problem.capacity}")
+        here, ready = node, at + nodes[node].service
+    arrive = ready + problem.travel_time(here, vehicle.end)
+    if arrive > nodes[vehicle.end].latest + tolerance:
+        found.append(f"route {r} reaches its end at {arrive:.3f}, after its window closes")
+    if vehicle.max_duration is not None and arrive - leave > vehicle.max_duration + tolerance:
+        found.append(f"route {r} lasts {arrive - leave:.3f}, longer than {vehicle.max_duration:g}")
+    at_node = dict(zip(route, when, strict=True))
+    for pair in problem.pairs:
+        if pair.max_ride is not None and pair.pickup in at_node and pair.delivery in at_node:
+            ride = at_node[pair.delivery] - at_node[pair.pickup] - nodes[pair.pickup].service
+            if ride > pair.max_ride + tolerance:
+                found.append(f"pair {pair.pickup}->{pair.delivery} rides {ride:.3f}, longer than {pair.max_ride:g}")
     return found

@@ -1,4 +1,7 @@
-"""The routing problems' data: nodes with time windows, pickup-delivery pairs, a distance matrix, and plans."""
+"""The routing problems' data: nodes with time windows, pickup-delivery pairs, vehicles, cost and time matrices, and
+plans. One model serves Li & Lim's benchmark (one depot, every pair required, fewest vehicles first) and the village
+enterprise's staff (each starts where they are, tasks may be refused at a price, riders have a maximum ride time, a
+task already under way stays first in its route)."""
 
 from __future__ import annotations
 
@@ -23,35 +26,65 @@ class Pair:
 
     pickup: int
     delivery: int
+    penalty: float | None = None  # None: must be served; else what leaving it unserved costs, in distance units
+    max_ride: float | None = None  # longest time from leaving the pickup to reaching the delivery
+
+
+@dataclass(frozen=True, slots=True)
+class Vehicle:
+    """Where a vehicle's route starts and ends (their windows bound its shift), and what it has already promised."""
+
+    start: int = 0
+    end: int = 0
+    first: tuple[int, ...] = ()  # nodes its route must begin with, in this order (a task already under way)
+    max_duration: float | None = None  # from leaving the start to reaching the end
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """Pickup and delivery with time windows and capacity (PDPTW); travel time = distance / speed."""
+    """Pickup and delivery with time windows and capacity (PDPTW). Travel time is `time` when given, else
+    distance / speed. Without `fleet`, `vehicles` identical vehicles start and end at node 0 (the depot)."""
 
     nodes: Sequence[Node]
     pairs: Sequence[Pair]
-    distance: Sequence[Sequence[float]]  # between node indices
+    distance: Sequence[Sequence[float]]  # between node indices: what a plan minimises
     vehicles: int
     capacity: int
     speed: float = 1.0
+    time: Sequence[Sequence[float]] | None = None
+    fleet: Sequence[Vehicle] | None = None
+    fewest_vehicles_first: bool = True  # the literature's ranking; staff on shift cost the same used or not
 
     def __post_init__(self) -> None:
         if self.speed <= 0:
             raise ValueError("speed must be positive")
+        if self.fleet is not None and len(self.fleet) != self.vehicles:
+            raise ValueError(f"{len(self.fleet)} vehicles described, {self.vehicles} declared")
 
     def travel_time(self, a: int, b: int) -> float:
-        return self.distance[a][b] / self.speed
+        return self.time[a][b] if self.time is not None else self.distance[a][b] / self.speed
+
+    @property
+    def vehicle_list(self) -> tuple[Vehicle, ...]:
+        return tuple(self.fleet) if self.fleet is not None else (Vehicle(),) * self.vehicles
+
+    @property
+    def terminals(self) -> frozenset[int]:
+        """Nodes where routes start or end: never visited as tasks."""
+        return frozenset(node for vehicle in self.vehicle_list for node in (vehicle.start, vehicle.end))
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Routes of the vehicles used (node indices, depot left out), their total distance, and how long it took."""
+    """One route per vehicle of the problem's fleet (node indices, start and end left out; empty when unused), when
+    each stop's service starts, the pairs left unserved (indices into `Problem.pairs`), total distance, solve time."""
 
     routes: tuple[tuple[int, ...], ...]
     distance: float
     solve_s: float
+    times: tuple[tuple[float, ...], ...] = ()  # per route, per stop; empty: not scheduled (a checker computes one)
+    unserved: tuple[int, ...] = ()
 
     @property
     def vehicles(self) -> int:
-        return len(self.routes)
+        return sum(1 for route in self.routes if route)

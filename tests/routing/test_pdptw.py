@@ -3,6 +3,7 @@ published Li & Lim instance is solved feasibly, and the checker itself catches e
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import random
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from routing.lilim import FormatError, read
 from routing.pdptw import Infeasible, Search, route_distance, solve, violations
-from routing.types import Node, Pair, Plan, Problem
+from routing.types import Node, Pair, Plan, Problem, Vehicle
 
 LILIM = Path(__file__).resolve().parents[2] / "bench" / "lilim"
 
@@ -36,7 +37,8 @@ def _problem(seed: int, pairs: int, vehicles: int, *, capacity: int = 10, width:
 
 
 def _brute_force(problem: Problem) -> tuple[int, float] | None:
-    """Fewest vehicles, then least distance, over every split of the pairs among vehicles and every order."""
+    """The best over every split of the pairs among the vehicles and every order: fewest vehicles then least distance,
+    or least distance alone when the problem does not rank vehicles first."""
     best: tuple[int, float] | None = None
     count = len(problem.pairs)
     for owners in itertools.product(range(problem.vehicles), repeat=count):
@@ -51,14 +53,45 @@ def _brute_force(problem: Problem) -> tuple[int, float] | None:
             ]
             routes.append(orders or [()])
         for choice in itertools.product(*routes):
-            used = tuple(route for route in choice if route)
-            plan = Plan(used, route_distance(problem, used), 0)
+            plan = Plan(tuple(choice), route_distance(problem, choice), 0)
             if violations(problem, plan):
                 continue
-            value = (plan.vehicles, plan.distance)
+            value = (plan.vehicles if problem.fewest_vehicles_first else 0, plan.distance)
             if best is None or value < best:
                 best = value
     return best
+
+
+def _staff(seed: int, pairs: int, staff: int, *, optional: bool, limits: bool = True, width: float = 300) -> Problem:
+    """Staff who start where they are (own start nodes) and end at a common base, shifts of different lengths; with
+    `limits`, riders' maximum ride times (twice the direct time) and some maximum route durations; with `optional`,
+    pairs that may be refused."""
+    rng = random.Random(seed)
+    points = [(50.0, 50.0)] + [(rng.uniform(0, 100), rng.uniform(0, 100)) for _ in range(staff)]
+    nodes = [Node(0, 1000)] + [Node(0, rng.uniform(400, 1000)) for _ in range(staff)]
+    fleet = [
+        Vehicle(start=1 + s, end=0, max_duration=rng.choice([None, 500.0]) if limits else None) for s in range(staff)
+    ]
+    tasks = []
+    for _ in range(pairs):
+        pickup, delivery = (rng.uniform(0, 100), rng.uniform(0, 100)), (rng.uniform(0, 100), rng.uniform(0, 100))
+        start = rng.uniform(0, 500)
+        points += [pickup, delivery]
+        nodes += [Node(start, start + width, 2, 1), Node(start, start + width + 100, 2, -1)]
+        n = len(nodes)
+        direct = math.dist(pickup, delivery)
+        ride = 2 * direct + 5 if limits else None
+        tasks.append(Pair(n - 2, n - 1, penalty=500.0 if optional else None, max_ride=ride))
+    distance = [[math.dist(a, b) for b in points] for a in points]
+    return Problem(
+        nodes=nodes,
+        pairs=tasks,
+        distance=distance,
+        vehicles=staff,
+        capacity=2,
+        fleet=fleet,
+        fewest_vehicles_first=False,
+    )
 
 
 def _width(seed: int) -> float:
@@ -112,8 +145,11 @@ def test_the_checker_names_each_broken_constraint() -> None:
     problem = _problem(1, pairs=2, vehicles=1, capacity=10)
     (a, b), (c, d) = [(pair.pickup, pair.delivery) for pair in problem.pairs]
     assert any("before delivery" in v for v in violations(problem, Plan(((b, a, c, d),), 0, 0)))
-    assert any("exactly once" in v for v in violations(problem, Plan(((a, b),), 0, 0)))
-    assert any("vehicles used" in v for v in violations(problem, Plan(((a, b), (c, d)), 0, 0)))
+    assert any("not listed unserved" in v for v in violations(problem, Plan(((a, b),), 0, 0)))
+    assert any("must be served" in v for v in violations(problem, Plan(((a, b),), 0, 0, unserved=(1,))))
+    assert any("more than once" in v for v in violations(problem, Plan(((a, b, a, b, c, d),), 0, 0)))
+    assert any("not tasks" in v for v in violations(problem, Plan(((a, b, c, d, 0),), 0, 0)))
+    assert any("routes for 1 vehicles" in v for v in violations(problem, Plan(((a, b), (c, d)), 0, 0)))
     heavy = Problem(
         nodes=[problem.nodes[0], Node(0, 1000, 0, 8), Node(0, 1000, 0, -8), Node(0, 1000, 0, 8), Node(0, 1000, 0, -8)],
         pairs=problem.pairs,
@@ -129,7 +165,9 @@ def test_the_checker_names_each_broken_constraint() -> None:
         vehicles=1,
         capacity=10,
     )
-    assert any("after its window closes" in v for v in violations(late, Plan(((a, b, c, d),), 0, 0)))
+    assert any("outside its window" in v for v in violations(late, Plan(((a, b, c, d),), 0, 0)))
+    early = Plan(((a, b, c, d),), 0, 0, times=((0.0, 0.0, 0.0, 0.0),))
+    assert any("before it can get there" in v for v in violations(problem, early))
 
 
 def test_every_shared_instance_reads_with_travel_time_equal_to_distance() -> None:
@@ -143,3 +181,80 @@ def test_a_malformed_instance_file_is_refused_with_its_line(tmp_path: Path) -> N
     broken.write_text("25\t200\t1\n0\t40\t50\t0\t0\t1236\t0\t0\n")
     with pytest.raises(FormatError, match="broken.txt:2"):
         read(broken)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_staff_starting_where_they_are_match_brute_force(seed: int) -> None:
+    """Without ride and duration limits, so the brute force's earliest schedule decides feasibility exactly."""
+    problem = _staff(seed, pairs=3, staff=2, optional=False, limits=False, width=[60.0, 300.0][seed % 2])
+    best = _brute_force(problem)
+    if best is None:
+        with pytest.raises(Infeasible):
+            solve(problem, Search(time_limit_s=0.5))
+        return
+    plan = solve(problem, Search(time_limit_s=0.5))
+    assert violations(problem, plan) == []
+    assert plan.distance == pytest.approx(best[1], abs=0.01)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(seed=st.integers(0, 10**6), pairs=st.integers(1, 10), staff=st.integers(1, 3), lock=st.booleans())
+def test_every_staff_plan_keeps_every_constraint(seed: int, pairs: int, staff: int, lock: bool) -> None:
+    """Own starts, shifts, maximum durations and ride times, refusable pairs, and a first stop under way."""
+    problem = _staff(seed, pairs=pairs, staff=staff, optional=True)
+    if lock:  # staff 0 is already on the way to the first pair's pickup
+        first = problem.pairs[0]
+        problem = dataclasses.replace(
+            problem,
+            pairs=[dataclasses.replace(first, penalty=None), *problem.pairs[1:]],
+            fleet=[dataclasses.replace(problem.vehicle_list[0], first=(first.pickup,)), *problem.vehicle_list[1:]],
+        )
+    try:
+        plan = solve(problem, Search(time_limit_s=0.3))
+    except Infeasible:
+        assert lock  # only a forced first stop can make a problem whose pairs may all be refused infeasible
+        return
+    assert violations(problem, plan) == []
+    assert len(plan.routes) == staff and all(len(t) == len(r) for t, r in zip(plan.times, plan.routes, strict=True))
+    if lock:
+        assert plan.routes[0][0] == problem.pairs[0].pickup
+
+
+def test_a_pair_that_cannot_be_served_is_refused_and_listed() -> None:
+    problem = _staff(3, pairs=2, staff=1, optional=True)
+    far = Node(5000, 5001, 0, 1)  # opens after every shift has ended
+    nodes = list(problem.nodes)
+    nodes[problem.pairs[1].pickup] = far
+    plan = solve(dataclasses.replace(problem, nodes=nodes), Search(time_limit_s=0.3))
+    assert plan.unserved == (1,)
+    assert violations(dataclasses.replace(problem, nodes=nodes), plan) == []
+
+
+def test_a_rider_is_not_carried_past_their_maximum_ride_time() -> None:
+    """Two riders from the same place to places 50 apart in opposite directions: one van can take both in one trip
+    only by making one of them ride 150 (out to one end, back and out to the other) instead of 50."""
+    points = [(0.0, 0.0), (0.0, 0.0), (50.0, 0.0), (0.0, 0.0), (-50.0, 0.0)]
+    distance = [[math.dist(a, b) for b in points] for a in points]
+    nodes = [Node(0, 1000), Node(0, 1000, 0, 1), Node(0, 1000, 0, -1), Node(0, 1000, 0, 1), Node(0, 1000, 0, -1)]
+    pairs = [Pair(1, 2, max_ride=60), Pair(3, 4, max_ride=60)]
+    problem = Problem(nodes=nodes, pairs=pairs, distance=distance, vehicles=1, capacity=2, fewest_vehicles_first=False)
+    plan = solve(problem, Search(time_limit_s=0.3))
+    assert violations(problem, plan) == []
+    assert plan.routes == ((1, 2, 3, 4),) or plan.routes == ((3, 4, 1, 2),)  # never both on board at once
+    relaxed = dataclasses.replace(problem, pairs=[Pair(1, 2), Pair(3, 4)])
+    assert any("rides 150" in v for v in violations(problem, Plan(((1, 3, 2, 4),), 0, 0)))
+    assert violations(relaxed, Plan(((1, 3, 2, 4),), 0, 0)) == []
+
+
+def test_unreachable_places_are_never_travelled_between() -> None:
+    """A routing engine says a pair of places has no route (infinite time): the plan goes around it."""
+    problem = _problem(2, pairs=2, vehicles=2, width=800)
+    (a, b), (c, d) = [(pair.pickup, pair.delivery) for pair in problem.pairs]
+    time = [list(row) for row in problem.distance]
+    for x, y in ((b, c), (d, a)):
+        time[x][y] = time[y][x] = math.inf
+    blocked = dataclasses.replace(problem, time=time)
+    plan = solve(blocked, Search(time_limit_s=0.3))
+    assert violations(blocked, plan) == []
+    steps = {(x, y) for route in plan.routes for x, y in zip(route, route[1:], strict=False)}
+    assert not steps & {(b, c), (c, b), (d, a), (a, d)}
