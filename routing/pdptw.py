@@ -13,7 +13,8 @@ have a maximum route duration and a chain of stops it must begin with (a task un
 be refused at a penalty (the plan lists it unserved) and may have a maximum ride time (a rider's, from leaving the
 pickup to reaching the delivery; enforced on service start times in the integer model, rounded down). `Plan.times`
 are the service start times of the solver's schedule; unreachable pairs of places (an infinite time or distance, as
-a routing engine reports them) are never used.
+a routing engine reports them) are never used. A vehicle may start with loads on board (`Vehicle.on_board`: the
+delivery nodes of riders or cars it carries): it alone delivers them, and they count against its capacity.
 
 Search: parallel cheapest insertion, then guided local search. `large_neighbourhoods` (on by default) adds OR-Tools'
 ruin-and-recreate operators that are off by default: remove the most expensive chains of a route, or a node and its
@@ -96,8 +97,14 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
             solver.Add(model.NextVar(here) == there)
 
     demands = [node.demand for node in problem.nodes]
-    load = model.RegisterUnaryTransitVector(demands)
-    model.AddDimensionWithVehicleCapacity(load, 0, [problem.capacity] * len(fleet), True, "load")
+    model.AddDimensionWithVehicleCapacity(
+        model.RegisterUnaryTransitVector(demands), 0, [problem.capacity] * len(fleet), False, "load"
+    )
+    load = model.GetDimensionOrDie("load")
+    for v, vehicle in enumerate(fleet):
+        load.CumulVar(model.Start(v)).SetValue(initial_load(problem, vehicle))
+        for node in vehicle.on_board:
+            model.VehicleVar(manager.NodeToIndex(node)).SetValue(v)
 
     limits: list[Callable[[int, int], int]] = []  # the model calls these from C++: they must outlive the solve
     for p, pair in enumerate(problem.pairs):
@@ -137,6 +144,11 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
     visited = {node for route in routes for node in route}
     unserved = tuple(p for p, pair in enumerate(problem.pairs) if pair.pickup not in visited)
     return Plan(tuple(routes), route_distance(problem, routes), time.perf_counter() - began, tuple(times), unserved)
+
+
+def initial_load(problem: Problem, vehicle: Vehicle) -> int:
+    """What a vehicle carries when its route starts: the loads it still has to deliver."""
+    return -sum(problem.nodes[node].demand for node in vehicle.on_board)
 
 
 def _constant(value: int, _pickup: int, _delivery: int) -> int:
@@ -181,7 +193,7 @@ def violations(problem: Problem, plan: Plan, *, tolerance: float = 1e-6) -> list
         elif p not in unserved and len(done) != 2:
             problems.append(f"pair {pair.pickup}->{pair.delivery} is not served and not listed unserved")
     allowed = {node for pair in problem.pairs for node in (pair.pickup, pair.delivery)}
-    allowed |= {node for vehicle in fleet for node in vehicle.first}
+    allowed |= {node for vehicle in fleet for node in (*vehicle.first, *vehicle.on_board)}
     if visited - allowed:
         problems.append(f"nodes {sorted(visited - allowed)} are not tasks (terminals or unknown)")
     route_of = {node: (r, position) for r, route in enumerate(plan.routes) for position, node in enumerate(route)}
@@ -192,6 +204,8 @@ def violations(problem: Problem, plan: Plan, *, tolerance: float = 1e-6) -> list
     for r, (vehicle, route) in enumerate(zip(fleet, plan.routes, strict=False)):
         if route[: len(vehicle.first)] != vehicle.first:
             problems.append(f"route {r} does not begin with its stops under way {vehicle.first}")
+        if set(vehicle.on_board) - set(route):
+            problems.append(f"route {r} does not deliver what it carries: {sorted(set(vehicle.on_board) - set(route))}")
         if route:
             when = plan.times[r] if plan.times else _earliest_schedule(problem, vehicle, route)
             problems += _route_violations(problem, r, vehicle, route, when, tolerance)
@@ -217,7 +231,7 @@ def _route_violations(
     leave = when[0] - problem.travel_time(vehicle.start, route[0]) - nodes[vehicle.start].service
     if leave < nodes[vehicle.start].earliest - tolerance:
         found.append(f"route {r} would leave its start at {leave:.3f}, before its window opens")
-    load, here, ready = 0, vehicle.start, leave + nodes[vehicle.start].service
+    load, here, ready = initial_load(problem, vehicle), vehicle.start, leave + nodes[vehicle.start].service
     for node, at in zip(route, when, strict=True):
         if at < ready + problem.travel_time(here, node) - tolerance:
             found.append(f"route {r} serves node {node} at {at:.3f}, before it can get there")

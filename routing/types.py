@@ -37,6 +37,7 @@ class Vehicle:
     start: int = 0
     end: int = 0
     first: tuple[int, ...] = ()  # nodes its route must begin with, in this order (a task already under way)
+    on_board: tuple[int, ...] = ()  # delivery nodes of loads it already carries: it delivers them, they fill it
     max_duration: float | None = None  # from leaving the start to reaching the end
 
 
