@@ -14,6 +14,7 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -41,8 +42,8 @@ async def main(settings: Settings, requests: int) -> None:
     app = create_app(state=state)
     rng = random.Random(7)
     search_ms, instant_ms, booked = [], [], 0
-    seoul_now = datetime.now(UTC) + timedelta(hours=9)
-    monday = (seoul_now + timedelta(days=7 - seoul_now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    local_now = datetime.now(ZoneInfo(settings.local_timezone))
+    monday = (local_now + timedelta(days=7 - local_now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
@@ -55,9 +56,7 @@ async def main(settings: Settings, requests: int) -> None:
                 await client.post("/wallet/top-ups", json={"amount_krw": 1_000_000}, headers=drivers[-1])
             for n in range(requests):
                 lon, lat = offset(*CENTRE, east_m=rng.uniform(-400, 400), north_m=rng.uniform(-400, 400))
-                start = (monday + timedelta(days=rng.randrange(0, 5), hours=rng.randrange(9, 15))).replace(
-                    tzinfo=UTC
-                ) - timedelta(hours=9)
+                start = (monday + timedelta(days=rng.randrange(0, 5), hours=rng.randrange(9, 15))).astimezone(UTC)
                 end = start + timedelta(hours=rng.choice([1, 2, 3]))
                 headers = drivers[n % len(drivers)]
                 params: dict[str, str | float] = {
