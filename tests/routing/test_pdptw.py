@@ -171,6 +171,8 @@ def test_the_checker_names_each_broken_constraint() -> None:
     assert any("outside its window" in v for v in violations(late, Plan(((a, b, c, d),), 0, 0)))
     early = Plan(((a, b, c, d),), 0, 0, times=((0.0, 0.0, 0.0, 0.0),))
     assert any("before it can get there" in v for v in violations(problem, early))
+    untimed = Plan(((a, b), (c, d)), 0, 0, times=((0.0, 0.0),))
+    assert any("has 2 stops and 0 times" in v for v in violations(dataclasses.replace(problem, vehicles=2), untimed))
 
 
 def test_every_shared_instance_reads_with_travel_time_equal_to_distance() -> None:
@@ -277,4 +279,5 @@ def test_what_a_vehicle_carries_is_delivered_by_it_and_fills_it() -> None:
     assert violations(problem, plan) == []
     assert 5 in plan.routes[0]
     assert any("does not deliver what it carries" in v for v in violations(problem, Plan(((1, 2, 3, 4), (5,)), 0, 0)))
+    assert any("does not deliver what it carries" in v for v in violations(problem, Plan((), 0, 0)))
     assert any("carries 3" in v for v in violations(problem, Plan(((1, 3, 5, 2, 4), ()), 0, 0)))
