@@ -27,7 +27,7 @@ import pyvrp
 from pyvrp.stop import MaxRuntime
 
 from routing.lilim import read
-from routing.pdptw import SCALE, Search, route_distance, solve, vehicle_cost, violations
+from routing.pdptw import SCALE, Search, route_distance, scaled_window, solve, vehicle_cost, violations
 from routing.types import Plan, Problem
 
 HERE = Path(__file__).parent
@@ -42,14 +42,14 @@ def solve_with_pyvrp(problem: Problem, time_limit_s: float) -> Plan:
     """The same problem through PyVRP's shipments (paired pickup and delivery), same scaling and vehicle cost."""
     model = pyvrp.Model()
     locations = [model.add_location(*(node.point or (0.0, 0.0))) for node in problem.nodes]
-    depot = problem.nodes[0]
-    model.add_depot(locations[0], tw_early=math.ceil(depot.earliest * SCALE), tw_late=math.floor(depot.latest * SCALE))
+    opens, closes = scaled_window(problem.nodes[0])
+    model.add_depot(locations[0], tw_early=opens, tw_late=closes)
     model.add_vehicle_type(
         num_available=problem.vehicles,
         capacity=problem.capacity,
         fixed_cost=vehicle_cost(problem),
-        tw_early=math.ceil(depot.earliest * SCALE),
-        tw_late=math.floor(depot.latest * SCALE),
+        tw_early=opens,
+        tw_late=closes,
     )
     for a, frm in enumerate(locations):
         for b, to in enumerate(locations):
@@ -57,14 +57,15 @@ def solve_with_pyvrp(problem: Problem, time_limit_s: float) -> Plan:
             model.add_edge(frm, to, distance=distance, duration=math.ceil(problem.travel_time(a, b) * SCALE))
     for pair in problem.pairs:
         pickup, delivery = problem.nodes[pair.pickup], problem.nodes[pair.delivery]
+        pickup_window, delivery_window = scaled_window(pickup), scaled_window(delivery)
         model.add_shipment(
             locations[pair.pickup],
             locations[pair.delivery],
-            pickup_tw_early=math.ceil(pickup.earliest * SCALE),
-            pickup_tw_late=math.floor(pickup.latest * SCALE),
+            pickup_tw_early=pickup_window[0],
+            pickup_tw_late=pickup_window[1],
             pickup_service_duration=math.ceil(pickup.service * SCALE),
-            delivery_tw_early=math.ceil(delivery.earliest * SCALE),
-            delivery_tw_late=math.floor(delivery.latest * SCALE),
+            delivery_tw_early=delivery_window[0],
+            delivery_tw_late=delivery_window[1],
             delivery_service_duration=math.ceil(delivery.service * SCALE),
             amount=pickup.demand,
         )
@@ -79,11 +80,9 @@ def solve_with_pyvrp(problem: Problem, time_limit_s: float) -> Plan:
                 nodes.append(problem.pairs[activity.idx].delivery)
         if nodes:
             routes.append(tuple(nodes))
-    feasible = result.best.is_feasible() and not result.best.unplanned()
-    plan = Plan(tuple(routes), route_distance(problem, routes), result.runtime)
-    if not feasible:
+    if not result.best.is_feasible() or result.best.unplanned():
         raise RuntimeError("PyVRP found no feasible plan")
-    return plan
+    return Plan(tuple(routes), route_distance(problem, routes), result.runtime)
 
 
 def _run(job: tuple[str, Path, float]) -> tuple[str, str, float, Plan]:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
-from routing.types import Plan, Problem, Vehicle
+from routing.types import Node, Plan, Problem, Vehicle
 
 SCALE = 1_000
 LNS_OPERATORS = (
@@ -79,17 +79,14 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
     model.AddDimension(model.RegisterTransitMatrix(step), horizon, horizon, False, "time")
     clock = model.GetDimensionOrDie("time")
 
-    def window(node: int) -> tuple[int, int]:
-        return math.ceil(problem.nodes[node].earliest * SCALE), math.floor(problem.nodes[node].latest * SCALE)
-
     terminals = problem.terminals
     for node in range(size):
         if node not in terminals:
-            clock.CumulVar(manager.NodeToIndex(node)).SetRange(*window(node))
+            clock.CumulVar(manager.NodeToIndex(node)).SetRange(*scaled_window(problem.nodes[node]))
     solver = model.solver()
     for v, vehicle in enumerate(fleet):
-        clock.CumulVar(model.Start(v)).SetRange(*window(vehicle.start))
-        clock.CumulVar(model.End(v)).SetRange(*window(vehicle.end))
+        clock.CumulVar(model.Start(v)).SetRange(*scaled_window(problem.nodes[vehicle.start]))
+        clock.CumulVar(model.End(v)).SetRange(*scaled_window(problem.nodes[vehicle.end]))
         if vehicle.max_duration is not None:
             clock.SetSpanUpperBoundForVehicle(math.floor(vehicle.max_duration * SCALE), v)
         chain = [model.Start(v), *(manager.NodeToIndex(node) for node in vehicle.first)]
@@ -144,6 +141,11 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
     visited = {node for route in routes for node in route}
     unserved = tuple(p for p, pair in enumerate(problem.pairs) if pair.pickup not in visited)
     return Plan(tuple(routes), route_distance(problem, routes), time.perf_counter() - began, tuple(times), unserved)
+
+
+def scaled_window(node: Node) -> tuple[int, int]:
+    """A node's time window in the integer model, narrowed inward so it never admits a time the real one refuses."""
+    return math.ceil(node.earliest * SCALE), math.floor(node.latest * SCALE)
 
 
 def initial_load(problem: Problem, vehicle: Vehicle) -> int:
