@@ -1,7 +1,8 @@
 """Travel times and distances between places, through one interface: `TravelTimes.table(points, mode)`.
 
 Two implementations:
-- `StraightLine` (the default, and what tests use): great-circle distance x a detour factor, at a speed per mode.
+- `StraightLine` (the default, and what tests use): great-circle (haversine) distance x a detour factor, at a speed
+  per mode.
 - `OsrmTable`: an OSRM server's table service (`/table/v1/{profile}/...?annotations=duration,distance`), one
   profile per mode, for production where real street times matter. maeul never builds a road graph of its own.
 
@@ -18,7 +19,7 @@ from typing import Protocol
 
 import httpx
 
-EARTH_RADIUS_M = 6_371_008.8
+from mobility.telemetry import distance_m
 
 
 class Mode(StrEnum):
@@ -48,14 +49,6 @@ class TravelTimesUnavailable(Exception):
     """The routing engine did not answer with a table (down, refused, or a point it cannot snap to a road)."""
 
 
-def great_circle_m(a: Point, b: Point) -> float:
-    """Haversine distance on the mean Earth sphere: within 0.5% of the ellipsoid at Seoul's latitude."""
-    phi_a, phi_b = math.radians(a.lat), math.radians(b.lat)
-    half_dphi, half_dlambda = (phi_b - phi_a) / 2, math.radians(b.lon - a.lon) / 2
-    h = math.sin(half_dphi) ** 2 + math.cos(phi_a) * math.cos(phi_b) * math.sin(half_dlambda) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
-
-
 DEFAULT_SPEEDS_MPS: Mapping[Mode, float] = {
     Mode.WALK: 1.2,  # 4.3 km/h
     Mode.SCOOTER: 4.2,  # 15 km/h: a shared e-scooter in village streets
@@ -79,7 +72,7 @@ class StraightLine:
 
     def table(self, points: Sequence[Point], mode: Mode) -> Table:
         speed = self.speeds_mps[mode]
-        metres = tuple(tuple(great_circle_m(a, b) * self.detour for b in points) for a in points)
+        metres = tuple(tuple(distance_m(a.lon, a.lat, b.lon, b.lat) * self.detour for b in points) for a in points)
         return Table(metres, tuple(tuple(m / speed for m in row) for row in metres))
 
 

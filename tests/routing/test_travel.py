@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from routing.travel import Mode, OsrmTable, Point, StraightLine, TravelTimesUnavailable, great_circle_m
+from routing.travel import Mode, OsrmTable, Point, StraightLine, TravelTimesUnavailable
 
 SANGSALMI = Point(126.7460, 37.5040)
 EAST_1KM = Point(126.7460 + 1000 / (111_320 * math.cos(math.radians(37.504))), 37.5040)
 
 
-def test_great_circle_distance_matches_a_known_kilometre() -> None:
-    assert great_circle_m(SANGSALMI, EAST_1KM) == pytest.approx(1000, rel=0.005)
-    assert great_circle_m(SANGSALMI, SANGSALMI) == 0
+def test_straight_line_without_detour_is_the_great_circle() -> None:
+    table = StraightLine(detour=1.0).table([SANGSALMI, EAST_1KM], Mode.CAR)
+    assert table.metres[0][1] == pytest.approx(1000, rel=0.005) and table.metres[0][0] == 0
 
 
 def test_straight_line_applies_the_detour_and_the_mode_speed() -> None:
