@@ -14,6 +14,6 @@ class Actor:
     role: Role
 
     @property
-    def is_staff(self) -> bool:
-        """Village enterprise staff and admins act on any entrusted slot and any booking."""
+    def is_operator(self) -> bool:
+        """The village enterprise's operators and admins act on any entrusted slot, booking, vehicle and task."""
         return self.role in (Role.OPERATOR, Role.ADMIN)

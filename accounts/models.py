@@ -16,7 +16,7 @@ class Role(StrEnum):
 
     RESIDENT = "resident"
     OWNER = "owner"
-    OPERATOR = "operator"  # village enterprise staff
+    OPERATOR = "operator"  # the village enterprise's office: slots, fleet, staff and their plans
     CITY = "city"  # read-only monitoring
     ADMIN = "admin"
 

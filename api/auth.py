@@ -26,7 +26,7 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 EVERYONE = frozenset(Role)
 DRIVERS = frozenset({Role.RESIDENT, Role.OWNER})
 SLOT_MANAGERS = frozenset({Role.OWNER, Role.OPERATOR, Role.ADMIN})
-STAFF = frozenset({Role.OPERATOR, Role.ADMIN})
+OPERATORS = frozenset({Role.OPERATOR, Role.ADMIN})
 MONITORS = frozenset({Role.OPERATOR, Role.ADMIN, Role.CITY})
 
 
@@ -107,7 +107,7 @@ def require(roles: frozenset[Role]) -> Callable[..., Awaitable[Actor]]:
 Anyone = Annotated[Actor, Depends(require(EVERYONE))]
 Driver = Annotated[Actor, Depends(require(DRIVERS))]
 SlotManager = Annotated[Actor, Depends(require(SLOT_MANAGERS))]
-Staff = Annotated[Actor, Depends(require(STAFF))]
+Operator = Annotated[Actor, Depends(require(OPERATORS))]
 Monitor = Annotated[Actor, Depends(require(MONITORS))]
 Admin = Annotated[Actor, Depends(require(frozenset({Role.ADMIN})))]
 Owner = Annotated[Actor, Depends(require(frozenset({Role.OWNER})))]

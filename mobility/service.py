@@ -785,7 +785,7 @@ async def _hold(
 
 async def cancel_reservation(session: AsyncSession, *, rider: Actor, vehicle_id: uuid.UUID, now: datetime) -> Vehicle:
     vehicle = await repository.vehicle_for_update(session, vehicle_id)
-    if vehicle.state != S.RESERVED or (vehicle.reserved_by != rider.id and not rider.is_staff):
+    if vehicle.state != S.RESERVED or (vehicle.reserved_by != rider.id and not rider.is_operator):
         raise InvalidVehicleTransition("you hold no reservation on this vehicle", extra={"state": vehicle.state})
     await _close_held_leg(session, vehicle, ParkAndRideStatus.CANCELLED, now=now)
     await record(session, vehicle, "reservation_cancel", now=now)
@@ -951,7 +951,7 @@ async def unlock(
 
 async def trip_for(session: AsyncSession, *, actor: Actor, trip_id: uuid.UUID, lock: bool = False) -> Trip:
     trip = await session.get(Trip, trip_id, with_for_update=lock, populate_existing=lock)
-    if trip is None or (trip.rider_id != actor.id and not actor.is_staff):
+    if trip is None or (trip.rider_id != actor.id and not actor.is_operator):
         raise TripNotFound(f"trip {trip_id} not found")
     return trip
 
@@ -962,7 +962,7 @@ async def end_ride(
     """End a ride where the vehicle is (its last fix). Outside every parking area (for types that need one) or in a
     no-parking area it is refused with the nearest allowed area; staff may force the end, with the documented fee.
     The fare is captured from the hold, split, and the trip written to the ledger, in this transaction."""
-    if force and not actor.is_staff:
+    if force and not actor.is_operator:
         raise Forbidden("only village enterprise staff may force a ride to end")
     trip = await trip_for(session, actor=actor, trip_id=trip_id, lock=True)
     if trip.status != TripStatus.ON_TRIP:

@@ -436,14 +436,14 @@ async def run_batch(
 
 async def get_request(session: AsyncSession, *, actor: Actor, request_id: uuid.UUID) -> MatchRequest:
     found = await session.get(MatchRequest, request_id, populate_existing=True)
-    if found is None or not (actor.is_staff or found.driver_id == actor.id):
+    if found is None or not (actor.is_operator or found.driver_id == actor.id):
         raise MatchRequestNotFound(f"match request {request_id} not found")
     return found
 
 
 async def list_requests(session: AsyncSession, *, actor: Actor, limit: int, offset: int) -> list[MatchRequest]:
     query = select(MatchRequest).order_by(MatchRequest.created_at.desc(), MatchRequest.id).limit(limit).offset(offset)
-    if not actor.is_staff:
+    if not actor.is_operator:
         query = query.where(MatchRequest.driver_id == actor.id)
     return list((await session.execute(query)).scalars())
 

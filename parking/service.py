@@ -74,7 +74,7 @@ def can_read_booking(actor: Actor, row: BookingRow) -> bool:
 
 def sees_driver_details(actor: Actor, row: BookingRow) -> bool:
     """Only the driver and staff see who booked; slot owners and the city see the booking without identity."""
-    return actor.is_staff or row.booking.driver_id == actor.id
+    return actor.is_operator or row.booking.driver_id == actor.id
 
 
 # ---------------------------------------------------------------- lots and slots
@@ -136,7 +136,7 @@ async def create_slot(
     size: SlotSize = SlotSize.REGULAR,
 ) -> SlotView:
     """Register a slot. Owners register their own private slots; staff register any kind for any owner."""
-    if not actor.is_staff and (kind != SlotKind.PRIVATE_INDIVIDUAL or owner_id != actor.id):
+    if not actor.is_operator and (kind != SlotKind.PRIVATE_INDIVIDUAL or owner_id != actor.id):
         raise Forbidden("owners may register only their own private_individual slots")
     if (lot_id is not None) != (kind in LOT_KINDS):
         raise InvalidInput("public_lot and private_lot slots need a lot_id; other kinds must not have one")
@@ -588,7 +588,7 @@ async def _booking_for_change(
     row = await repository.booking_row(session, booking_id, lock=True)
     if row is None or not can_read_booking(actor, row):
         raise BookingNotFound(f"booking {booking_id} not found")
-    if not (actor.is_staff or row.booking.driver_id == actor.id):
+    if not (actor.is_operator or row.booking.driver_id == actor.id):
         raise Forbidden("only the driver or village enterprise staff may change a booking")
     return row
 

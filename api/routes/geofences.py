@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import ValidationError
 
-from api.auth import Staff
+from api.auth import Operator
 from api.deps import NowDep, SessionDep
 from api.routes.vehicles import Limit, Offset
 from api.schemas import ErrorOut, GeofenceEndIn, GeofenceImportIn, GeofenceIn, GeofenceOut, Instant, Page, page
@@ -65,7 +65,7 @@ async def get_geofence(geofence_id: uuid.UUID, session: SessionDep) -> GeofenceO
 
 
 @router.post("", response_model=GeofenceOut, status_code=201, responses=WRITE_ERRORS, summary="Create a geofence")
-async def create_geofence(body: GeofenceIn, actor: Staff, session: SessionDep) -> GeofenceOut:
+async def create_geofence(body: GeofenceIn, actor: Operator, session: SessionDep) -> GeofenceOut:
     """A Polygon or MultiPolygon (WGS84) with its kind, vehicle types (empty: all) and effective period; slow zones
     need `max_speed_kmh`. Invalid polygons (self-intersecting, unclosed) are 422 `invalid_geometry`."""
     [geofence_id] = await service.create_geofences(session, [_spec(body)])
@@ -82,7 +82,7 @@ async def create_geofence(body: GeofenceIn, actor: Staff, session: SessionDep) -
     responses=WRITE_ERRORS,
     summary="Import geofences from a GeoJSON FeatureCollection",
 )
-async def import_geofences(body: GeofenceImportIn, actor: Staff, session: SessionDep) -> list[GeofenceOut]:
+async def import_geofences(body: GeofenceImportIn, actor: Operator, session: SessionDep) -> list[GeofenceOut]:
     """Each feature's `properties` carry name, kind, vehicle_types, max_speed_kmh, effective_from, effective_to;
     its `geometry` the polygon. All features or none: every bad feature is listed by index."""
     specs, problems = [], []
@@ -113,7 +113,9 @@ async def import_geofences(body: GeofenceImportIn, actor: Staff, session: Sessio
     responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
     summary="End a geofence's rule from a time",
 )
-async def end_geofence(geofence_id: uuid.UUID, body: GeofenceEndIn, actor: Staff, session: SessionDep) -> GeofenceOut:
+async def end_geofence(
+    geofence_id: uuid.UUID, body: GeofenceEndIn, actor: Operator, session: SessionDep
+) -> GeofenceOut:
     """Rules change over time: the old rule is kept (past trips are judged by it) and stops applying at `at`."""
     await service.end_geofence(session, geofence_id, at=body.at)
     await session.commit()

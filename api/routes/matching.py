@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.auth import Anyone, Driver, Staff
+from api.auth import Anyone, Driver, Operator
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.schemas import BookingOut, ErrorOut, Instant, Location, Page, Strict, page
@@ -189,7 +189,7 @@ async def cancel_request(request_id: uuid.UUID, actor: Anyone, session: SessionD
 
 
 @router.post("/runs", status_code=202, summary="Run a batch now (village enterprise staff, admin)")
-async def run_now(actor: Staff, state: StateDep) -> JSONResponse:
+async def run_now(actor: Operator, state: StateDep) -> JSONResponse:
     """Queues a batch run for the worker, besides the scheduled ones."""
     if state.jobs is None:
         state.jobs = await create_pool(RedisSettings.from_dsn(redis_url(state.settings)))

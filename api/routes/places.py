@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.auth import Anyone, Staff
+from api.auth import Anyone, Operator
 from api.deps import SessionDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.schemas import ErrorOut, Location, LotIn, LotOut, Page, ZoneOut, page
@@ -52,7 +52,7 @@ async def lots(actor: Anyone, session: SessionDep, limit: Limit = 50, offset: Of
     summary="Register a lot (village enterprise staff, admin)",
 )
 async def create_lot(
-    body: LotIn, actor: Staff, session: SessionDep, idempotency_key: IdempotencyKeyHeader = None
+    body: LotIn, actor: Operator, session: SessionDep, idempotency_key: IdempotencyKeyHeader = None
 ) -> LotOut:
     """A public lot (owned by the city, usually entrusted to the village enterprise as operator) or a private lot.
     The zone is found from the location; outside every zone is refused with `outside_service_area`."""

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from api.auth import Anyone, CityOrAdmin, Staff
+from api.auth import Anyone, CityOrAdmin, Operator
 from api.deps import NowDep, SessionDep, StateDep
 from api.schemas import BookingOut, ErrorOut, Strict
 from billing import service as billing
@@ -87,7 +87,7 @@ async def tariffs(zone_id: uuid.UUID, actor: Anyone, session: SessionDep) -> lis
     responses=ERRORS,
     summary="Set a zone's tariff for one slot kind (staff)",
 )
-async def set_tariff(zone_id: uuid.UUID, body: TariffIn, actor: Staff, session: SessionDep) -> list[TariffOut]:
+async def set_tariff(zone_id: uuid.UUID, body: TariffIn, actor: Operator, session: SessionDep) -> list[TariffOut]:
     """Bands of the local day per day type (weekday, weekend, holiday), each priced per unit of time; a stay is
     billed piece by piece in whole units, rounded up. Bands of one day type must not overlap; time without a band
     cannot be booked. Bookings already made keep their locked quote."""
@@ -128,7 +128,7 @@ async def set_caps(zone_id: uuid.UUID, body: CapsIO, actor: CityOrAdmin, session
 async def refund(
     booking_id: Annotated[uuid.UUID, Path()],
     body: RefundIn,
-    actor: Staff,
+    actor: Operator,
     state: StateDep,
     session: SessionDep,
     now: NowDep,

@@ -167,7 +167,7 @@ async def unlock(
 async def list_rides(actor: Anyone, session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> dict[str, object]:
     """Riders see their own rides; village enterprise staff and admins see all. Newest first."""
     query = select(Trip).order_by(Trip.started_at.desc(), Trip.id).limit(limit + 1).offset(offset)
-    if not actor.is_staff:
+    if not actor.is_operator:
         query = query.where(Trip.rider_id == actor.id)
     rows = list((await session.execute(query)).scalars())
     return page([await trip_out(session, t, detail=False) for t in rows], limit=limit, offset=offset)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Header, Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth import Anyone, Monitor, Staff
+from api.auth import Anyone, Monitor, Operator
 from api.deps import NowDep, SessionDep, StateDep
 from api.schemas import (
     DeployIn,
@@ -99,7 +99,7 @@ def _registered(out: VehicleOut, key: str) -> RegisteredVehicleOut:
     responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut, "description": "vehicle_label_taken"}},
     summary="Register a vehicle",
 )
-async def register_vehicle(body: VehicleIn, actor: Staff, session: SessionDep) -> RegisteredVehicleOut:
+async def register_vehicle(body: VehicleIn, actor: Operator, session: SessionDep) -> RegisteredVehicleOut:
     """A new vehicle starts `removed` (with its provider) until deployed. The device key in the answer is shown
     only once."""
     [(vehicle, key)] = await service.register_vehicles(
@@ -128,7 +128,7 @@ CSV_EXAMPLE = "label,device_id,type_code,provider_code,battery_pct\nSC-0901,iot-
     },
 )
 async def import_vehicles(
-    actor: Staff, session: SessionDep, content: Annotated[str, Body(media_type="text/csv", max_length=1_000_000)]
+    actor: Operator, session: SessionDep, content: Annotated[str, Body(media_type="text/csv", max_length=1_000_000)]
 ) -> ImportOut:
     """Columns: label, device_id, type_code, provider_code, battery_pct. All rows or none: any bad row refuses the
     import and every problem is listed by row number."""
@@ -202,7 +202,7 @@ async def vehicle_events(
     "/vehicles/{vehicle_id:uuid}/deploy", response_model=VehicleOut, responses=TRANSITION, summary="Deploy a vehicle"
 )
 async def deploy(
-    vehicle_id: uuid.UUID, body: DeployIn, actor: Staff, state: StateDep, session: SessionDep, now: NowDep
+    vehicle_id: uuid.UUID, body: DeployIn, actor: Operator, state: StateDep, session: SessionDep, now: NowDep
 ) -> VehicleOut:
     """`provider_drop_off`: the vehicle is put on the street at `location` and becomes available."""
     vehicle = await service.deploy(session, vehicle_id, lon=body.location.lon, lat=body.location.lat, now=now)
@@ -221,7 +221,7 @@ Action = Literal["maintenance", "rebalance", "retire", "charged", "suspend", "re
     summary="Take a vehicle off the street, retire it, or mark it charged",
 )
 async def vehicle_action(
-    vehicle_id: uuid.UUID, action: Action, actor: Staff, state: StateDep, session: SessionDep, now: NowDep
+    vehicle_id: uuid.UUID, action: Action, actor: Operator, state: StateDep, session: SessionDep, now: NowDep
 ) -> VehicleOut:
     """Each action is one MDS event: maintenance -> `maintenance_pick_up`, rebalance -> `rebalance_pick_up`,
     retire -> `decommissioned`, charged -> `battery_charged` (battery 100%), suspend -> `system_suspend`,
@@ -238,7 +238,7 @@ async def vehicle_action(
     responses=NOT_FOUND,
     summary="Rotate a vehicle's device key",
 )
-async def rotate_key(vehicle_id: uuid.UUID, actor: Staff, session: SessionDep, now: NowDep) -> DeviceKeyOut:
+async def rotate_key(vehicle_id: uuid.UUID, actor: Operator, session: SessionDep, now: NowDep) -> DeviceKeyOut:
     """A new key, shown once; the old key stops working at once."""
     key = await service.rotate_device_key(session, vehicle_id, now=now)
     vehicle = await _vehicle(session, vehicle_id)
@@ -249,7 +249,7 @@ async def rotate_key(vehicle_id: uuid.UUID, actor: Staff, session: SessionDep, n
 @router.delete(
     "/vehicles/{vehicle_id:uuid}/device-key", status_code=204, responses=NOT_FOUND, summary="Revoke a device key"
 )
-async def revoke_key(vehicle_id: uuid.UUID, actor: Staff, session: SessionDep, now: NowDep) -> None:
+async def revoke_key(vehicle_id: uuid.UUID, actor: Operator, session: SessionDep, now: NowDep) -> None:
     """The device can no longer post telemetry until a new key is issued."""
     await service.revoke_device_key(session, vehicle_id, now=now)
     await session.commit()

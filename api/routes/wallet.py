@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from accounts.models import Role
-from api.auth import Anyone, Driver, Monitor, Staff
+from api.auth import Anyone, Driver, Monitor, Operator
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.schemas import MONTH, ErrorOut, Instant, ReceiptOut, Strict
@@ -223,7 +223,7 @@ async def revenue_report(
 
 @router.post("/settlement/payouts", response_model=ReceiptOut, status_code=201, responses=ERRORS, summary="Pay out")
 async def make_payout(
-    body: PayoutIn, actor: Staff, session: SessionDep, now: NowDep, idempotency_key: IdempotencyKeyHeader = None
+    body: PayoutIn, actor: Operator, session: SessionDep, now: NowDep, idempotency_key: IdempotencyKeyHeader = None
 ) -> ReceiptOut:
     """Moves a party's earned balance out (to its bank account); 402 when it has not earned that much."""
 
