@@ -8,13 +8,14 @@ fits the integer time windows fits the real ones too (`violations` checks it in 
 distance. (A bound, not a huge constant: penalty-driven searches, PyVRP's and guided local search, scale their
 penalties with the objective, and 1e10 per vehicle cost PyVRP 9% on lr205.)
 
-The same model serves the staff: each vehicle starts and ends at its own nodes (their windows bound the shift), may
-have a maximum route duration and a chain of stops it must begin with (a task under way is never moved); a pair may
-be refused at a penalty (the plan lists it unserved) and may have a maximum ride time (a rider's, from leaving the
-pickup to reaching the delivery; enforced on service start times in the integer model, rounded down). `Plan.times`
-are the service start times of the solver's schedule; unreachable pairs of places (an infinite time or distance, as
-a routing engine reports them) are never used. A vehicle may start with loads on board (`Vehicle.on_board`: the
-delivery nodes of riders or cars it carries): it alone delivers them, and they count against its capacity.
+The same model serves the staff: each vehicle starts and ends at its own nodes (their windows bound the shift), may have
+a maximum route duration and a chain of stops it must begin with (a task under way is never moved); a pair may be bound
+to one vehicle (`Pair.vehicle`), be refused at a penalty (the plan lists it unserved) and may have a maximum ride time
+(a rider's, from leaving the pickup to reaching the delivery; enforced on service start times in the integer model,
+rounded down). `Plan.times` are the service start times of the solver's schedule; unreachable pairs of places (an
+infinite time or distance, as a routing engine reports them) are never used. A vehicle may start with loads on board
+(`Vehicle.on_board`: the delivery nodes of riders or cars it carries): it alone delivers them, and they count against
+its capacity.
 
 Search: parallel cheapest insertion, then guided local search. `large_neighbourhoods` (on by default) adds OR-Tools'
 ruin-and-recreate operators that are off by default: remove the most expensive chains of a route, or a node and its
@@ -111,6 +112,8 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
         if pair.penalty is not None:
             solver.Add(model.ActiveVar(pickup) == model.ActiveVar(delivery))
             model.AddDisjunction([pickup, delivery], scaled(pair.penalty, round), 2)
+        if pair.vehicle is not None:  # -1: the vehicle of a node left out
+            model.VehicleVar(pickup).SetValues([pair.vehicle] if pair.penalty is None else [-1, pair.vehicle])
         if pair.max_ride is not None:  # OR-Tools' own pickup-to-delivery limit: its filters see it during the search
             longest = math.floor((pair.max_ride + problem.nodes[pair.pickup].service) * SCALE)
             limits.append(functools.partial(_constant, longest))
@@ -203,6 +206,8 @@ def violations(problem: Problem, plan: Plan, *, tolerance: float = 1e-6) -> list
         pickup, delivery = route_of.get(pair.pickup), route_of.get(pair.delivery)
         if pickup is not None and delivery is not None and (pickup[0] != delivery[0] or pickup[1] > delivery[1]):
             problems.append(f"pair {pair.pickup}->{pair.delivery} is not picked up before delivery on one route")
+        if pickup is not None and pair.vehicle is not None and pickup[0] != pair.vehicle:
+            problems.append(f"pair {pair.pickup}->{pair.delivery} is served by vehicle {pickup[0]}, not {pair.vehicle}")
     for r, vehicle in enumerate(fleet):  # a vehicle without a route in the plan stays home: its promises still count
         route = plan.routes[r] if r < len(plan.routes) else ()
         if route[: len(vehicle.first)] != vehicle.first:

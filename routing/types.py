@@ -1,7 +1,7 @@
 """The routing problems' data: nodes with time windows, pickup-delivery pairs, vehicles, cost and time matrices, and
 plans. One model serves Li & Lim's benchmark (one depot, every pair required, fewest vehicles first) and the village
 enterprise's staff (each starts where they are, tasks may be refused at a price, riders have a maximum ride time, a
-task already under way stays first in its route)."""
+task already under way stays first in its route, a task assigned by hand stays with its vehicle)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ class Pair:
     delivery: int
     penalty: float | None = None  # None: must be served; else what leaving it unserved costs, in distance units
     max_ride: float | None = None  # longest time from leaving the pickup to reaching the delivery
+    vehicle: int | None = None  # only this vehicle may serve it (a task an operator assigned by hand)
 
 
 @dataclass(frozen=True, slots=True)

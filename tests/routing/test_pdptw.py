@@ -281,3 +281,29 @@ def test_what_a_vehicle_carries_is_delivered_by_it_and_fills_it() -> None:
     assert any("does not deliver what it carries" in v for v in violations(problem, Plan(((1, 2, 3, 4), (5,)), 0, 0)))
     assert any("does not deliver what it carries" in v for v in violations(problem, Plan((), 0, 0)))
     assert any("carries 3" in v for v in violations(problem, Plan(((1, 3, 5, 2, 4), ()), 0, 0)))
+
+
+@pytest.mark.parametrize("optional", [False, True])
+def test_a_pair_bound_to_a_vehicle_is_served_by_it_or_not_at_all(optional: bool) -> None:
+    """Vehicle 1 starts far away; left free, the pair would go to vehicle 0 beside it. Bound to vehicle 1 (an
+    operator's assignment by hand) it is served by vehicle 1, or refused when its window is out of vehicle 1's reach."""
+    points = [(0.0, 0.0), (200.0, 0.0), (1.0, 0.0), (2.0, 0.0)]
+    distance = [[math.dist(a, b) for b in points] for a in points]
+    nodes = [Node(0, 1000), Node(0, 1000), Node(0, 1000, 0, 1), Node(0, 1000, 0, -1)]
+    penalty = 10_000.0 if optional else None
+    problem = Problem(
+        nodes=nodes,
+        pairs=[Pair(2, 3, penalty=penalty, vehicle=1)],
+        distance=distance,
+        vehicles=2,
+        capacity=1,
+        fleet=[Vehicle(start=0, end=0), Vehicle(start=1, end=1)],
+        fewest_vehicles_first=False,
+    )
+    plan = solve(problem, Search(time_limit_s=0.3))
+    assert plan.routes == ((), (2, 3)) and violations(problem, plan) == []
+    assert any("served by vehicle 0, not 1" in v for v in violations(problem, Plan(((2, 3), ()), 0, 0)))
+    if optional:  # vehicle 1 cannot reach the pickup before 100; vehicle 0 could, but may not
+        tight = dataclasses.replace(problem, nodes=[*nodes[:2], Node(0, 100, 0, 1), nodes[3]])
+        refused = solve(tight, Search(time_limit_s=0.3))
+        assert refused.unserved == (0,) and violations(tight, refused) == []
