@@ -17,6 +17,7 @@ class Role(StrEnum):
     RESIDENT = "resident"
     OWNER = "owner"
     OPERATOR = "operator"  # the village enterprise's office: slots, fleet, staff and their plans
+    STAFF = "staff"  # the village enterprise's field staff: valets, crews, van drivers (ops.StaffMember)
     CITY = "city"  # read-only monitoring
     ADMIN = "admin"
 

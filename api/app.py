@@ -23,6 +23,9 @@ from api.routes import (
     pricing,
     rides,
     slots,
+    staff,
+    tasks,
+    valet,
     vehicles,
     wallet,
 )
@@ -88,6 +91,9 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         vehicles,
         geofences,
         rides,
+        staff,
+        tasks,
+        valet,
     ):
         app.include_router(module.router)
     app.include_router(feeds.gbfs)

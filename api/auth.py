@@ -28,6 +28,7 @@ DRIVERS = frozenset({Role.RESIDENT, Role.OWNER})
 SLOT_MANAGERS = frozenset({Role.OWNER, Role.OPERATOR, Role.ADMIN})
 OPERATORS = frozenset({Role.OPERATOR, Role.ADMIN})
 MONITORS = frozenset({Role.OPERATOR, Role.ADMIN, Role.CITY})
+CREW = frozenset({Role.STAFF, Role.OPERATOR, Role.ADMIN})  # field staff and those who plan their work
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,8 @@ Driver = Annotated[Actor, Depends(require(DRIVERS))]
 SlotManager = Annotated[Actor, Depends(require(SLOT_MANAGERS))]
 Operator = Annotated[Actor, Depends(require(OPERATORS))]
 Monitor = Annotated[Actor, Depends(require(MONITORS))]
+FieldStaff = Annotated[Actor, Depends(require(frozenset({Role.STAFF})))]
+Crew = Annotated[Actor, Depends(require(CREW))]
 Admin = Annotated[Actor, Depends(require(frozenset({Role.ADMIN})))]
 Owner = Annotated[Actor, Depends(require(frozenset({Role.OWNER})))]
 CityOrAdmin = Annotated[Actor, Depends(require(frozenset({Role.CITY, Role.ADMIN})))]

@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Emai
 from accounts.actor import Actor
 from accounts.models import Account, Role
 from mobility.models import ParkAndRide
+from ops.models import Skill
 from parking.models import ExceptionKind, SharingException, SlotKind, SlotSize
 from parking.policy import END_CLOCK, START_CLOCK, WeeklyWindow
 from parking.repository import BookingRow, SlotMatch, SlotView
@@ -535,3 +536,144 @@ class TripOut(BaseModel):
     fare_lines: list[dict[str, Any]] | None = Field(description="unlock, time by band, fees; they add up to fare")
     route: dict[str, Any] | None = Field(description="GeoJSON LineString of the ride (detail only)")
     receipts: list[ReceiptOut] | None = Field(description="ledger receipts of the trip (detail only)")
+
+
+# ------------------------------------------------------------------ staff, tasks, valet
+
+
+class StaffIn(RegisterIn):
+    skills: list[Skill] = Field(min_length=1, description="valet: driving licence; crew: van; driver: passenger van")
+    hourly_wage_krw: int = Field(ge=0, le=1_000_000)
+
+
+class StaffPatch(Strict):
+    skills: list[Skill] | None = Field(default=None, min_length=1)
+    hourly_wage_krw: int | None = Field(default=None, ge=0, le=1_000_000)
+
+
+class StaffOut(BaseModel):
+    id: uuid.UUID
+    display_name: str
+    skills: list[str]
+    hourly_wage_krw: int
+    on_shift: bool = Field(description="clocked in now")
+    shift_end: datetime | None = Field(description="planned end of the shift clocked in on")
+    position: Location | None = Field(description="last position reported by the staff app")
+    position_at: datetime | None
+    open_tasks: int = Field(description="tasks assigned, on the way or arrived")
+
+
+class ShiftIn(Strict):
+    start: Instant
+    end: Instant
+
+
+class ShiftOut(BaseModel):
+    id: uuid.UUID
+    staff_id: uuid.UUID
+    planned_start: datetime
+    planned_end: datetime
+    clocked_in_at: datetime | None
+    clocked_out_at: datetime | None
+
+
+class ClockInOut(BaseModel):
+    shift: ShiftOut
+    released_task_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="clock-out: tasks only planned for this person, handed to the next plan"
+    )
+
+
+class EarningsOut(BaseModel):
+    staff_id: uuid.UUID
+    month: str
+    minutes_worked: int
+    tasks_done: int
+    hourly_wage_krw: int
+    amount_krw: int = Field(description="minutes worked x hourly wage / 60, rounded down")
+
+
+class PayIn(Strict):
+    month: str = Field(pattern=MONTH, description="a finished month, Seoul time", examples=["2026-10"])
+
+
+class PayStatementOut(BaseModel):
+    id: uuid.UUID
+    staff_id: uuid.UUID
+    month: str
+    minutes_worked: int
+    tasks_done: int
+    hourly_wage_krw: int
+    amount_krw: int
+    paid_at: datetime
+    receipts: list[ReceiptOut] = Field(description="ledger receipt of the payment (none for a zero amount)")
+
+
+class StaffOnTheWay(BaseModel):
+    display_name: str | None
+    position: Location | None
+    position_at: datetime | None
+
+
+class TaskOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    state: str = Field(description="unassigned, assigned, en_route, arrived, done, failed or cancelled")
+    staff_id: uuid.UUID | None
+    pinned: bool = Field(description="assigned by hand: re-plans keep it with its staff member")
+    origin: Location
+    destination: Location | None
+    origin_from: datetime | None
+    origin_by: datetime | None
+    destination_from: datetime | None
+    destination_by: datetime | None
+    sequence: int | None = Field(description="position in its staff member's route")
+    eta_origin: datetime | None = Field(description="planned (live while on the way) arrival at the origin")
+    eta_destination: datetime | None
+    booking_id: uuid.UUID | None
+    vehicle_plate: str | None
+    fee_krw: int | None = Field(description="what the requester was finally charged")
+    failure_reason: str | None
+    created_at: datetime
+    state_changed_at: datetime
+    assigned_at: datetime | None
+    en_route_at: datetime | None
+    arrived_at: datetime | None
+    done_at: datetime | None
+    failed_at: datetime | None
+    cancelled_at: datetime | None
+    staff: StaffOnTheWay | None = Field(default=None, description="who is coming and where they are (one task)")
+    receipts: list[ReceiptOut] | None = Field(default=None, description="ledger receipts of the task (one task)")
+
+
+class TaskMoveIn(Strict):
+    state: Literal["en_route", "arrived", "done", "failed"]
+    reason: str | None = Field(default=None, min_length=1, max_length=500, description="required for failed")
+
+
+class AssignIn(Strict):
+    staff_id: uuid.UUID
+
+
+class PlanOut(BaseModel):
+    valets_on_shift: int
+    planned: int = Field(description="open valet tasks in someone's route")
+    unassigned_task_ids: list[uuid.UUID] = Field(description="tasks no valet on shift can do in their windows")
+    solve_ms: int
+
+
+class ValetParkingIn(Strict):
+    home: Location = Field(description="where the valet takes the car")
+    vehicle_plate: str = Field(min_length=2, max_length=20, examples=["12가3456"])
+    pickup_from: Instant
+    pickup_by: Instant
+    park_until: Instant = Field(description="end of the parking booking")
+    needs_ev: bool = False
+    vehicle_size: SlotSize = SlotSize.REGULAR
+
+
+class ValetReturnIn(Strict):
+    booking_id: uuid.UUID = Field(description="the checked-in booking whose car comes back")
+    home: Location = Field(description="where the valet brings the car")
+    deliver_from: Instant
+    deliver_by: Instant

@@ -18,6 +18,8 @@ from core.redis import make_redis
 from core.settings import Settings
 from ledger.signing import Signer, signer_for
 from mobility.service import FleetRules, TypeCodes
+from ops.valet import ValetRules
+from parking.allocation import Solving
 from parking.policy import BookingPolicy
 
 
@@ -47,12 +49,22 @@ class AppState:
     clock: Clock
     policy: BookingPolicy
     fleet: FleetRules
+    valet: ValetRules
     type_codes: TypeCodes
     token_keys: TokenKeys
     rate_limits: RateLimits
     signer: Signer
     solver_pool: Executor
     jobs: ArqRedis | None = None  # arq queue, opened on first use
+
+    def matching(self) -> Solving:
+        """How parking's matching solver runs for a request: in the solver pool, with the configured limits."""
+        return Solving(
+            pool=self.solver_pool,
+            time_limit_s=self.settings.matching_time_limit_s,
+            detour_factor=self.settings.walk_detour_factor,
+            k=self.settings.matching_candidates,
+        )
 
 
 def build_state(settings: Settings, *, clock: Clock | None = None, database_url: str | None = None) -> AppState:
@@ -67,6 +79,7 @@ def build_state(settings: Settings, *, clock: Clock | None = None, database_url:
         clock=clock or SystemClock(),
         policy=BookingPolicy.from_settings(settings),
         fleet=FleetRules.from_settings(settings),
+        valet=ValetRules.from_settings(settings),
         type_codes=TypeCodes(),
         solver_pool=solver_pool(),
         token_keys=TokenKeys.of(

@@ -29,9 +29,14 @@ from mobility.models import (
     VehicleEvent,
     VehicleType,
 )
+from ops.models import PayStatement, Shift, StaffMember, Task
 from parking.models import Booking, Lot, MatchRequest, SharingException, SharingRule, Slot
 
 __all__ = [
+    "PayStatement",
+    "Shift",
+    "StaffMember",
+    "Task",
     "ComplianceEvent",
     "Geofence",
     "Provider",

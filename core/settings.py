@@ -113,6 +113,15 @@ class Settings(BaseSettings):
     privacy_min_cell: int = Field(
         default=5, ge=1, description="aggregates built from fewer people than this are suppressed (-1 in MDS reports)"
     )
+    osrm_url: str | None = Field(
+        default=None, description="an OSRM server for dispatch travel times; unset: straight line x detour factor"
+    )
+    travel_detour_factor: float = Field(default=1.3, ge=1, description="street over straight-line distance")
+    dispatch_time_limit_s: float = Field(default=0.3, gt=0, le=30, description="solver time per valet plan")
+    valet_fee_krw: int = Field(default=3000, ge=0, description="a valet request, captured when the car is delivered")
+    valet_cancel_fee_krw: int = Field(default=1000, ge=0, description="cancelling once the valet is on the way")
+    valet_reach_m: int = Field(default=1500, ge=50, le=3000, description="farthest slot from home a valet parks in")
+    valet_handover_minutes: int = Field(default=3, ge=0, le=60, description="spent at each end of a valet task")
     gbfs_ttl_seconds: int = Field(default=30, ge=0, le=60, description="GBFS feeds are rebuilt at least this often")
 
     @model_validator(mode="after")

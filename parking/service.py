@@ -18,6 +18,7 @@ from billing import charges as charge_rules
 from billing import mileage
 from billing import service as billing
 from billing.pricing import NoTariff
+from core.db import EXCLUSION_VIOLATION
 from core.errors import Forbidden, InvalidInput
 from geo.errors import OutsideServiceArea
 from geo.models import Zone
@@ -52,9 +53,6 @@ from parking.models import (
 )
 from parking.policy import BookingPolicy, WeeklyWindow, normalize_plate
 from parking.repository import BookingRow, SlotFilters, SlotMatch, SlotView
-
-EXCLUSION_VIOLATION = "23P01"
-
 
 # ---------------------------------------------------------------- permissions (object level)
 

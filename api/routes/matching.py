@@ -17,12 +17,11 @@ from api.auth import Anyone, Driver, Operator
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.schemas import BookingOut, ErrorOut, Instant, Location, Page, Strict, page
-from api.state import AppState
 from core.errors import InvalidInput
 from core.redis import redis_url
 from geo.spatial import latitude, longitude
 from parking import allocation
-from parking.allocation import Need, Solving
+from parking.allocation import Need
 from parking.models import MatchRequest, SlotSize
 
 router = APIRouter(prefix="/matching", tags=["matching"])
@@ -77,16 +76,6 @@ class MatchRequestOut(BaseModel):
     status_changed_at: datetime
 
 
-def _solving(state: AppState) -> Solving:
-    settings = state.settings
-    return Solving(
-        pool=state.solver_pool,
-        time_limit_s=settings.matching_time_limit_s,
-        detour_factor=settings.walk_detour_factor,
-        k=settings.matching_candidates,
-    )
-
-
 async def _out(session: SessionDep, request: MatchRequest) -> MatchRequestOut:
     where = select(longitude(MatchRequest.destination), latitude(MatchRequest.destination))
     lon, lat = (await session.execute(where.where(MatchRequest.id == request.id))).one()
@@ -124,7 +113,7 @@ async def instant(
 
     async def work() -> InstantOut:
         result = await allocation.book_instant(
-            session, driver=actor, need=body.need(), policy=state.policy, solving=_solving(state), now=now
+            session, driver=actor, need=body.need(), policy=state.policy, solving=state.matching(), now=now
         )
         return InstantOut(booking=BookingOut.of(result.booking, actor), explanation=result.explanation)
 

@@ -1,0 +1,168 @@
+"""Field tasks: the operators' board, a staff member's route and steps, assignment by hand, re-planning."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import Anyone, Crew, Operator
+from api.deps import NowDep, SessionDep, StateDep
+from api.routes.vehicles import Limit, Offset
+from api.schemas import (
+    AssignIn,
+    ErrorOut,
+    Location,
+    Page,
+    PlanOut,
+    ReceiptOut,
+    StaffOnTheWay,
+    TaskMoveIn,
+    TaskOut,
+    page,
+)
+from api.state import AppState
+from ledger import log as ledger
+from ops import repository, service, valet
+from ops.models import Task, TaskState
+from ops.states import OPEN
+
+router = APIRouter(tags=["tasks"])
+TASK_ERRORS: dict[int | str, dict[str, Any]] = {
+    402: {"model": ErrorOut, "description": "insufficient_funds: the requester's wallet cannot cover the fee"},
+    404: {"model": ErrorOut},
+    409: {
+        "model": ErrorOut,
+        "description": "invalid_task_transition, not_on_shift, no_staff_available, invalid_booking_transition",
+    },
+}
+
+
+async def task_outs(session: AsyncSession, tasks: list[Task]) -> list[TaskOut]:
+    places = await repository.places_of(session, [task.id for task in tasks])
+    out = []
+    for task in tasks:
+        where = places[task.id]
+        fields = {name: getattr(task, name) for name in TaskOut.model_fields if hasattr(task, name)}
+        fields |= {
+            "origin": Location(lon=where.origin[0], lat=where.origin[1]),
+            "destination": Location(lon=where.destination[0], lat=where.destination[1])
+            if where.destination is not None
+            else None,
+        }
+        out.append(TaskOut.model_validate(fields))
+    return out
+
+
+async def task_detail(state: AppState, session: AsyncSession, task: Task, *, now: datetime) -> TaskOut:
+    """One task with who is coming, where they are and when, and its ledger receipts."""
+    [out] = await task_outs(session, [task])
+    seen = await valet.tracking(session, task, rules=state.valet, now=now)
+    receipts = await ledger.receipts_for(session, f"task:{task.id}")
+    return out.model_copy(
+        update={
+            "eta_origin": seen.eta_origin,
+            "staff": StaffOnTheWay(
+                display_name=seen.staff_name,
+                position=Location(lon=seen.position[0], lat=seen.position[1]) if seen.position else None,
+                position_at=seen.position_at,
+            )
+            if seen.staff_name is not None
+            else None,
+            "receipts": [ReceiptOut(leaf_index=r.leaf_index, leaf_hash=r.leaf_hash) for r in receipts],
+        }
+    )
+
+
+async def replan_after(state: AppState, session: AsyncSession, *, now: datetime) -> valet.ValetPlan:
+    """Commit a change to who is on shift, then re-plan the open valet tasks around it in a second unit of work:
+    the change stands even if planning fails (the next plan catches up)."""
+    await session.commit()
+    planned = await valet.plan(session, rules=state.valet, pool=state.solver_pool, now=now)
+    await session.commit()
+    return planned
+
+
+@router.get("/tasks", response_model=Page[TaskOut], summary="Tasks: the operators' board, or my route")
+async def list_tasks(
+    actor: Crew,
+    session: SessionDep,
+    state: Annotated[list[TaskState] | None, Query(description="only these states; default: the open ones")] = None,
+    staff_id: Annotated[uuid.UUID | None, Query(description="only this staff member's (operators)")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, object]:
+    """Operators see every task, newest first, or one person's route; a staff member sees their own route, in the
+    order planned."""
+    if not actor.is_operator:
+        staff_id = actor.id
+    tasks = await service.list_tasks(
+        session,
+        states=state or list(OPEN),
+        staff_id=staff_id,
+        requested_by=None,
+        limit=limit + 1,
+        offset=offset,
+    )
+    return page(await task_outs(session, tasks), limit=limit, offset=offset)
+
+
+@router.get("/tasks/{task_id:uuid}", response_model=TaskOut, responses={404: {"model": ErrorOut}}, summary="One task")
+async def get_task(task_id: uuid.UUID, actor: Anyone, state: StateDep, session: SessionDep, now: NowDep) -> TaskOut:
+    """For its staff member, its requester and operators; for anyone else it does not exist (404)."""
+    task = await service.task_for(session, actor=actor, task_id=task_id)
+    return await task_detail(state, session, task, now=now)
+
+
+@router.post("/tasks/{task_id:uuid}/state", response_model=TaskOut, responses=TASK_ERRORS, summary="Step a task")
+async def move_task(
+    task_id: uuid.UUID, body: TaskMoveIn, actor: Crew, state: StateDep, session: SessionDep, now: NowDep
+) -> TaskOut:
+    """The assigned staff member moves it assigned -> en_route -> arrived -> done, or to failed with a reason
+    (operators may fail it too). One task under way at a time, on shift. A valet taking a parked car checks its
+    booking out; parking a car checks its booking in; delivering captures the valet fee; failing releases it."""
+    task = await valet.move(
+        session,
+        actor=actor,
+        task_id=task_id,
+        target=TaskState(body.state),
+        reason=body.reason,
+        rules=state.valet,
+        policy=state.policy,
+        now=now,
+    )
+    out = await task_detail(state, session, task, now=now)
+    await session.commit()
+    return out
+
+
+@router.post(
+    "/tasks/{task_id:uuid}/assign", response_model=TaskOut, responses=TASK_ERRORS, summary="Assign a task by hand"
+)
+async def assign(
+    task_id: uuid.UUID, body: AssignIn, actor: Operator, state: StateDep, session: SessionDep, now: NowDep
+) -> TaskOut:
+    """Gives a task not yet under way to a valet on shift; later plans keep it with them. Refused (409
+    `no_staff_available`) when that valet cannot do it within its windows."""
+    task = await valet.assign_by_hand(
+        session, task_id=task_id, staff_id=body.staff_id, rules=state.valet, pool=state.solver_pool, now=now
+    )
+    out = await task_detail(state, session, task, now=now)
+    await session.commit()
+    return out
+
+
+@router.post("/valet/plan", response_model=PlanOut, summary="Re-plan every open valet task now")
+async def replan(actor: Operator, state: StateDep, session: SessionDep, now: NowDep) -> PlanOut:
+    """Tasks under way stay where they are; the rest are shared again among the valets on shift. The worker does
+    this every few minutes by itself."""
+    planned = await replan_after(state, session, now=now)
+    return PlanOut(
+        valets_on_shift=len(planned.routes),
+        planned=len({stop.task_id for route in planned.routes for stop in route}),
+        unassigned_task_ids=sorted(planned.unserved),
+        solve_ms=round(planned.solve_s * 1000),
+    )

@@ -1,0 +1,182 @@
+"""Valet parking on demand through HTTP on real PostGIS: a resident's request is matched to a slot, planned into a
+valet's day with OR-Tools, done step by step by the valet (booking checked in and out, fee captured, ledger), and
+refused whole when nobody can do it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.actor import Actor
+from accounts.models import Role
+from api.state import AppState
+from billing import journal
+from core.clock import FixedClock
+from parking.models import Booking
+from sim.pilot import CENTRE, offset
+from tests.factories import WALLET_KRW, auth, error_of, make_account, make_slot, make_zone
+
+FEE = 3000
+
+
+def _at(east_m: float = 0, north_m: float = 0) -> dict[str, float]:
+    lon, lat = offset(*CENTRE, east_m=east_m, north_m=north_m)
+    return {"lon": lon, "lat": lat}
+
+
+async def _valet(
+    client: httpx.AsyncClient, state: AppState, operator: dict[str, str], clock: FixedClock, *, east_m: float = 0
+) -> tuple[Actor, dict[str, str]]:
+    """A valet registered, given a shift from now for 8 hours, clocked in `east_m` metres east of the centre."""
+    now = clock.now()
+    body = {
+        "email": f"valet-{east_m}-{now.timestamp()}@test.maeul",
+        "password": "valet password",
+        "display_name": f"Valet {east_m:g}",
+        "skills": ["valet"],
+        "hourly_wage_krw": 12_000,
+    }
+    made = await client.post("/staff", json=body, headers=operator)
+    assert made.status_code == 201, made.text
+    staff = Actor(id=made.json()["id"], role=Role.STAFF)
+    shift = {"start": now.isoformat(), "end": (now + timedelta(hours=8)).isoformat()}
+    planned = await client.post(f"/staff/{staff.id}/shifts", json=shift, headers=operator)
+    assert planned.status_code == 201, planned.text
+    headers = auth(state, staff)
+    clocked = await client.post("/staff/me/clock-in", json=_at(east_m), headers=headers)
+    assert clocked.status_code == 200, clocked.text
+    return staff, headers
+
+
+async def _step(client: httpx.AsyncClient, task_id: str, target: str, headers: dict[str, str]) -> dict[str, object]:
+    moved = await client.post(f"/tasks/{task_id}/state", json={"state": target}, headers=headers)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["state"] == target
+    return dict(moved.json())
+
+
+async def test_a_car_is_parked_and_brought_back_by_a_valet(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
+):
+    now = clock.now()
+    await make_zone(session)
+    slot_id = await make_slot(session, east_m=400, now=now)
+    resident = await make_account(session)
+    operator = auth(state, await make_account(session, role=Role.OPERATOR))
+    await session.commit()
+    valet, valet_headers = await _valet(client, state, operator, clock, east_m=-300)
+    me = auth(state, resident)
+
+    request = {
+        "home": _at(),
+        "vehicle_plate": "12가3456",
+        "pickup_from": (now + timedelta(minutes=10)).isoformat(),
+        "pickup_by": (now + timedelta(minutes=40)).isoformat(),
+        "park_until": (now + timedelta(hours=5)).isoformat(),
+    }
+    asked = await client.post("/valet/parking", json=request, headers=me)
+    assert asked.status_code == 201, asked.text
+    task = asked.json()
+    assert task["kind"] == "valet_pickup" and task["state"] == "assigned" and task["staff_id"] == str(valet.id)
+    assert task["staff"]["display_name"] == "Valet -300" and task["staff"]["position"] is not None
+    assert now + timedelta(minutes=10) <= _time(task["eta_origin"]) <= now + timedelta(minutes=40)
+    assert _time(task["eta_destination"]) > _time(task["eta_origin"])
+    booking = await session.get(Booking, task["booking_id"])
+    assert booking is not None and booking.slot_id == slot_id and booking.status == "reserved"
+    assert len(task["receipts"]) == 1  # task.assigned on the ledger
+
+    route = await client.get("/tasks", headers=valet_headers)
+    assert [t["id"] for t in route.json()["items"]] == [task["id"]]
+    other_resident = auth(state, await make_account(session))
+    await session.commit()
+    hidden = await client.get(f"/tasks/{task['id']}", headers=other_resident)
+    assert hidden.status_code == 404 and error_of(hidden) == "task_not_found"
+
+    # the valet goes, takes the car, parks it: the booking is checked in and the fee captured
+    clock.advance(timedelta(minutes=10))
+    enterprise_before = await journal.balance(session, journal.ENTERPRISE)
+    await _step(client, task["id"], "en_route", valet_headers)
+    moved = await client.put("/staff/me/position", json=_at(-100), headers=valet_headers)
+    assert moved.status_code == 204
+    coming = (await client.get(f"/tasks/{task['id']}", headers=me)).json()
+    assert coming["staff"]["position"]["lon"] == _at(-100)["lon"]
+    assert _time(coming["eta_origin"]) < now + timedelta(minutes=12)  # live: 100 m by scooter from where they are
+    busy = await client.post("/staff/me/clock-out", headers=valet_headers)
+    assert busy.status_code == 409 and error_of(busy) == "tasks_under_way"
+    await _step(client, task["id"], "arrived", valet_headers)
+    clock.advance(timedelta(minutes=5))
+    done = await _step(client, task["id"], "done", valet_headers)
+    assert done["fee_krw"] == FEE and len(done["receipts"]) == 4  # assigned, en_route, arrived, done
+    await session.refresh(booking)
+    assert booking.status == "active"
+    assert await journal.balance(session, journal.ENTERPRISE) - enterprise_before >= FEE
+
+    # later the resident wants it back: the valet fetches it (check-out, parking charged) and delivers it
+    clock.advance(timedelta(hours=2))
+    me, valet_headers = auth(state, resident), auth(state, valet)  # fresh tokens: an hour has passed
+    back = {
+        "booking_id": task["booking_id"],
+        "home": _at(),
+        "deliver_from": (clock.now() + timedelta(minutes=15)).isoformat(),
+        "deliver_by": (clock.now() + timedelta(minutes=45)).isoformat(),
+    }
+    returned = await client.post("/valet/returns", json=back, headers=me)
+    assert returned.status_code == 201, returned.text
+    fetch = returned.json()
+    assert fetch["kind"] == "valet_return" and fetch["staff_id"] == str(valet.id)
+    again = await client.post("/valet/returns", json=back, headers=me)
+    assert again.status_code == 409 and error_of(again) == "booking_not_parked"
+    await _step(client, fetch["id"], "en_route", valet_headers)
+    await _step(client, fetch["id"], "arrived", valet_headers)
+    await session.refresh(booking)
+    assert booking.status == "completed" and booking.charged_krw
+    clock.advance(timedelta(minutes=20))
+    await _step(client, fetch["id"], "done", valet_headers)
+    wallet = await journal.balance(session, journal.wallet(resident.id))
+    assert wallet == WALLET_KRW - 2 * FEE - booking.charged_krw
+
+    mine = await client.get("/valet/requests", headers=me)
+    assert [t["state"] for t in mine.json()["items"]] == ["done", "done"]
+    out = await client.post("/staff/me/clock-out", headers=valet_headers)
+    assert out.status_code == 200, out.text
+
+
+async def test_a_request_nobody_can_do_is_refused_and_nothing_is_kept(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
+):
+    now = clock.now()
+    await make_zone(session)
+    await make_slot(session, east_m=400, now=now)
+    resident = await make_account(session)
+    operator = auth(state, await make_account(session, role=Role.OPERATOR))
+    await session.commit()
+    me = auth(state, resident)
+    request = {
+        "home": _at(),
+        "vehicle_plate": "34나5678",
+        "pickup_from": now.isoformat(),
+        "pickup_by": (now + timedelta(minutes=5)).isoformat(),
+        "park_until": (now + timedelta(hours=3)).isoformat(),
+    }
+    nobody = await client.post("/valet/parking", json=request, headers=me)
+    assert nobody.status_code == 409 and error_of(nobody) == "no_staff_available", nobody.text
+    assert nobody.json()["valets_on_shift"] == 0
+
+    await _valet(client, state, operator, clock, east_m=2500)  # 2.5 km away: no scooter gets there in 5 minutes
+    too_far = await client.post("/valet/parking", json=request, headers=me)
+    assert too_far.status_code == 409 and error_of(too_far) == "no_staff_available"
+    assert "within its time windows" in too_far.json()["detail"]
+    assert await journal.balance(session, journal.wallet(resident.id)) == WALLET_KRW
+    bookings = await session.scalar(select(func.count()).select_from(Booking).where(Booking.driver_id == resident.id))
+    assert bookings == 0
+
+    wider = request | {"pickup_by": (now + timedelta(minutes=30)).isoformat()}
+    accepted = await client.post("/valet/parking", json=wider, headers=me)
+    assert accepted.status_code == 201, accepted.text
+
+
+def _time(value: object) -> datetime:
+    return datetime.fromisoformat(str(value))
