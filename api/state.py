@@ -59,12 +59,7 @@ class AppState:
 
     def matching(self) -> Solving:
         """How parking's matching solver runs for a request: in the solver pool, with the configured limits."""
-        return Solving(
-            pool=self.solver_pool,
-            time_limit_s=self.settings.matching_time_limit_s,
-            detour_factor=self.settings.walk_detour_factor,
-            k=self.settings.matching_candidates,
-        )
+        return Solving.from_settings(self.settings, pool=self.solver_pool)
 
 
 def build_state(settings: Settings, *, clock: Clock | None = None, database_url: str | None = None) -> AppState:

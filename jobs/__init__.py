@@ -23,6 +23,7 @@ from ledger.jobs import anchor_tree_heads, publish_tree_head
 from ledger.signing import signer_for
 from mobility import feeds, live
 from mobility import service as fleet
+from ops import valet
 from parking.allocation import Solving, run_batch
 from parking.policy import BookingPolicy
 from sim.fleet import FleetSimulator
@@ -59,12 +60,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 async def match_batch(ctx: dict[str, Any]) -> dict[str, Any]:
     """Match every pending request for parking later (on a schedule, and on demand from POST /matching/runs)."""
     settings: Settings = ctx["settings"]
-    solving = Solving(
-        pool=ctx["pool"],
-        time_limit_s=settings.matching_time_limit_s,
-        detour_factor=settings.walk_detour_factor,
-        k=settings.matching_candidates,
-    )
+    solving = Solving.from_settings(settings, pool=ctx["pool"])
     async with ctx["sessionmaker"]() as session:
         report = await run_batch(
             session, policy=BookingPolicy.from_settings(settings), solving=solving, now=ctx["clock"].now()
@@ -149,6 +145,23 @@ async def simulate_fleet(ctx: dict[str, Any]) -> int:
     return posted
 
 
+async def replan_valets(ctx: dict[str, Any]) -> dict[str, int]:
+    """Re-optimise the valets' day: every open valet task over the valets on shift (tasks under way stay put)."""
+    async with ctx["sessionmaker"]() as session:
+        planned = await valet.plan(
+            session, rules=valet.ValetRules.from_settings(ctx["settings"]), pool=ctx["pool"], now=ctx["clock"].now()
+        )
+        await session.commit()
+    outcome = {
+        "valets": len(planned.routes),
+        "planned": len({stop.task_id for route in planned.routes for stop in route}),
+        "unassigned": len(planned.unserved),
+    }
+    if outcome["planned"] or outcome["unassigned"]:
+        log.info("valets re-planned", **outcome)
+    return outcome
+
+
 JOBS = [
     publish_tree_head,
     anchor_tree_heads,
@@ -159,6 +172,7 @@ JOBS = [
     telemetry_partitions,
     prune_revoked_tokens,
     simulate_fleet,
+    replan_valets,
 ]
 
 
@@ -180,6 +194,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(observed_job(refresh_gbfs), second=set(range(0, 60, 10)), run_at_startup=True, unique=True),
             cron(observed_job(telemetry_partitions), minute={5}, second={0}, run_at_startup=True, unique=True),
             cron(observed_job(prune_revoked_tokens), minute={35}, second={0}, unique=True),
+            cron(observed_job(replan_valets), minute=set(range(0, 60, 5)), second={20}, unique=True),
         ]
         + (
             [cron(observed_job(simulate_fleet), second=set(range(0, 60, SIMULATION_TICK_S)), unique=True)]

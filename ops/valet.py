@@ -50,7 +50,7 @@ from parking import allocation
 from parking import service as parking
 from parking.models import BookingStatus, SlotSize
 from parking.policy import BookingPolicy
-from routing.pdptw import Search, solve
+from routing.pdptw import Infeasible, Search, solve
 from routing.travel import Mode, OsrmTable, Point, StraightLine, TravelTimes
 from routing.types import Node, Pair, Problem, Vehicle
 
@@ -145,7 +145,9 @@ def valet_problem(
     car = travel.table(points, Mode.CAR)
     size = len(points) + 1
     starts = len(valets)
-    driving = [False] * size  # leaving a pickup, the valet drives the car
+    driving = [False] * size  # leaving a pickup (or their start with a car in hand), the valet drives the car
+    for v, valet in enumerate(valets):
+        driving[1 + v] = valet.carrying is not None
     for k, (_, at_destination) in enumerate(what):
         driving[1 + starts + k] = not at_destination
 
@@ -195,15 +197,15 @@ def valet_problem(
 
 
 def plan_valets(
-    valets: Sequence[Valet], jobs: Sequence[Job], travel: TravelTimes, handover_s: float, time_limit_s: float
+    valets: Sequence[Valet], jobs: Sequence[Job], travel: TravelTimes, handover_s: float, search: Search
 ) -> ValetPlan:
-    """Pure and picklable: runs in the solver pool."""
+    """Pure and picklable: runs in the solver pool. Raises `Infeasible` when no plan is found in time."""
     if not jobs:
         return ValetPlan(tuple(() for _ in valets), frozenset(), 0.0)
     if not valets:
         return ValetPlan((), frozenset(job.task_id for job in jobs), 0.0)
     problem, what = valet_problem(valets, jobs, travel, handover_s)
-    plan = solve(problem, Search(time_limit_s=time_limit_s))
+    plan = solve(problem, search)
     first = 1 + len(valets)
     routes = tuple(
         tuple(Stop(*what[node - first], at) for node, at in zip(route, times, strict=True))
@@ -273,8 +275,14 @@ async def plan(
                 valet=index.get(task.staff_id) if task.pinned and task.staff_id is not None else None,
             )
         )
-    run = partial(plan_valets, valets, jobs, rules.travel, rules.handover.total_seconds(), rules.time_limit_s)
-    result = run() if pool is None else await asyncio.get_running_loop().run_in_executor(pool, run)
+    search = Search(time_limit_s=rules.time_limit_s)
+    run = partial(plan_valets, valets, jobs, rules.travel, rules.handover.total_seconds(), search)
+    try:
+        result = run() if pool is None else await asyncio.get_running_loop().run_in_executor(pool, run)
+    except Infeasible as error:  # nothing found in time: the plan in force stays
+        if insist is not None:
+            raise NoStaffAvailable(f"no plan was found in {rules.time_limit_s:g} s; try again") from error
+        return ValetPlan(tuple(() for _ in valets), frozenset(), rules.time_limit_s)
     by_id = {task.id: task for task in tasks}
     if insist is not None and insist.id in result.unserved:
         raise NoStaffAvailable(

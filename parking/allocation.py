@@ -25,6 +25,7 @@ from accounts.models import Role
 from billing.pricing import PriceBook
 from billing.service import price_book as billing_price_book
 from core import metrics
+from core.settings import Settings
 from geo.spatial import geography_point, latitude, longitude
 from matching.solver import allocate
 from matching.types import Allocation, Assignment, Interval, Priority, Request, Slot
@@ -69,6 +70,15 @@ class Solving:
     time_limit_s: float
     detour_factor: float
     k: int = 8
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, pool: Executor | None) -> Solving:
+        return cls(
+            pool=pool,
+            time_limit_s=settings.matching_time_limit_s,
+            detour_factor=settings.walk_detour_factor,
+            k=settings.matching_candidates,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ LNS_OPERATORS = (
 class Search:
     time_limit_s: float = 2.0
     large_neighbourhoods: bool = True
+    improve: bool = True  # False: stop at the first solution (cheapest insertion alone, a baseline)
 
 
 class Infeasible(Exception):
@@ -123,6 +124,8 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
     parameters.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
     parameters.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     parameters.time_limit.FromMilliseconds(max(1, round(search.time_limit_s * 1000)))
+    if not search.improve:
+        parameters.solution_limit = 1
     if search.large_neighbourhoods:
         operators = parameters.local_search_operators
         for name in LNS_OPERATORS:

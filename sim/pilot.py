@@ -8,11 +8,13 @@ private individual slots as their owners choose.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +26,9 @@ from billing.models import PublicHoliday, Tariff, ZonePriceCap
 from billing.wallet import Wallet
 from core.clock import Clock
 from geo.repository import add_zone
+from ops import service as staff
+from ops.errors import NotOnShift
+from ops.models import Skill, StaffMember
 from parking import service
 from parking.models import SlotKind, SlotSize
 from parking.policy import BookingPolicy, WeeklyWindow
@@ -101,7 +106,19 @@ HEADLINE_ACCOUNTS = [
     DemoAccount("operator", f"operator@{DEMO_DOMAIN}", "Sangsalmi People's Centre (village enterprise)", Role.OPERATOR),
     DemoAccount("resident", f"resident@{DEMO_DOMAIN}", "Kim Minji (resident driver)", Role.RESIDENT),
     DemoAccount("owner", f"owner@{DEMO_DOMAIN}", "Park Jisoo (permit holder sharing a slot)", Role.OWNER),
+    DemoAccount("staff", f"staff@{DEMO_DOMAIN}", "Lee Seojun (valet, village enterprise)", Role.STAFF),
 ]
+# the village enterprise's field staff: skills, and where those already clocked in at load time stand
+DEMO_STAFF: dict[str, tuple[tuple[Skill, ...], tuple[float, float] | None]] = {
+    "staff": ((Skill.VALET,), None),  # the demo user clocks in from the staff app
+    "valet02": ((Skill.VALET,), (-120.0, 60.0)),
+    "valet03": ((Skill.VALET, Skill.CREW), (200.0, -150.0)),
+    "crew01": ((Skill.CREW,), None),
+    "driver01": ((Skill.DRIVER,), None),
+}
+DEMO_WAGE_KRW = 11_000  # per hour
+DEMO_SHIFT = (time(7), time(21))  # every day of the coming week, Seoul time
+DEMO_SHIFT_DAYS = 7
 
 LOTS = [
     DemoLot("samjeong-public", "Samjeong-dong public lot", SlotKind.PUBLIC_LOT, "city", True, -250, 180, 60),
@@ -124,6 +141,11 @@ def generate(seed: int = 2019) -> Pilot:
     pilot.accounts += [
         DemoAccount(f"resident{i:02d}", f"resident{i:02d}@{DEMO_DOMAIN}", f"Resident {i:02d}", Role.RESIDENT)
         for i in range(1, 11)
+    ]
+    pilot.accounts += [
+        DemoAccount(key, f"{key}@{DEMO_DOMAIN}", f"Field staff {key}", Role.STAFF)
+        for key in DEMO_STAFF
+        if key != "staff"
     ]
     pilot.lots = list(LOTS)
     lon0, lat0 = CENTRE
@@ -292,6 +314,12 @@ async def load(session: AsyncSession, *, clock: Clock, policy: BookingPolicy, se
         ids[demo.key] = account.id
         if demo.role == Role.RESIDENT or demo.key == "owner":
             await Wallet().top_up(session, account_id=account.id, amount=DEMO_WALLET_KRW, now=clock.now())
+        if demo.role == Role.STAFF:
+            session.add(
+                StaffMember(account_id=account.id, skills=list(DEMO_STAFF[demo.key][0]), hourly_wage_krw=DEMO_WAGE_KRW)
+            )
+    await session.flush()
+    await _plan_demo_shifts(session, ids, now=clock.now(), timezone=policy.timezone)
     admin = Actor(id=ids["admin"], role=Role.ADMIN)
     enterprise = ids["operator"]
 
@@ -330,3 +358,19 @@ async def load(session: AsyncSession, *, clock: Clock, policy: BookingPolicy, se
             session, actor=admin, slot_id=view.id, windows=list(slot.windows), policy=policy, now=now
         )
     return LoadResult(True, len(pilot.accounts), len(pilot.lots), len(pilot.slots))
+
+
+async def _plan_demo_shifts(session: AsyncSession, ids: dict[str, uuid.UUID], *, now: datetime, timezone: str) -> None:
+    """A day shift for every staff member on each of the coming days; those with a position clock in when their
+    shift is on now."""
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    for key, (_, position) in DEMO_STAFF.items():
+        for day in range(DEMO_SHIFT_DAYS):
+            date = today + timedelta(days=day)
+            start, end = (datetime.combine(date, at, tzinfo=ZoneInfo(timezone)) for at in DEMO_SHIFT)
+            if end > now:
+                await staff.plan_shift(session, staff_id=ids[key], start=start, end=end)
+        if position is not None:
+            lon, lat = offset(*CENTRE, east_m=position[0], north_m=position[1])
+            with contextlib.suppress(NotOnShift):
+                await staff.clock_in(session, staff_id=ids[key], lon=lon, lat=lat, now=now)

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = str(Path(sys.executable).parent / "st")
 SEED = 2019
 SECONDS = int(os.environ.get("MAEUL_CONTRACT_SECONDS", "30"))
-ROLES = ["anonymous", "resident", "owner", "operator", "city", "admin"]
+ROLES = ["anonymous", "resident", "owner", "operator", "staff", "city", "admin"]
 
 
 @pytest.fixture(scope="module")

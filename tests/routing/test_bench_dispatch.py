@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_bench_dispatch_writes_the_comparison(tmp_path: Path) -> None:
     output = tmp_path / "dispatch.json"
     run = subprocess.run(
-        [sys.executable, "bench/bench_dispatch.py", "--only", "lc101", "--limits", "1", "--output", str(output)],
+        [sys.executable, "bench/bench_dispatch.py", "--only", "lc101", "--limits", "1", "--output", str(output)]
+        + ["--valet-requests", "6"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -33,6 +34,9 @@ def test_bench_dispatch_writes_the_comparison(tmp_path: Path) -> None:
     assert abs(row["gap_pct"] - 100 * (row["distance"] / 828.94 - 1)) < 0.01
     (summary,) = result["lilim_summary"]
     assert summary["instances"] == 1 and summary["mean_gap_pct"] == round(row["gap_pct"], 3)
+    valet = result["valet"]
+    assert valet["requests"] == 6 and 0 < valet["accepted"] <= 6 and valet["plan_p50_ms"] <= valet["plan_p95_ms"]
+    assert valet["metres_vs_insertion"] == round(valet["metres"] / valet["insertion_metres"], 3)
 
 
 def test_bench_dispatch_refuses_instances_without_best_known(tmp_path: Path) -> None:
