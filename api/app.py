@@ -31,6 +31,7 @@ from api.routes import (
 )
 from api.state import AppState, build_state, close_state
 from core.logging import configure_logging
+from core.pools import warm
 from core.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
             yield
             return
         app.state.maeul = build_state(settings)
+        warm(app.state.maeul.solver_pool)
         try:
             yield
         finally:
