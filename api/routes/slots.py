@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from api.auth import Anyone, NotResident, SlotManager
+from api.auth import Anyone, SlotManager, SlotReader
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.schemas import (
@@ -92,7 +92,7 @@ async def search(
 
 @router.get("", response_model=Page[SlotOut], summary="List slots (owners: their own; staff and city: all)")
 async def list_slots(
-    actor: NotResident, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+    actor: SlotReader, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> dict[str, object]:
     views = await service.list_slots(session, actor=actor, limit=limit + 1, offset=offset)
     return page([SlotOut.of(v) for v in views], limit=limit, offset=offset)
@@ -164,7 +164,7 @@ async def patch_slot(
     summary="A slot's sharing windows (its managers and the city)",
 )
 async def get_sharing(
-    slot_id: uuid.UUID, actor: NotResident, state: StateDep, session: SessionDep, now: NowDep
+    slot_id: uuid.UUID, actor: SlotReader, state: StateDep, session: SessionDep, now: NowDep
 ) -> SharingOut:
     sharing = await service.get_sharing(session, actor=actor, slot_id=slot_id, now=now)
     return SharingOut.of(slot_id, sharing, timezone=state.policy.timezone)

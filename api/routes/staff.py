@@ -30,9 +30,10 @@ from api.schemas import (
     StaffPatch,
     page,
 )
-from core.errors import Forbidden, InvalidInput
+from core.errors import InvalidInput
 from ledger import log as ledger
 from ops import repository, service
+from ops.errors import StaffNotFound
 from ops.models import PayStatement, Shift, StaffMember
 
 router = APIRouter(tags=["staff"])
@@ -44,8 +45,9 @@ SHIFT_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _self_or_operator(actor: Actor, staff_id: uuid.UUID) -> None:
+    """A staff member sees only their own records: anyone else's do not exist for them (404)."""
     if not actor.is_operator and actor.id != staff_id:
-        raise Forbidden("staff members see only their own records")
+        raise StaffNotFound(f"staff member {staff_id} not found")
 
 
 async def staff_out(session: AsyncSession, members: list[StaffMember]) -> list[StaffOut]:

@@ -14,8 +14,8 @@ from api.state import AppState
 from core.settings import Settings
 from tests.factories import auth, make_account
 
-R, OW, OP, C, A = Role.RESIDENT, Role.OWNER, Role.OPERATOR, Role.CITY, Role.ADMIN
-EVERYONE = {R, OW, OP, C, A}
+R, OW, OP, S, C, A = Role.RESIDENT, Role.OWNER, Role.OPERATOR, Role.STAFF, Role.CITY, Role.ADMIN
+EVERYONE = {R, OW, OP, S, C, A}
 PUBLIC = None
 DEVICE: set[Role] = set()  # devices sign with their own key: no account token opens it
 
@@ -105,6 +105,28 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/mds/events/historical"): {C, A},
     ("GET", "/mds/events/recent"): {C, A},
     ("GET", "/mds/reports/{month}.csv"): {C, A},
+    ("POST", "/staff"): {OP, A},
+    ("GET", "/staff"): {OP, A},
+    ("GET", "/staff/{staff_id}"): {S, OP, A},
+    ("PATCH", "/staff/{staff_id}"): {OP, A},
+    ("POST", "/staff/{staff_id}/shifts"): {OP, A},
+    ("GET", "/staff/{staff_id}/shifts"): {S, OP, A},
+    ("DELETE", "/shifts/{shift_id}"): {OP, A},
+    ("POST", "/staff/me/clock-in"): {S},
+    ("POST", "/staff/me/clock-out"): {S},
+    ("PUT", "/staff/me/position"): {S},
+    ("GET", "/staff/{staff_id}/earnings"): {S, OP, A},
+    ("POST", "/staff/{staff_id}/pay-statements"): {OP, A},
+    ("GET", "/staff/{staff_id}/pay-statements"): {S, OP, A},
+    ("GET", "/tasks"): {S, OP, A},
+    ("GET", "/tasks/{task_id}"): EVERYONE,
+    ("POST", "/tasks/{task_id}/state"): {S, OP, A},
+    ("POST", "/tasks/{task_id}/assign"): {OP, A},
+    ("POST", "/valet/plan"): {OP, A},
+    ("POST", "/valet/parking"): {R, OW},
+    ("POST", "/valet/returns"): {R, OW},
+    ("GET", "/valet/requests"): EVERYONE,
+    ("DELETE", "/valet/requests/{task_id}"): EVERYONE,
 }
 
 
@@ -132,6 +154,9 @@ def _url(path: str) -> str:
         .replace("{action}", "retire")
         .replace("{feed}", "vehicle_types")
         .replace("{month}", "2026-11")
+        .replace("{staff_id}", str(uuid.uuid4()))
+        .replace("{shift_id}", str(uuid.uuid4()))
+        .replace("{task_id}", str(uuid.uuid4()))
     )
 
 
