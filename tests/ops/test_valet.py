@@ -16,8 +16,8 @@ from api.state import AppState
 from billing import journal
 from core.clock import FixedClock
 from parking.models import Booking
-from sim.pilot import CENTRE, offset
-from tests.factories import WALLET_KRW, auth, error_of, make_account, make_slot, make_zone
+from sim.pilot import CENTRE, DEMO_PASSWORD, load, offset
+from tests.factories import POLICY, WALLET_KRW, auth, error_of, make_account, make_slot, make_zone
 
 FEE = 3000
 
@@ -180,3 +180,40 @@ async def test_a_request_nobody_can_do_is_refused_and_nothing_is_kept(
 
 def _time(value: object) -> datetime:
     return datetime.fromisoformat(str(value))
+
+
+async def test_on_the_demo_data_a_resident_gets_a_valet_who_parks_the_car(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
+):
+    """`make demo`'s village at 07:00 on a Monday: two valets are on shift; the demo resident's request is planned to
+    one of them, who signs in with the demo password and does it."""
+    await load(session, clock=clock, policy=POLICY)
+    await session.commit()
+
+    async def sign_in(email: str) -> dict[str, str]:
+        token = await client.post("/auth/token", data={"username": email, "password": DEMO_PASSWORD})
+        return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+    resident = await sign_in("resident@maeul.demo")
+    now = clock.now()
+    request = {
+        "home": _at(north_m=150),
+        "vehicle_plate": "12가3456",
+        "pickup_from": (now + timedelta(minutes=5)).isoformat(),
+        "pickup_by": (now + timedelta(minutes=35)).isoformat(),
+        "park_until": (now + timedelta(hours=9)).isoformat(),
+    }
+    asked = await client.post("/valet/parking", json=request, headers=resident)
+    assert asked.status_code == 201, asked.text
+    task = asked.json()
+    board = (await client.get("/staff", params={"on_shift": True}, headers=await sign_in("operator@maeul.demo"))).json()
+    on_shift = {member["id"]: member for member in board["items"]}
+    assert len(on_shift) == 2 and task["staff_id"] in on_shift
+    valet = await sign_in(f"{on_shift[task['staff_id']]['display_name'].split()[-1]}@maeul.demo")
+    for target in ("en_route", "arrived", "done"):
+        clock.advance(timedelta(minutes=10))
+        await _step(client, task["id"], target, valet)
+    booking = await session.get(Booking, task["booking_id"])
+    assert booking is not None
+    await session.refresh(booking)
+    assert booking.status == "active"
