@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Emai
 
 from accounts.actor import Actor
 from accounts.models import Account, Role
+from ledger.log import Receipt
 from mobility.models import ParkAndRide
 from ops.models import Skill
 from parking.models import ExceptionKind, SharingException, SlotKind, SlotSize
@@ -294,6 +295,10 @@ class ReceiptOut(BaseModel):
     leaf_index: int = Field(description="position of the entry in the public ledger")
     leaf_hash: str = Field(description="SHA-256(0x00 || entry), hex (RFC 9162)")
 
+    @classmethod
+    def of(cls, receipt: Receipt) -> ReceiptOut:
+        return cls(leaf_index=receipt.leaf_index, leaf_hash=receipt.leaf_hash)
+
 
 class LastLegOut(BaseModel):
     type_code: str
@@ -365,9 +370,7 @@ class BookingOut(BaseModel):
             quote_lines=booking.quote_lines,
             charged_krw=booking.charged_krw,
             charge_lines=booking.charge_lines,
-            receipts=None
-            if row.receipts is None
-            else [ReceiptOut(leaf_index=r.leaf_index, leaf_hash=r.leaf_hash) for r in row.receipts],
+            receipts=None if row.receipts is None else [ReceiptOut.of(r) for r in row.receipts],
             park_and_ride=LastLegOut.of(leg) if leg is not None and full else None,
         )
 

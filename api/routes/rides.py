@@ -115,10 +115,7 @@ async def trip_out(session: AsyncSession, trip: Trip, *, detail: bool) -> TripOu
         # read back, not from the attribute: a geometry set from an SQL expression is expired after the flush
         geojson = await session.scalar(select(func.ST_AsGeoJSON(Trip.route)).where(Trip.id == trip.id))
         route = json.loads(geojson) if geojson else None
-        receipts = [
-            ReceiptOut(leaf_index=r.leaf_index, leaf_hash=r.leaf_hash)
-            for r in await ledger.receipts_for(session, f"trip:{trip.id}")
-        ]
+        receipts = [ReceiptOut.of(r) for r in await ledger.receipts_for(session, f"trip:{trip.id}")]
     return TripOut(
         id=trip.id,
         vehicle_id=trip.vehicle_id,

@@ -246,7 +246,7 @@ async def statement_out(session: AsyncSession, statement: PayStatement) -> PaySt
         hourly_wage_krw=statement.hourly_wage_krw,
         amount_krw=statement.amount_krw,
         paid_at=statement.paid_at,
-        receipts=[ReceiptOut(leaf_index=r.leaf_index, leaf_hash=r.leaf_hash) for r in receipts],
+        receipts=[ReceiptOut.of(r) for r in receipts],
     )
 
 

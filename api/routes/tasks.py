@@ -72,7 +72,7 @@ async def task_detail(state: AppState, session: AsyncSession, task: Task, *, now
             )
             if seen.staff_name is not None
             else None,
-            "receipts": [ReceiptOut(leaf_index=r.leaf_index, leaf_hash=r.leaf_hash) for r in receipts],
+            "receipts": [ReceiptOut.of(r) for r in receipts],
         }
     )
 

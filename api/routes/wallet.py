@@ -229,7 +229,7 @@ async def make_payout(
 
     async def work() -> ReceiptOut:
         receipt = await payout(session, account=body.account, amount=body.amount_krw, now=now)
-        return ReceiptOut(leaf_index=receipt.leaf_index, leaf_hash=receipt.leaf_hash)
+        return ReceiptOut.of(receipt)
 
     return await create_once(  # type: ignore[return-value]
         session, actor=actor, key=idempotency_key, operation="POST /settlement/payouts", payload=body, work=work
