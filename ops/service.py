@@ -322,6 +322,7 @@ async def check_move(session: AsyncSession, *, actor: Actor, task: Task, target:
     allowed = [state for state, targets in STAFF_MOVES.items() if target in targets]
     refuse(task, f"move to {target}", allowed)
     if target == TaskState.EN_ROUTE:
+        await staff_member(session, actor.id, lock=True)  # two tasks set off at once: one waits, then sees the other
         if await repository.open_shift(session, actor.id) is None:
             raise NotOnShift("clock in first")
         busy = [t for t in await repository.open_tasks(session, staff_id=actor.id) if t.state in UNDER_WAY]

@@ -303,8 +303,8 @@ async def plan(
             task.eta_origin = at
             task.sequence = sequence
             sequence += 1
-            if task.state in MOVABLE and task.staff_id != valet.staff_id:
-                task.staff_id = valet.staff_id
+            if task.state in MOVABLE and task.staff_id != valet.staff_id:  # a pinned task moves only if its valet left
+                task.staff_id, task.pinned = valet.staff_id, False
                 stamp(task, TaskState.ASSIGNED, now=now)
     for task_id in result.unserved:
         task = by_id[task_id]

@@ -143,10 +143,12 @@ async def test_cancelling_is_free_until_the_valet_is_on_the_way(
 
     second = (await client.post("/valet/parking", json=_parking(now, plate="34나5678"), headers=resident)).json()
     await _step(client, second["id"], "en_route", headers)
+    third = (await client.post("/valet/parking", json=_parking(now, plate="56다7890"), headers=resident)).json()
+    one_at_a_time = await client.post(f"/tasks/{third['id']}/state", json={"state": "en_route"}, headers=headers)
+    assert one_at_a_time.status_code == 409 and error_of(one_at_a_time) == "invalid_task_transition"
     late = await client.delete(f"/valet/requests/{second['id']}", headers=resident)
     assert late.status_code == 200 and late.json()["fee_krw"] == CANCEL_FEE
 
-    third = (await client.post("/valet/parking", json=_parking(now, plate="56다7890"), headers=resident)).json()
     await _step(client, third["id"], "en_route", headers)
     await _step(client, third["id"], "arrived", headers)
     refused = await client.delete(f"/valet/requests/{third['id']}", headers=resident)
