@@ -15,7 +15,9 @@ COPY jobs ./jobs
 COPY ledger ./ledger
 COPY matching ./matching
 COPY mobility ./mobility
+COPY ops ./ops
 COPY parking ./parking
+COPY routing ./routing
 COPY sim ./sim
 COPY migrations ./migrations
 RUN uv sync --locked --no-dev && useradd --system maeul
