@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +19,7 @@ from accounts.actor import Actor
 from accounts.models import Account, Role
 from accounts.service import create_account
 from billing import journal
+from billing.statements import month_bounds
 from core.db import EXCLUSION_VIOLATION
 from core.errors import Forbidden
 from geo.spatial import geography_point
@@ -201,20 +201,18 @@ class Earnings:
         return self.minutes_worked * self.hourly_wage_krw // 60
 
 
-def month_bounds(month: str, timezone: str) -> tuple[datetime, datetime]:
-    """[first instant, first instant of the next month) of a `YYYY-MM` month in local time."""
+def _month(month: str, timezone: str) -> tuple[datetime, datetime]:
+    """A `YYYY-MM` month's bounds in local time (billing's `month_bounds`), or `InvalidMonth`."""
     try:
-        year, number = (int(part) for part in month.split("-"))
-        start = datetime(year, number, 1, tzinfo=ZoneInfo(timezone))
+        first = datetime.strptime(month, "%Y-%m").date()
     except ValueError as error:
         raise InvalidMonth(f"month must be YYYY-MM, got {month!r}") from error
-    following = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=ZoneInfo(timezone))
-    return start, following
+    return month_bounds(first, timezone)
 
 
 async def earnings(session: AsyncSession, *, staff_id: uuid.UUID, month: str, timezone: str, now: datetime) -> Earnings:
     member = await staff_member(session, staff_id)
-    start, end = month_bounds(month, timezone)
+    start, end = _month(month, timezone)
     worked = func.coalesce(Shift.clocked_out_at, now)
     seconds = await session.scalar(
         select(
@@ -239,7 +237,7 @@ async def earnings(session: AsyncSession, *, staff_id: uuid.UUID, month: str, ti
 
 async def pay(session: AsyncSession, *, staff_id: uuid.UUID, month: str, timezone: str, now: datetime) -> PayStatement:
     """Pay a finished month out of the village enterprise's balance (the journal refuses an overdraft: 402)."""
-    _, end = month_bounds(month, timezone)
+    _, end = _month(month, timezone)
     if now < end:
         raise InvalidMonth(f"{month} is not over yet; pay it from {end.isoformat()}")
     earned = await earnings(session, staff_id=staff_id, month=month, timezone=timezone, now=now)
