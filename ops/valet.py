@@ -564,17 +564,15 @@ class Tracking:
     eta_destination: datetime | None
 
 
-async def tracking(session: AsyncSession, task: Task, *, rules: ValetRules, now: datetime) -> Tracking:
+async def tracking(session: AsyncSession, task: Task, *, origin: Point, rules: ValetRules, now: datetime) -> Tracking:
+    """`origin`: the task's, which the caller has already read."""
     if task.staff_id is None or task.state not in (*MOVABLE, *UNDER_WAY):
         return Tracking(None, None, None, task.eta_origin, task.eta_destination)
     name = (await names_of(session, [task.staff_id])).get(task.staff_id)
     where = (await repository.positions_of(session, [task.staff_id])).get(task.staff_id)
     eta_origin = task.eta_origin
     if where is not None and task.state == TaskState.EN_ROUTE:
-        places = (await repository.places_of(session, [task.id]))[task.id]
-        table = await asyncio.to_thread(
-            rules.travel.table, [Point(where[0], where[1]), Point(*places.origin)], Mode.SCOOTER
-        )
+        table = await asyncio.to_thread(rules.travel.table, [Point(where[0], where[1]), origin], Mode.SCOOTER)
         seconds = table.seconds[0][1]
         eta_origin = now + timedelta(seconds=seconds)
     return Tracking(

@@ -29,6 +29,7 @@ from ledger import log as ledger
 from ops import repository, service, valet
 from ops.models import Task, TaskState
 from ops.states import OPEN
+from routing.travel import Point
 
 router = APIRouter(tags=["tasks"])
 TASK_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -60,7 +61,7 @@ async def task_outs(session: AsyncSession, tasks: list[Task]) -> list[TaskOut]:
 async def task_detail(state: AppState, session: AsyncSession, task: Task, *, now: datetime) -> TaskOut:
     """One task with who is coming, where they are and when, and its ledger receipts."""
     [out] = await task_outs(session, [task])
-    seen = await valet.tracking(session, task, rules=state.valet, now=now)
+    seen = await valet.tracking(session, task, origin=Point(out.origin.lon, out.origin.lat), rules=state.valet, now=now)
     receipts = await ledger.receipts_for(session, f"task:{task.id}")
     return out.model_copy(
         update={
