@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
@@ -51,13 +52,16 @@ class Search:
     time_limit_s: float = 2.0
     large_neighbourhoods: bool = True
     improve: bool = True  # False: stop at the first solution (cheapest insertion alone, a baseline)
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"  # an OR-Tools FirstSolutionStrategy name
 
 
 class Infeasible(Exception):
     """No plan was found within the time limit (or none exists)."""
 
 
-def solve(problem: Problem, search: Search = Search()) -> Plan:
+def solve(problem: Problem, search: Search = Search(), initial: Sequence[Sequence[int]] | None = None) -> Plan:
+    """`initial`: routes (node indices, one per vehicle) to start the search from, e.g. a heuristic's plan; a start
+    that breaks the problem is ignored and the first solution heuristic runs instead."""
     began = time.perf_counter()
     fleet = problem.vehicle_list
     size = len(problem.nodes)
@@ -69,11 +73,11 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
     def scaled(value: float, rounding: Callable[[float], float]) -> int:
         return int(rounding(value * SCALE)) if math.isfinite(value) else never
 
-    arc = [[scaled(problem.distance[a][b], round) for b in range(size)] for a in range(size)]
-    step = [
-        [scaled(problem.nodes[a].service + problem.travel_time(a, b), math.ceil) for b in range(size)]
-        for a in range(size)
-    ]
+    distance = np.asarray(problem.distance, dtype=float)
+    travel = np.asarray(problem.time, dtype=float) if problem.time is not None else distance / problem.speed
+    service = np.asarray([node.service for node in problem.nodes], dtype=float)
+    arc = _integers(np.rint(distance * SCALE), never)
+    step = _integers(np.ceil((service[:, None] + travel) * SCALE), never)
     model.SetArcCostEvaluatorOfAllVehicles(model.RegisterTransitMatrix(arc))
     if problem.fewest_vehicles_first:
         model.SetFixedCostOfAllVehicles(vehicle_cost(problem))
@@ -104,14 +108,30 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
         load.CumulVar(model.Start(v)).SetValue(initial_load(problem, vehicle))
         for node in vehicle.on_board:
             model.VehicleVar(manager.NodeToIndex(node)).SetValue(v)
+    if any(node.uses for node in problem.nodes):  # what a vehicle brought, used up along its route, never below zero
+        model.AddDimensionWithVehicleCapacity(
+            model.RegisterUnaryTransitVector([-node.uses for node in problem.nodes]),
+            0,
+            [vehicle.supply for vehicle in fleet],
+            False,
+            "supply",
+        )
+        supply = model.GetDimensionOrDie("supply")
+        for v, vehicle in enumerate(fleet):
+            supply.CumulVar(model.Start(v)).SetValue(vehicle.supply)
+    for quota in problem.quotas:
+        indices = [manager.NodeToIndex(node) for node in quota.nodes]
+        model.AddDisjunction(indices, scaled(quota.penalty, round), quota.count, model.PENALIZE_PER_INACTIVE)
+    in_quotas = problem.quota_nodes
 
     limits: list[Callable[[int, int], int]] = []  # the model calls these from C++: they must outlive the solve
     for p, pair in enumerate(problem.pairs):
         pickup, delivery = manager.NodeToIndex(pair.pickup), manager.NodeToIndex(pair.delivery)
         model.AddPickupAndDelivery(pickup, delivery)
         solver.Add(model.VehicleVar(pickup) == model.VehicleVar(delivery))
-        if pair.penalty is not None:
+        if pair.penalty is not None or pair.pickup in in_quotas:
             solver.Add(model.ActiveVar(pickup) == model.ActiveVar(delivery))
+        if pair.penalty is not None:
             model.AddDisjunction([pickup, delivery], scaled(pair.penalty, round), 2)
         if pair.vehicle is not None:  # -1: the vehicle of a node left out
             model.VehicleVar(pickup).SetValues([pair.vehicle] if pair.penalty is None else [-1, pair.vehicle])
@@ -119,9 +139,12 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
             longest = math.floor((pair.max_ride + problem.nodes[pair.pickup].service) * SCALE)
             limits.append(functools.partial(_constant, longest))
             clock.SetPickupToDeliveryLimitFunctionForPair(limits[-1], p)
+            # and the times the solution reports keep it (the filters alone let a solution's cumuls break it)
+            slack = horizon * (1 - model.ActiveVar(pickup))  # a pair left out is not held to it
+            solver.Add(clock.CumulVar(delivery) - clock.CumulVar(pickup) <= longest + slack)
 
     parameters = pywrapcp.DefaultRoutingSearchParameters()
-    parameters.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+    parameters.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, search.first_solution)
     parameters.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     parameters.time_limit.FromMilliseconds(max(1, round(search.time_limit_s * 1000)))
     if not search.improve:
@@ -131,7 +154,14 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
         for name in LNS_OPERATORS:
             setattr(operators, name, optional_boolean_pb2.BOOL_TRUE)
 
-    solution = model.SolveWithParameters(parameters)
+    start = None
+    if initial is not None:
+        model.CloseModelWithParameters(parameters)
+        start = model.ReadAssignmentFromRoutes([[manager.NodeToIndex(n) for n in route] for route in initial], True)
+    if start is not None:
+        solution = model.SolveFromAssignmentWithParameters(start, parameters)
+    else:
+        solution = model.SolveWithParameters(parameters)
     if solution is None:
         raise Infeasible(f"no plan found in {search.time_limit_s:g} s")
     routes, times = [], []
@@ -146,7 +176,13 @@ def solve(problem: Problem, search: Search = Search()) -> Plan:
         times.append(tuple(when))
     visited = {node for route in routes for node in route}
     unserved = tuple(p for p, pair in enumerate(problem.pairs) if pair.pickup not in visited)
-    return Plan(tuple(routes), route_distance(problem, routes), time.perf_counter() - began, tuple(times), unserved)
+    took = time.perf_counter() - began
+    return Plan(tuple(routes), route_distance(problem, routes), took, tuple(times), unserved)
+
+
+def _integers(scaled: np.ndarray, never: int) -> list[list[int]]:
+    """A scaled matrix as OR-Tools takes it; unreachable (infinite) entries become `never`."""
+    return np.where(np.isfinite(scaled), scaled, never).astype(np.int64).tolist()  # type: ignore[no-any-return]
 
 
 def scaled_window(node: Node) -> tuple[int, int]:
@@ -168,6 +204,16 @@ def vehicle_cost(problem: Problem) -> int:
     longest = [round(max((d for d in row if math.isfinite(d)), default=0) * SCALE) for row in problem.distance]
     starts = [vehicle.start for vehicle in problem.vehicle_list]
     return sum(longest) - sum(longest[node] for node in set(starts)) + sum(longest[node] for node in starts) + 1
+
+
+def objective(problem: Problem, plan: Plan) -> float:
+    """What the search minimises, in distance units: distance, the penalties of pairs unserved and of quotas short
+    (and, when vehicles come first, their fixed cost)."""
+    fixed = vehicle_cost(problem) / SCALE * plan.vehicles if problem.fewest_vehicles_first else 0.0
+    refused = sum(problem.pairs[p].penalty or 0.0 for p in plan.unserved)
+    visited = {node for route in plan.routes for node in route}
+    short = sum(q.penalty * max(0, q.count - len(visited.intersection(q.nodes))) for q in problem.quotas)
+    return fixed + plan.distance + refused + short
 
 
 def route_distance(problem: Problem, routes: Sequence[tuple[int, ...]]) -> float:
@@ -196,12 +242,17 @@ def violations(problem: Problem, plan: Plan, *, tolerance: float = 1e-6) -> list
         done = {pair.pickup, pair.delivery} & visited
         if p in unserved and done:
             problems.append(f"pair {pair.pickup}->{pair.delivery} is listed unserved but visited")
-        elif p in unserved and pair.penalty is None:
+        elif p in unserved and pair.penalty is None and pair.pickup not in problem.quota_nodes:
             problems.append(f"pair {pair.pickup}->{pair.delivery} must be served")
         elif p not in unserved and len(done) != 2:
             problems.append(f"pair {pair.pickup}->{pair.delivery} is not served and not listed unserved")
+    for quota in problem.quotas:
+        made = len(visited.intersection(quota.nodes))
+        if made > quota.count:
+            problems.append(f"{made} of nodes {list(quota.nodes)} are visited, at most {quota.count} may be")
     allowed = {node for pair in problem.pairs for node in (pair.pickup, pair.delivery)}
     allowed |= {node for vehicle in fleet for node in (*vehicle.first, *vehicle.on_board)}
+    allowed |= problem.quota_nodes
     if visited - allowed:
         problems.append(f"nodes {sorted(visited - allowed)} are not tasks (terminals or unknown)")
     route_of = {node: (r, position) for r, route in enumerate(plan.routes) for position, node in enumerate(route)}
@@ -246,6 +297,7 @@ def _route_violations(
     if leave < nodes[vehicle.start].earliest - tolerance:
         found.append(f"route {r} would leave its start at {leave:.3f}, before its window opens")
     load, here, ready = initial_load(problem, vehicle), vehicle.start, leave + nodes[vehicle.start].service
+    supply = vehicle.supply
     for node, at in zip(route, when, strict=True):
         if at < ready + problem.travel_time(here, node) - tolerance:
             found.append(f"route {r} serves node {node} at {at:.3f}, before it can get there")
@@ -254,7 +306,12 @@ def _route_violations(
         load += nodes[node].demand
         if load > problem.capacity or load < 0:
             found.append(f"route {r} carries {load} after node {node}, capacity {problem.capacity}")
+        supply -= nodes[node].uses
+        if supply < 0:
+            found.append(f"route {r} uses more than its supply of {vehicle.supply} at node {node}")
         here, ready = node, at + nodes[node].service
+    if load:
+        found.append(f"route {r} ends carrying {load}")
     arrive = ready + problem.travel_time(here, vehicle.end)
     if arrive > nodes[vehicle.end].latest + tolerance:
         found.append(f"route {r} reaches its end at {arrive:.3f}, after its window closes")

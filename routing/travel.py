@@ -18,8 +18,9 @@ from enum import StrEnum
 from typing import Protocol
 
 import httpx
+import numpy as np
 
-from mobility.telemetry import distance_m
+from mobility.telemetry import EARTH_RADIUS_M
 
 
 class Mode(StrEnum):
@@ -71,9 +72,16 @@ class StraightLine:
             raise ValueError("speeds must be positive")
 
     def table(self, points: Sequence[Point], mode: Mode) -> Table:
-        speed = self.speeds_mps[mode]
-        metres = tuple(tuple(distance_m(a.lon, a.lat, b.lon, b.lat) * self.detour for b in points) for a in points)
-        return Table(metres, tuple(tuple(m / speed for m in row) for row in metres))
+        """Haversine as `mobility.telemetry.distance_m`, computed for all pairs at once (numpy)."""
+        lon = np.radians([p.lon for p in points])
+        lat = np.radians([p.lat for p in points])
+        h = (
+            np.sin((lat[None, :] - lat[:, None]) / 2) ** 2
+            + np.cos(lat)[:, None] * np.cos(lat)[None, :] * np.sin((lon[None, :] - lon[:, None]) / 2) ** 2
+        )
+        metres = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h))) * self.detour
+        seconds = metres / self.speeds_mps[mode]
+        return Table(tuple(map(tuple, metres.tolist())), tuple(map(tuple, seconds.tolist())))
 
 
 OSRM_PROFILES: Mapping[Mode, str] = {Mode.WALK: "foot", Mode.SCOOTER: "bike", Mode.CAR: "car", Mode.VAN: "car"}

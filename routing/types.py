@@ -1,7 +1,9 @@
-"""The routing problems' data: nodes with time windows, pickup-delivery pairs, vehicles, cost and time matrices, and
-plans. One model serves Li & Lim's benchmark (one depot, every pair required, fewest vehicles first) and the village
-enterprise's staff (each starts where they are, tasks may be refused at a price, riders have a maximum ride time, a
-task already under way stays first in its route, a task assigned by hand stays with its vehicle)."""
+"""The routing problems' data: nodes with time windows, pickup-delivery pairs, quotas, vehicles, cost and time
+matrices, and plans. One model serves Li & Lim's benchmark (one depot, every pair required, fewest vehicles first) and
+the village enterprise's staff (each starts where they are, tasks may be refused at a price, riders have a maximum ride
+time, a task already under way stays first in its route, a task assigned by hand stays with its vehicle), including
+the crews' rebalancing: quotas over alternative nodes (take this vehicle to one of these places; fill this place up to
+its target, each unit short costing a penalty) and visits that use up what a vehicle brought (a charged battery)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ class Node:
     latest: float
     service: float = 0.0  # time spent there
     demand: int = 0  # load picked up (> 0) or delivered (< 0)
+    uses: int = 0  # units of the vehicle's supply used up here (a charged battery swapped in)
     point: tuple[float, float] | None = None  # plane coordinates when the problem has them (solvers use `distance`)
 
 
@@ -40,6 +43,17 @@ class Vehicle:
     first: tuple[int, ...] = ()  # nodes its route must begin with, in this order (a task already under way)
     on_board: tuple[int, ...] = ()  # delivery nodes of loads it already carries: it delivers them, they fill it
     max_duration: float | None = None  # from leaving the start to reaching the end
+    supply: int = 0  # units it brings that visits use up (charged batteries); never more can be used
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """At most `count` of `nodes` are visited, and each one short of `count` costs `penalty` (in distance units).
+    Nodes in a quota are optional: a pair of them is served or left out whole, at no cost of its own."""
+
+    nodes: tuple[int, ...]
+    count: int = 1
+    penalty: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +70,7 @@ class Problem:
     time: Sequence[Sequence[float]] | None = None
     fleet: Sequence[Vehicle] | None = None
     fewest_vehicles_first: bool = True  # the literature's ranking; staff on shift cost the same used or not
+    quotas: Sequence[Quota] = ()
 
     def __post_init__(self) -> None:
         if self.speed <= 0:
@@ -69,6 +84,10 @@ class Problem:
     @property
     def vehicle_list(self) -> tuple[Vehicle, ...]:
         return tuple(self.fleet) if self.fleet is not None else (Vehicle(),) * self.vehicles
+
+    @property
+    def quota_nodes(self) -> frozenset[int]:
+        return frozenset(node for quota in self.quotas for node in quota.nodes)
 
     @property
     def terminals(self) -> frozenset[int]:

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from routing.lilim import FormatError, read
-from routing.pdptw import Infeasible, Search, route_distance, solve, violations
-from routing.types import Node, Pair, Plan, Problem, Vehicle
+from routing.pdptw import Infeasible, Search, objective, route_distance, solve, violations
+from routing.types import Node, Pair, Plan, Problem, Quota, Vehicle
 
 LILIM = Path(__file__).resolve().parents[2] / "bench" / "lilim"
 
@@ -307,3 +307,72 @@ def test_a_pair_bound_to_a_vehicle_is_served_by_it_or_not_at_all(optional: bool)
         tight = dataclasses.replace(problem, nodes=[*nodes[:2], Node(0, 100, 0, 1), nodes[3]])
         refused = solve(tight, Search(time_limit_s=0.3))
         assert refused.unserved == (0,) and violations(tight, refused) == []
+
+
+def _line_problem(quota_count: int, penalty: float, supply: int) -> Problem:
+    """One vehicle at 0 on a line, back to 0 at the end; loads at 10 and 20 may each be taken to 30 or 40 (a quota of
+    one per load), `quota_count` deliveries at 30 are wanted (each one short costs `penalty`), none at 40; swaps at
+    5 and 15 are worth 50 each and use the vehicle's supply."""
+    xs = [0.0, 0.0, 10, 30, 10, 40, 20, 30, 20, 40, 5, 15]
+    distance = [[abs(a - b) for b in xs] for a in xs]
+    nodes = [Node(0, 1000), Node(0, 0)] + [Node(0, 1000, 0, d) for d in (1, -1, 1, -1, 1, -1, 1, -1)]
+    nodes += [Node(0, 1000, 0, 0, uses=1)] * 2
+    fleet = [Vehicle(start=1, end=0, supply=supply)]
+    return Problem(
+        nodes=nodes,
+        pairs=[Pair(2, 3), Pair(4, 5), Pair(6, 7), Pair(8, 9)],
+        distance=distance,
+        vehicles=1,
+        capacity=2,
+        fleet=fleet,
+        fewest_vehicles_first=False,
+        quotas=[
+            Quota((2, 4), 1),
+            Quota((6, 8), 1),
+            Quota((3, 7), quota_count, penalty),
+            Quota((5, 9), 2),  # delivering at 40 is allowed and worth nothing
+            Quota((10,), 1, 50),
+            Quota((11,), 1, 50),
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("quota_count", "penalty", "supply"), [(2, 100.0, 2), (1, 100.0, 1), (2, 5.0, 0), (2, 100.0, 0)]
+)
+def test_quotas_cap_visits_and_price_what_is_short_and_supply_caps_uses(
+    quota_count: int, penalty: float, supply: int
+) -> None:
+    problem = _line_problem(quota_count, penalty, supply)
+    plan = solve(problem, Search(time_limit_s=0.5))
+    assert violations(problem, plan) == []
+    visited = {node for route in plan.routes for node in route}
+    delivered_to_30 = len(visited & {3, 7})
+    assert delivered_to_30 <= quota_count and len(visited & {10, 11}) <= supply
+    if penalty > 40:  # a delivery to 30 costs at most 40 of way: worth it while the quota is short
+        assert delivered_to_30 == quota_count
+    else:
+        assert delivered_to_30 == 0
+    assert len(visited & {10, 11}) == supply  # each swap is worth 50, more than its way
+
+
+def _unserved(problem: Problem, route: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(p for p, pair in enumerate(problem.pairs) if pair.pickup not in route)
+
+
+def test_a_search_started_from_a_plan_never_ends_worse_and_a_bad_start_is_ignored() -> None:
+    problem = _line_problem(2, 100.0, 2)
+    start = [[10, 2, 3]]  # a swap, then 10 -> 30
+    began = Plan((tuple(start[0]),), route_distance(problem, start), 0, unserved=(1, 2, 3))
+    assert violations(problem, began) == []
+    plan = solve(problem, Search(time_limit_s=0.3), initial=start)
+    assert violations(problem, plan) == [] and objective(problem, plan) <= objective(problem, began)
+    broken = solve(problem, Search(time_limit_s=0.3), initial=[[3, 2]])  # delivery before pickup
+    assert violations(problem, broken) == []
+
+
+def test_the_checker_names_a_quota_exceeded_a_supply_overused_and_a_load_left_on_board() -> None:
+    problem = _line_problem(1, 100.0, 1)
+    assert any("at most 1" in v for v in violations(problem, Plan(((2, 3, 6, 7),), 0, 0, unserved=(1, 3))))
+    assert any("supply" in v for v in violations(problem, Plan(((10, 11),), 0, 0, unserved=(0, 1, 2, 3))))
+    assert any("ends carrying 1" in v for v in violations(problem, Plan(((2,),), 0, 0, unserved=(1, 2, 3))))
