@@ -14,11 +14,11 @@ import random
 import uuid
 from dataclasses import dataclass
 
+from mobility.models import GeofenceKind
 from ops.rebalance import Area, FleetVehicle, Van, targets_from_history
 from routing.travel import Point
 from sim.fleet import AREAS
 from sim.pilot import CENTRE, offset
-from mobility.models import GeofenceKind
 
 HOUR = 18  # the evening hour the tours prepare for
 HISTORY_DAYS = 28
