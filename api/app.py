@@ -21,6 +21,7 @@ from api.routes import (
     matching,
     places,
     pricing,
+    rebalancing,
     rides,
     slots,
     staff,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         rides,
         staff,
         tasks,
+        rebalancing,
         valet,
     ):
         app.include_router(module.router)

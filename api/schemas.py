@@ -635,6 +635,8 @@ class TaskOut(BaseModel):
     eta_destination: datetime | None
     booking_id: uuid.UUID | None
     vehicle_plate: str | None
+    vehicle_id: uuid.UUID | None = Field(description="the fleet vehicle a crew task moves or swaps")
+    geofence_id: uuid.UUID | None = Field(description="the parking area a rebalanced vehicle is taken to")
     fee_krw: int | None = Field(description="what the requester was finally charged")
     failure_reason: str | None
     created_at: datetime
@@ -662,6 +664,32 @@ class PlanOut(BaseModel):
     valets_on_shift: int
     planned: int = Field(description="open valet tasks in someone's route")
     unassigned_task_ids: list[uuid.UUID] = Field(description="tasks no valet on shift can do in their windows")
+    solve_ms: int
+
+
+class AreaTargetOut(BaseModel):
+    geofence_id: uuid.UUID
+    name: str
+    vehicle_type: str
+    target: int = Field(description="vehicles wanted there for the hour the tours end in (trip history rule)")
+    supply: int = Field(description="available, charged vehicles inside the area now")
+    shortfall: int = Field(description="target - supply when positive, else 0")
+
+
+class TargetsOut(BaseModel):
+    hour: int = Field(description="the Seoul hour the targets are for")
+    areas: list[AreaTargetOut]
+
+
+class CrewPlanOut(BaseModel):
+    crew_planned: int = Field(description="crew members on shift given a new tour")
+    crew_on_tour: int = Field(description="crew members who keep the tour they have started")
+    tasks: list[TaskOut] = Field(description="the new tours' tasks, per crew member in order")
+    unmet_before: int = Field(description="units of the areas' targets unmet now")
+    unmet_after: int = Field(description="units unmet once the tours are done")
+    flat_before: int = Field(description="flat vehicles (non-operational, battery low) now")
+    flat_after: int
+    crew_hours: float
     solve_ms: int
 
 

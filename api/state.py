@@ -18,6 +18,7 @@ from core.redis import make_redis
 from core.settings import Settings
 from ledger.signing import Signer, signer_for
 from mobility.service import FleetRules, TypeCodes
+from ops.crew import CrewRules
 from ops.valet import ValetRules
 from parking.allocation import Solving
 from parking.policy import BookingPolicy
@@ -50,6 +51,7 @@ class AppState:
     policy: BookingPolicy
     fleet: FleetRules
     valet: ValetRules
+    crew: CrewRules
     type_codes: TypeCodes
     token_keys: TokenKeys
     rate_limits: RateLimits
@@ -75,6 +77,7 @@ def build_state(settings: Settings, *, clock: Clock | None = None, database_url:
         policy=BookingPolicy.from_settings(settings),
         fleet=FleetRules.from_settings(settings),
         valet=ValetRules.from_settings(settings),
+        crew=CrewRules.from_settings(settings),
         type_codes=TypeCodes(),
         solver_pool=solver_pool(),
         token_keys=TokenKeys.of(

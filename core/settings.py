@@ -122,6 +122,19 @@ class Settings(BaseSettings):
     valet_cancel_fee_krw: int = Field(default=1000, ge=0, description="cancelling once the valet is on the way")
     valet_reach_m: int = Field(default=1500, ge=50, le=3000, description="farthest slot from home a valet parks in")
     valet_handover_minutes: int = Field(default=3, ge=0, le=60, description="spent at each end of a valet task")
+    crew_van_capacity: int = Field(default=8, ge=1, le=40, description="e-scooters a crew van carries (an e-bike: 2)")
+    crew_van_batteries: int = Field(default=20, ge=0, le=200, description="charged batteries a crew van sets off with")
+    crew_pickup_seconds: int = Field(default=90, ge=0, le=1800, description="loading a vehicle into the van")
+    crew_dropoff_seconds: int = Field(default=60, ge=0, le=1800, description="putting a vehicle on the street")
+    crew_swap_seconds: int = Field(default=120, ge=0, le=1800, description="swapping a vehicle's battery")
+    rebalance_unit_value_s: int = Field(
+        default=1200, ge=0, description="crew seconds one vehicle of an area's target met is worth (the objective)"
+    )
+    swap_value_s: int = Field(default=900, ge=0, description="crew seconds one flat vehicle back in service is worth")
+    rebalance_tour_minutes: int = Field(default=90, ge=10, le=480, description="longest crew tour a plan makes")
+    rebalance_history_days: int = Field(default=28, ge=1, le=365, description="trip history the targets come from")
+    rebalance_reserve: int = Field(default=1, ge=0, le=20, description="vehicles an area keeps beyond expected trips")
+    rebalance_time_limit_s: float = Field(default=5.0, gt=0, le=120, description="solver time per crew plan")
     gbfs_ttl_seconds: int = Field(default=30, ge=0, le=60, description="GBFS feeds are rebuilt at least this often")
 
     @model_validator(mode="after")

@@ -23,7 +23,7 @@ from ledger.jobs import anchor_tree_heads, publish_tree_head
 from ledger.signing import signer_for
 from mobility import feeds, live
 from mobility import service as fleet
-from ops import valet
+from ops import crew, valet
 from parking.allocation import Solving, run_batch
 from parking.policy import BookingPolicy
 from sim.fleet import FleetSimulator
@@ -162,6 +162,19 @@ async def replan_valets(ctx: dict[str, Any]) -> dict[str, int]:
     return outcome
 
 
+async def replan_crews(ctx: dict[str, Any]) -> dict[str, int]:
+    """New rebalancing and battery-swap tours for the crew on shift who are not on one."""
+    async with ctx["sessionmaker"]() as session:
+        planned = await crew.plan(
+            session, rules=crew.CrewRules.from_settings(ctx["settings"]), pool=ctx["pool"], now=ctx["clock"].now()
+        )
+        await session.commit()
+    outcome = {"crew": planned.crew_planned, "tasks": len(planned.tasks), "unmet_after": planned.score.unmet_units}
+    if planned.tasks:
+        log.info("crew tours planned", **outcome)
+    return outcome
+
+
 JOBS = [
     publish_tree_head,
     anchor_tree_heads,
@@ -173,6 +186,7 @@ JOBS = [
     prune_revoked_tokens,
     simulate_fleet,
     replan_valets,
+    replan_crews,
 ]
 
 
@@ -195,6 +209,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(observed_job(telemetry_partitions), minute={5}, second={0}, run_at_startup=True, unique=True),
             cron(observed_job(prune_revoked_tokens), minute={35}, second={0}, unique=True),
             cron(observed_job(replan_valets), minute=set(range(0, 60, 5)), second={20}, unique=True),
+            cron(observed_job(replan_crews), minute={10, 40}, second={40}, unique=True),
         ]
         + (
             [cron(observed_job(simulate_fleet), second=set(range(0, 60, SIMULATION_TICK_S)), unique=True)]

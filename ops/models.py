@@ -55,7 +55,13 @@ class TaskState(StrEnum):
     CANCELLED = "cancelled"
 
 
-SKILL_OF = {TaskKind.VALET_PICKUP: Skill.VALET, TaskKind.VALET_RETURN: Skill.VALET}
+SKILL_OF = {
+    TaskKind.VALET_PICKUP: Skill.VALET,
+    TaskKind.VALET_RETURN: Skill.VALET,
+    TaskKind.REBALANCE_PICKUP: Skill.CREW,
+    TaskKind.REBALANCE_DROPOFF: Skill.CREW,
+    TaskKind.BATTERY_SWAP: Skill.CREW,
+}
 
 
 class StaffMember(CreatedAtMixin, Base):
@@ -132,6 +138,8 @@ class Task(IdMixin, CreatedAtMixin, Base):
     eta_destination: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"), index=True)
     vehicle_plate: Mapped[str | None] = mapped_column(String(16))
+    vehicle_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("vehicles.id"), index=True)  # a crew task's
+    geofence_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("geofences.id"))  # the area it is taken to
     hold_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payment_holds.id"))
     fee_krw: Mapped[int | None] = mapped_column(BigInteger)  # what the requester was finally charged
     state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Anyone, Crew, Operator
 from api.deps import NowDep, SessionDep, StateDep
-from api.routes.vehicles import Limit, Offset
+from api.routes.vehicles import Limit, Offset, commit_and_sync
 from api.schemas import (
     AssignIn,
     ErrorOut,
@@ -26,7 +26,7 @@ from api.schemas import (
 )
 from api.state import AppState
 from ledger import log as ledger
-from ops import repository, service, valet
+from ops import crew, repository, service, valet
 from ops.models import Task, TaskState
 from ops.states import OPEN
 from routing.travel import Point
@@ -37,7 +37,8 @@ TASK_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut},
     409: {
         "model": ErrorOut,
-        "description": "invalid_task_transition, not_on_shift, no_staff_available, invalid_booking_transition",
+        "description": "invalid_task_transition, not_on_shift, no_staff_available, invalid_booking_transition, "
+        "invalid_vehicle_transition",
     },
 }
 
@@ -124,12 +125,22 @@ async def move_task(
 ) -> TaskOut:
     """The assigned staff member moves it assigned -> en_route -> arrived -> done, or to failed with a reason
     (operators may fail it too). One task under way at a time, on shift. A valet taking a parked car checks its
-    booking out; parking a car checks its booking in; delivering captures the valet fee; failing releases it."""
+    booking out; parking a car checks its booking in; delivering captures the valet fee; failing releases it. A
+    crew task done is the vehicle's MDS event: `rebalance_pick_up`, `provider_drop_off` at the area, or
+    `battery_charged`; a vehicle the state machine refuses it for (a rider took it) is 409
+    `invalid_vehicle_transition`, and the crew member fails the task; failing a pickup cancels its dropoff."""
+    target = TaskState(body.state)
+    task = await service.task_for(session, actor=actor, task_id=task_id)
+    if task.kind in crew.CREW_KINDS:
+        task = await crew.move(session, actor=actor, task_id=task_id, target=target, reason=body.reason, now=now)
+        out = await task_detail(state, session, task, now=now)
+        await commit_and_sync(state, session, [task.vehicle_id] if task.vehicle_id else [])
+        return out
     task = await valet.move(
         session,
         actor=actor,
         task_id=task_id,
-        target=TaskState(body.state),
+        target=target,
         reason=body.reason,
         rules=state.valet,
         policy=state.policy,
