@@ -123,6 +123,8 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/tasks/{task_id}/state"): {S, OP, A},
     ("POST", "/tasks/{task_id}/assign"): {OP, A},
     ("POST", "/valet/plan"): {OP, A},
+    ("GET", "/rebalancing/targets"): {OP, C, A},
+    ("POST", "/rebalancing/plan"): {OP, A},
     ("POST", "/valet/parking"): {R, OW},
     ("POST", "/valet/returns"): {R, OW},
     ("GET", "/valet/requests"): EVERYONE,
