@@ -1,7 +1,8 @@
 """Dispatch benchmark against the literature: maeul's PDPTW solver (routing/pdptw.py, OR-Tools) on Li & Lim's
 published 100-task instances, against their best-known solutions and against PyVRP (a state-of-the-art open-source
 solver, dev-only dependency) given the same time per instance in the same run. Writes bench/results/dispatch.json and
-prints a markdown table.
+prints a markdown table. Also: a live valet day (plan time per request, metres against insertion alone) and crew
+rebalancing tours on generated village and district fleets (against a greedy nearest-first crew).
 
     make bench-dispatch        (or: uv run python bench/bench_dispatch.py [--lilim DIR] [--limits 2,10] [--only lc101])
 
@@ -30,12 +31,14 @@ from pathlib import Path
 import pyvrp
 from pyvrp.stop import MaxRuntime
 
+from ops.rebalance import Times, Values, evaluate, greedy_tours, plan_tours
 from ops.valet import Job, Valet, ValetPlan, plan_valets
 from routing.lilim import read
 from routing.pdptw import SCALE, Search, route_distance, scaled_window, solve, vehicle_cost, violations
 from routing.travel import Mode, Point, StraightLine
 from routing.types import Plan, Problem
 from sim.pilot import CENTRE, offset
+from sim.rebalancing import scenario
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "dispatch.json"
@@ -181,8 +184,61 @@ def _valet_metres(staff: list[Valet], jobs: list[Job], plan: ValetPlan, travel: 
     return total
 
 
+# scale: (vehicles, vans, areas: None = the village's five, solver seconds per plan)
+REBALANCE_SCALES = {"village": (80, 1, None, 2.0), "district": (2000, 10, 60, 10.0)}
+CREW_TIMES = Times(pickup_s=90, dropoff_s=60, swap_s=120)  # the settings' defaults
+CREW_VALUES = Values(unit_s=1200, swap_s=900)
+
+
+def rebalancing(scales: list[str], seeds: int) -> list[dict[str, object]]:
+    """Crew tours on a generated Sangsalmi fleet (sim/rebalancing.py, seeded): OR-Tools (started from the greedy
+    crew's tours) against the greedy nearest-first crew alone, by units of target unmet, flat vehicles left and crew
+    hours; plan time is the whole `plan_tours` call (travel table, model, search)."""
+    travel = StraightLine()
+    runs = []
+    for name in scales:
+        vehicles, vans, areas, limit = REBALANCE_SCALES[name]
+        for seed in range(seeds):
+            fleet = scenario(seed, vehicles=vehicles, vans=vans, areas=areas)
+            greedy = greedy_tours(fleet.areas, fleet.vehicles, fleet.vans, travel, CREW_TIMES)
+            began = time.perf_counter()
+            tours = plan_tours(
+                fleet.areas, fleet.vehicles, fleet.vans, travel, CREW_TIMES, CREW_VALUES, Search(time_limit_s=limit)
+            )
+            took = time.perf_counter() - began
+            ours, theirs = (evaluate(fleet.areas, fleet.vehicles, t, CREW_TIMES) for t in (tours, greedy))
+            runs.append(
+                {
+                    "scale": name,
+                    "seed": seed,
+                    "vehicles": vehicles,
+                    "vans": vans,
+                    "areas": len(fleet.areas),
+                    "time_limit_s": limit,
+                    "unmet_before": ours.unmet_before,
+                    "unmet": ours.unmet_units,
+                    "greedy_unmet": theirs.unmet_units,
+                    "flat_before": ours.flat_before,
+                    "flat_left": ours.flat_left,
+                    "greedy_flat_left": theirs.flat_left,
+                    "crew_hours": round(ours.crew_hours, 3),
+                    "greedy_crew_hours": round(theirs.crew_hours, 3),
+                    "plan_s": round(took, 2),
+                    "greedy_s": round(greedy.solve_s, 2),
+                }
+            )
+            print(f"rebalancing {name} seed {seed}: plan {took:.1f} s", flush=True)
+    return runs
+
+
 def main(
-    directory: Path, limits: list[float], only: set[str] | None, output: Path = RESULTS, valet_requests: int = 40
+    directory: Path,
+    limits: list[float],
+    only: set[str] | None,
+    output: Path = RESULTS,
+    valet_requests: int = 40,
+    rebalance_scales: list[str] | None = None,
+    rebalance_seeds: int = 3,
 ) -> None:
     best_known = json.loads((directory / "BKS.json").read_text())
     paths = [p for p in sorted(directory.glob("*.txt")) if only is None or p.stem in only]
@@ -226,7 +282,15 @@ def main(
     day = valet_day(2019, requests=valet_requests)
     output.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(output.read_text()) if output.exists() else {}
-    output.write_text(json.dumps(previous | {"lilim": rows, "lilim_summary": summaries, "valet": day}, indent=2) + "\n")
+    crews = rebalancing(list(REBALANCE_SCALES) if rebalance_scales is None else rebalance_scales, rebalance_seeds)
+    objective = "crew seconds + 1,200 s x unit of target unmet + 900 s x flat vehicle left"
+    results = {
+        "lilim": rows,
+        "lilim_summary": summaries,
+        "valet": day,
+        "rebalancing": {"objective": objective, "runs": crews},
+    }
+    output.write_text(json.dumps(previous | results, indent=2) + "\n")
     print()
     print("| instance | limit s | vehicles (BKS) | distance | BKS distance | gap | PyVRP vehicles | PyVRP distance |")
     print("|---|---|---|---|---|---|---|---|")
@@ -255,6 +319,18 @@ def main(
         f"| {day['plan_p95_ms']} ms | {day['metres']} | {day['insertion_metres']} | {day['metres_vs_insertion']} |"
     )
 
+    print()
+    print(
+        "| scale | seed | unmet before | unmet (greedy) | flat before | flat left (greedy) | crew h (greedy) | plan s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for run in crews:
+        print(
+            f"| {run['scale']} | {run['seed']} | {run['unmet_before']} | {run['unmet']} ({run['greedy_unmet']}) "
+            f"| {run['flat_before']} | {run['flat_left']} ({run['greedy_flat_left']}) "
+            f"| {run['crew_hours']} ({run['greedy_crew_hours']}) | {run['plan_s']} |"
+        )
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -263,6 +339,8 @@ if __name__ == "__main__":
     parser.add_argument("--only", help="comma-separated instance names")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     parser.add_argument("--valet-requests", type=int, default=40, help="requests of the live valet day")
+    parser.add_argument("--rebalance-scales", default=",".join(REBALANCE_SCALES), help="village and/or district")
+    parser.add_argument("--rebalance-seeds", type=int, default=3, help="generated fleets per scale")
     arguments = parser.parse_args()
     main(
         arguments.lilim,
@@ -270,4 +348,6 @@ if __name__ == "__main__":
         set(arguments.only.split(",")) if arguments.only else None,
         arguments.output,
         arguments.valet_requests,
+        arguments.rebalance_scales.split(","),
+        arguments.rebalance_seeds,
     )

@@ -44,12 +44,13 @@ from enum import StrEnum
 
 import numpy as np
 
-from routing.pdptw import Search, solve
+from routing.pdptw import Search, earliest_schedule, solve
 from routing.travel import Mode, Point, TravelTimes
 from routing.types import Node, Pair, Problem, Quota, Vehicle
 
-ALTERNATIVES = 3  # areas a surplus vehicle may be taken to: the nearest short ones of its type
-CANDIDATES_PER_UNIT = 2  # surplus vehicles offered per unit short (nearest first), flat ones per battery on board
+ALTERNATIVES = 2  # areas a surplus vehicle may be taken to: the nearest short ones of its type
+CANDIDATES_PER_UNIT = 2  # surplus vehicles offered per unit short (nearest first; no more units than the vans' time
+# allows moves), flat ones per battery on board
 SPACE: Mapping[str, int] = {"ebike": 2}  # van space a vehicle of a type takes; every other type takes 1
 
 
@@ -213,11 +214,12 @@ def rebalance_problem(
         options[i] = sorted(found, key=lambda a: reach[len(areas) + k][a])[:ALTERNATIVES]
     for i, a in given_moves:
         options[i] = [*options.get(i, []), *([a] if a not in options.get(i, []) else [])]
+    most_moves = int(sum(van.available_s for van in vans) / max(times.pickup_s + times.dropoff_s, 1.0))
     chosen = {i for i, _ in given_moves}  # per type, the surplus nearest to where the type is short, a few per unit
     for type_code in {vehicles[i].type_code for i in surplus}:
         mine = [k for k, i in enumerate(surplus) if vehicles[i].type_code == type_code and options[i]]
         mine.sort(key=lambda k: reach[len(areas) + k][options[surplus[k]][0]])
-        need = sum(units for (_, t), units in short.items() if t == type_code)
+        need = min(sum(units for (_, t), units in short.items() if t == type_code), most_moves)
         chosen.update(surplus[k] for k in mine[: CANDIDATES_PER_UNIT * need])
     flat = [i for i, vehicle in enumerate(vehicles) if vehicle.flat]  # where a type is short first, flattest next
     flat.sort(key=lambda i: ((vehicles[i].area, vehicles[i].type_code) not in short, vehicles[i].battery_pct))
@@ -322,7 +324,9 @@ def plan_tours(
         return Tours(tuple(() for _ in vans), time.perf_counter() - began)
     plan = solve(model.problem, search, initial=model.initial)
     routes = []
-    for route, when in zip(plan.routes, plan.times, strict=True):
+    fleet = model.problem.vehicle_list
+    for vehicle, route in zip(fleet, plan.routes, strict=True):  # the earliest times (the solver's may idle)
+        when = earliest_schedule(model.problem, vehicle, route)
         steps = []
         for node, at in zip(route, when, strict=True):
             action, i, area = model.what[node - model.first]
@@ -337,8 +341,11 @@ class _Crew:
     clock: float = 0.0
     load: int = 0
     batteries: int = 0
-    carrying: list[int] = field(default_factory=list)
+    carrying: dict[int, int] = field(default_factory=dict)  # vehicle -> the area reserved for it
     steps: list[Step] = field(default_factory=list)
+
+
+ROUNDING_MARGIN_S = 1.0  # the greedy's tours end this much early, so they fit the solver's rounded-up times too
 
 
 def greedy_tours(
@@ -349,8 +356,8 @@ def greedy_tours(
     times: Times,
 ) -> Tours:
     """The nearest-first crew: the van free earliest does the nearest useful thing it still has time for: swap a
-    flat vehicle, drop what it carries where its type is short, or take a surplus vehicle of a type still short
-    (beyond what the vans already carry), keeping time to drop it at the nearest short area."""
+    flat vehicle, drop what it carries where it was meant to go, or take a surplus vehicle of a type still short
+    somewhere, reserving a unit of the nearest short area for it (and keeping time to get there)."""
     began = time.perf_counter()
     short = {place: need for place, need in shortfalls(areas, vehicles).items() if need > 0}
     free = set(surplus_vehicles(areas, vehicles))
@@ -360,61 +367,70 @@ def greedy_tours(
     service = {Action.PICKUP: times.pickup_s, Action.DROPOFF: times.dropoff_s, Action.SWAP: times.swap_s}
     crews = [_Crew(here=v, batteries=van.batteries) for v, van in enumerate(vans)]
     active = set(range(len(vans)))
-
-    def still_short(type_code: str) -> list[int]:
-        return [a for (a, t), need in short.items() if need > 0 and t == type_code]
-
     while active:
         v = min(active, key=lambda w: crews[w].clock)
         crew, van = crews[v], vans[v]
         options: list[tuple[float, Action, int, int | None, int]] = []  # way, action, vehicle, area, node
-        for i in crew.carrying:
-            options += [
-                (table[crew.here][area_node + a], Action.DROPOFF, i, a, area_node + a)
-                for a in still_short(vehicles[i].type_code)
-            ]
+        for i, goal in crew.carrying.items():
+            options.append((table[crew.here][area_node + goal], Action.DROPOFF, i, goal, area_node + goal))
         if crew.batteries:
             options += [
                 (table[crew.here][vehicle_node + i], Action.SWAP, i, vehicles[i].area, vehicle_node + i) for i in flat
             ]
-        carried: dict[str, int] = defaultdict(int)
-        for other in crews:
-            for i in other.carrying:
-                carried[vehicles[i].type_code] += 1
         for i in free:
-            type_code = vehicles[i].type_code
-            need = sum(short[(a, type_code)] for a in still_short(type_code))
-            if need > carried[type_code] and space(type_code) <= van.capacity - crew.load:
-                options.append(
-                    (table[crew.here][vehicle_node + i], Action.PICKUP, i, vehicles[i].area, vehicle_node + i)
-                )
+            if space(vehicles[i].type_code) <= van.capacity - crew.load and any(
+                t == vehicles[i].type_code for (_, t) in short
+            ):
+                way = table[crew.here][vehicle_node + i]
+                options.append((way, Action.PICKUP, i, vehicles[i].area, vehicle_node + i))
         options.sort(key=lambda option: option[0])
         for way, action, i, a, node in options:
-            finish = crew.clock + way + service[action]
-            if action == Action.PICKUP:  # keep time to drop it at the nearest short area
-                nearest = min(table[node][area_node + b] for b in still_short(vehicles[i].type_code))
-                finish += nearest + times.dropoff_s
-            if finish > van.available_s:
+            reserved = None
+            goals = [goal for vehicle, goal in crew.carrying.items() if vehicle != i]  # left to drop afterwards
+            if action == Action.PICKUP:  # the nearest area still short of its type
+                places = [b for (b, t) in short if t == vehicles[i].type_code]
+                reserved = min(places, key=lambda b: table[node][area_node + b])
+                goals.append(reserved)
+            finish = crew.clock + way + service[action] + _drops_s(table, node, area_node, goals, times.dropoff_s)
+            if finish > van.available_s - ROUNDING_MARGIN_S:  # it must still be able to drop all it carries
                 continue
             crew.steps.append(Step(action, vehicles[i].vehicle_id, a, crew.clock + way))
             crew.clock, crew.here = crew.clock + way + service[action], node
-            if action == Action.PICKUP:
+            if action == Action.PICKUP and reserved is not None:
                 free.discard(i)
-                crew.carrying.append(i)
+                crew.carrying[i] = reserved
                 crew.load += space(vehicles[i].type_code)
+                _fill(short, (reserved, vehicles[i].type_code))
+            elif action == Action.DROPOFF:
+                del crew.carrying[i]
+                crew.load -= space(vehicles[i].type_code)
             else:
-                if action == Action.DROPOFF:
-                    crew.carrying.remove(i)
-                    crew.load -= space(vehicles[i].type_code)
-                else:
-                    flat.discard(i)
-                    crew.batteries -= 1
-                if a is not None and short.get((a, vehicles[i].type_code), 0) > 0:
-                    short[(a, vehicles[i].type_code)] -= 1
+                flat.discard(i)
+                crew.batteries -= 1
+                if a is not None and (a, vehicles[i].type_code) in short:
+                    _fill(short, (a, vehicles[i].type_code))
             break
         else:
             active.discard(v)
     return Tours(tuple(tuple(crew.steps) for crew in crews), time.perf_counter() - began)
+
+
+def _drops_s(table: Sequence[Sequence[float]], node: int, area_node: int, goals: list[int], dropoff_s: float) -> float:
+    """Time to drop at each of `goals` from `node`, nearest first. Every step of the greedy keeps this tour within the
+    van's time, so the nearest drop is always still possible and no tour ends with a vehicle in the van."""
+    total, here, left = 0.0, node, list(goals)
+    while left:
+        goal = min(left, key=lambda g: table[here][area_node + g])
+        total += table[here][area_node + goal] + dropoff_s
+        here = area_node + goal
+        left.remove(goal)
+    return total
+
+
+def _fill(short: dict[tuple[int, str], int], place: tuple[int, str]) -> None:
+    short[place] -= 1
+    if not short[place]:
+        del short[place]
 
 
 def evaluate(areas: Sequence[Area], vehicles: Sequence[FleetVehicle], tours: Tours, times: Times) -> Score:

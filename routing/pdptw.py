@@ -272,12 +272,12 @@ def violations(problem: Problem, plan: Plan, *, tolerance: float = 1e-6) -> list
             if plan.times:  # a plan with times has them for every route; a missing one is reported, not guessed
                 when: Sequence[float] = plan.times[r] if r < len(plan.times) else ()
             else:
-                when = _earliest_schedule(problem, vehicle, route)
+                when = earliest_schedule(problem, vehicle, route)
             problems += _route_violations(problem, r, vehicle, route, when, tolerance)
     return problems
 
 
-def _earliest_schedule(problem: Problem, vehicle: Vehicle, route: tuple[int, ...]) -> tuple[float, ...]:
+def earliest_schedule(problem: Problem, vehicle: Vehicle, route: tuple[int, ...]) -> tuple[float, ...]:
     when, now, here = [], problem.nodes[vehicle.start].earliest, vehicle.start
     for node in route:
         now = max(now + problem.nodes[here].service + problem.travel_time(here, node), problem.nodes[node].earliest)

@@ -23,6 +23,7 @@ from sim.pilot import CENTRE, offset
 HOUR = 18  # the evening hour the tours prepare for
 HISTORY_DAYS = 28
 TYPES = (("scooter", 0.75), ("ebike", 0.25))
+EVENING_TRIPS_PER_VEHICLE = 0.4  # trips starting in the evening hour, fleet-wide, per vehicle on an average day
 STRAY_SHARE = 0.1
 FLAT_SHARE = 0.12
 
@@ -50,7 +51,7 @@ def scenario(
     areas: int | None = None,
     district_side_m: float = 4000,
     van_capacity: int = 8,
-    van_batteries: int = 10,
+    van_batteries: int = 20,
     tour_s: float = 5400,
     reserve: int = 1,
 ) -> Scenario:
@@ -59,8 +60,8 @@ def scenario(
     places = _village_places() if areas is None else _district_places(rng, areas, district_side_m)
     spread = 150.0 if areas is None else district_side_m / 2
     departures = [rng.paretovariate(1.5) for _ in places]
-    arrivals = [rng.paretovariate(1.5) for _ in places]
-    per_day = vehicles * 0.25  # trips starting in the evening hour, fleet-wide, on an average day
+    arrivals = [1 / weight for weight in departures]  # riders end their trips where few start theirs
+    per_day = vehicles * EVENING_TRIPS_PER_VEHICLE
     starts = []
     for _ in range(HISTORY_DAYS):
         for _ in range(rng.randint(int(per_day * 0.7), int(per_day * 1.3))):

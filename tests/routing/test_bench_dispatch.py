@@ -15,7 +15,7 @@ def test_bench_dispatch_writes_the_comparison(tmp_path: Path) -> None:
     output = tmp_path / "dispatch.json"
     run = subprocess.run(
         [sys.executable, "bench/bench_dispatch.py", "--only", "lc101", "--limits", "1", "--output", str(output)]
-        + ["--valet-requests", "6"],
+        + ["--valet-requests", "6", "--rebalance-scales", "village", "--rebalance-seeds", "1"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -37,6 +37,10 @@ def test_bench_dispatch_writes_the_comparison(tmp_path: Path) -> None:
     valet = result["valet"]
     assert valet["requests"] == 6 and 0 < valet["accepted"] <= 6 and valet["plan_p50_ms"] <= valet["plan_p95_ms"]
     assert valet["metres_vs_insertion"] == round(valet["metres"] / valet["insertion_metres"], 3)
+    (crews,) = result["rebalancing"]["runs"]
+    assert crews["scale"] == "village" and crews["vehicles"] == 80 and crews["vans"] == 1 and crews["areas"] == 5
+    assert crews["unmet"] <= crews["unmet_before"] and crews["flat_left"] <= crews["flat_before"]
+    assert "| village | 0 |" in run.stdout
 
 
 def test_bench_dispatch_refuses_instances_without_best_known(tmp_path: Path) -> None:
