@@ -44,9 +44,9 @@ from enum import StrEnum
 
 import numpy as np
 
-from routing.pdptw import Search, earliest_schedule, solve
+from routing.pdptw import Search, earliest_schedule, objective, route_distance, solve
 from routing.travel import Mode, Point, TravelTimes
-from routing.types import Node, Pair, Problem, Quota, Vehicle
+from routing.types import Node, Pair, Plan, Problem, Quota, Vehicle
 
 ALTERNATIVES = 2  # areas a surplus vehicle may be taken to: the nearest short ones of its type
 CANDIDATES_PER_UNIT = 2  # surplus vehicles offered per unit short (nearest first; no more units than the vans' time
@@ -288,19 +288,21 @@ def rebalance_problem(
         quotas=quotas,
     )
     initial: list[list[int]] = [[] for _ in vans]
-    left = dict(short)  # in time order, a swap fills a gap while its area is still short of its type
+    left = dict(short)  # in time order as the greedy did: a pickup takes a unit of where it goes, a swap fills a
     timeline = sorted((s.at_s, v, s) for v, route in enumerate(start.routes if start else ()) for s in route)
-    dropped = {s.vehicle_id: s.area for s in given if s.action == Action.DROPOFF}
+    dropped = {s.vehicle_id: s.area for s in given if s.action == Action.DROPOFF}  # gap while its area is short
     for _, v, s in timeline:
         i = index[s.vehicle_id]
-        place = (s.area if s.area is not None else -1, vehicles[i].type_code)
-        fills = left.get(place, 0) > 0
         if s.action == Action.SWAP:
+            place = (s.area if s.area is not None else -1, vehicles[i].type_code)
+            fills = left.get(place, 0) > 0
             initial[v].append(node_of[(Action.SWAP, i, s.area if fills else None)])
+            left[place] = left.get(place, 0) - int(fills)
         elif s.vehicle_id in dropped:  # a vehicle taken and never dropped is left out of the start
-            initial[v].append(node_of[(s.action, i, dropped[s.vehicle_id])])
-        if fills and s.action != Action.PICKUP:
-            left[place] -= 1
+            goal = dropped[s.vehicle_id]
+            initial[v].append(node_of[(s.action, i, goal)])
+            if s.action == Action.PICKUP and goal is not None:
+                left[(goal, vehicles[i].type_code)] = left.get((goal, vehicles[i].type_code), 0) - 1
     return _Model(problem, what, first, initial)
 
 
@@ -323,7 +325,17 @@ def plan_tours(
     if len(model.problem.nodes) == model.first:
         return Tours(tuple(() for _ in vans), time.perf_counter() - began)
     plan = solve(model.problem, search, initial=model.initial)
-    routes = []
+    served = {node for route in model.initial for node in route}
+    routes = tuple(tuple(route) for route in model.initial)
+    start = Plan(
+        routes,
+        route_distance(model.problem, routes),
+        0.0,
+        unserved=tuple(p for p, pair in enumerate(model.problem.pairs) if pair.pickup not in served),
+    )
+    if objective(model.problem, plan) > objective(model.problem, start):  # the start was refused: keep it
+        plan = start
+    steps_of = []
     fleet = model.problem.vehicle_list
     for vehicle, route in zip(fleet, plan.routes, strict=True):  # the earliest times (the solver's may idle)
         when = earliest_schedule(model.problem, vehicle, route)
@@ -331,8 +343,8 @@ def plan_tours(
         for node, at in zip(route, when, strict=True):
             action, i, area = model.what[node - model.first]
             steps.append(Step(action, vehicles[i].vehicle_id, area, at))
-        routes.append(tuple(steps))
-    return Tours(tuple(routes), time.perf_counter() - began)
+        steps_of.append(tuple(steps))
+    return Tours(tuple(steps_of), time.perf_counter() - began)
 
 
 @dataclass(slots=True)
