@@ -97,6 +97,10 @@ class Times:
     dropoff_s: float
     swap_s: float
 
+    def of(self, action: Action) -> float:
+        """The time a stop takes."""
+        return {Action.PICKUP: self.pickup_s, Action.DROPOFF: self.dropoff_s, Action.SWAP: self.swap_s}[action]
+
 
 @dataclass(frozen=True, slots=True)
 class Values:
@@ -257,13 +261,12 @@ def rebalance_problem(
             into[(vehicle.area, vehicle.type_code)].append(ways[-1])
         swaps.append(tuple(ways))
 
-    service = {Action.PICKUP: times.pickup_s, Action.DROPOFF: times.dropoff_s, Action.SWAP: times.swap_s}
     horizon = max([van.available_s for van in vans] + [1.0])
     nodes = [Node(0, horizon)] + [Node(0, 0) for _ in vans]
     for action, i, _ in what:
         load = space(vehicles[i].type_code)
         demand = load if action == Action.PICKUP else -load if action == Action.DROPOFF else 0
-        nodes.append(Node(0, horizon, service[action], demand, uses=int(action == Action.SWAP)))
+        nodes.append(Node(0, horizon, times.of(action), demand, uses=int(action == Action.SWAP)))
     seconds = np.zeros((len(nodes), len(nodes)))
     seconds[1:, 1:] = travel.table(points, Mode.VAN).seconds
     seconds[:, 0] = 0.0  # the free end
@@ -376,7 +379,6 @@ def greedy_tours(
     flat = {i for i, vehicle in enumerate(vehicles) if vehicle.flat}
     table = travel.table([van.at for van in vans] + [a.at for a in areas] + [v.at for v in vehicles], Mode.VAN).seconds
     area_node, vehicle_node = len(vans), len(vans) + len(areas)
-    service = {Action.PICKUP: times.pickup_s, Action.DROPOFF: times.dropoff_s, Action.SWAP: times.swap_s}
     crews = [_Crew(here=v, batteries=van.batteries) for v, van in enumerate(vans)]
     active = set(range(len(vans)))
     while active:
@@ -403,11 +405,11 @@ def greedy_tours(
                 places = [b for (b, t) in short if t == vehicles[i].type_code]
                 reserved = min(places, key=lambda b: table[node][area_node + b])
                 goals.append(reserved)
-            finish = crew.clock + way + service[action] + _drops_s(table, node, area_node, goals, times.dropoff_s)
+            finish = crew.clock + way + times.of(action) + _drops_s(table, node, area_node, goals, times.dropoff_s)
             if finish > van.available_s - ROUNDING_MARGIN_S:  # it must still be able to drop all it carries
                 continue
             crew.steps.append(Step(action, vehicles[i].vehicle_id, a, crew.clock + way))
-            crew.clock, crew.here = crew.clock + way + service[action], node
+            crew.clock, crew.here = crew.clock + way + times.of(action), node
             if action == Action.PICKUP and reserved is not None:
                 free.discard(i)
                 crew.carrying[i] = reserved
@@ -450,11 +452,10 @@ def evaluate(areas: Sequence[Area], vehicles: Sequence[FleetVehicle], tours: Tou
     for any tours. A vehicle taken and not dropped leaves its area (it counts as moved nowhere)."""
     after = supply(vehicles)
     index = {vehicle.vehicle_id: i for i, vehicle in enumerate(vehicles)}
-    service = {Action.PICKUP: times.pickup_s, Action.DROPOFF: times.dropoff_s, Action.SWAP: times.swap_s}
     seconds = moves = swaps = 0.0
     for route in tours.routes:
         if route:
-            seconds += route[-1].at_s + service[route[-1].action]
+            seconds += route[-1].at_s + times.of(route[-1].action)
         for step in route:
             vehicle = vehicles[index[step.vehicle_id]]
             if step.action == Action.PICKUP and vehicle.area is not None:

@@ -30,7 +30,7 @@ from mobility.models import GeofenceKind, Provider, ProviderKind
 from parking import service
 from parking.models import SlotKind, SlotSize
 from parking.policy import BookingPolicy, WeeklyWindow
-from sim.pilot import CENTRE, offset, square
+from sim.pilot import CENTRE, DEMO_PASSWORD, offset, square
 
 POLICY = BookingPolicy.from_settings(Settings(env="test"))
 PASSWORD = "correct horse battery"
@@ -236,3 +236,18 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+async def sign_in_demo(client: httpx.AsyncClient, key: str) -> dict[str, str]:
+    """Bearer headers of the demo account `key@maeul.demo` (the demo password), signed in through the API."""
+    token = await client.post("/auth/token", data={"username": f"{key}@maeul.demo", "password": DEMO_PASSWORD})
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+async def step_task(client: httpx.AsyncClient, task_id: str, target: str, headers: dict[str, str]) -> dict[str, object]:
+    """A staff member moves a task one step through the API; the answer's body."""
+    moved = await client.post(f"/tasks/{task_id}/state", json={"state": target}, headers=headers)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["state"] == target
+    return dict(moved.json())

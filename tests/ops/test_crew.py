@@ -20,14 +20,8 @@ from mobility import service as fleet
 from mobility.models import Geofence, Trip, TripStatus, Vehicle, VehicleEvent
 from ops.rebalance import targets_from_history
 from sim.fleet import load_fleet
-from sim.pilot import DEMO_PASSWORD, load
-from tests.factories import POLICY
-
-
-async def _sign_in(client: httpx.AsyncClient, key: str) -> dict[str, str]:
-    token = await client.post("/auth/token", data={"username": f"{key}@maeul.demo", "password": DEMO_PASSWORD})
-    assert token.status_code == 200, token.text
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+from sim.pilot import load
+from tests.factories import POLICY, sign_in_demo, step_task
 
 
 async def _demo(session: AsyncSession, clock: FixedClock) -> None:
@@ -56,7 +50,7 @@ async def test_targets_come_from_the_trip_history_of_the_same_hour(
     client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
 ) -> None:
     await _demo(session, clock)
-    operator = await _sign_in(client, "operator")
+    operator = await sign_in_demo(client, "operator")
     before = (await client.get("/rebalancing/targets", headers=operator)).json()
     assert before["areas"] and all(area["target"] == 1 for area in before["areas"])  # no history: the reserve
     hour, target_area = before["hour"], uuid.UUID(before["areas"][0]["geofence_id"])
@@ -98,9 +92,9 @@ async def test_targets_come_from_the_trip_history_of_the_same_hour(
     assert scooters["shortfall"] == max(0, scooters["target"] - scooters["supply"])
     others = [a for a in after["areas"] if (a["geofence_id"], a["vehicle_type"]) != (str(target_area), "scooter")]
     assert all(a["target"] == 1 for a in others)
-    city = await _sign_in(client, "city")
+    city = await sign_in_demo(client, "city")
     assert (await client.get("/rebalancing/targets", headers=city)).status_code == 200
-    resident = await _sign_in(client, "resident")
+    resident = await sign_in_demo(client, "resident")
     assert (await client.get("/rebalancing/targets", headers=resident)).status_code == 403
 
 
@@ -111,7 +105,7 @@ async def test_a_crew_tour_is_planned_and_done_with_its_mds_events(
     crew member does the whole tour; every area short of its target gets what the tour brought."""
     await _demo(session, clock)
     flat = await _flatten(session, 3)
-    operator = await _sign_in(client, "operator")
+    operator = await sign_in_demo(client, "operator")
     planned = await client.post("/rebalancing/plan", headers=operator)
     assert planned.status_code == 200, planned.text
     plan = planned.json()
@@ -125,12 +119,12 @@ async def test_a_crew_tour_is_planned_and_done_with_its_mds_events(
     }
     assert kinds.count("rebalance_pickup") == kinds.count("rebalance_dropoff") > 0
     assert [task["sequence"] for task in tasks] == list(range(len(tasks)))
-    crew = await _sign_in(client, "valet03")
+    crew = await sign_in_demo(client, "valet03")
     mine = (await client.get("/tasks", headers=crew)).json()["items"]
     assert [task["id"] for task in mine] == [task["id"] for task in tasks]
 
     first = tasks[0]
-    await _step(client, first["id"], "en_route", crew)
+    await step_task(client, first["id"], "en_route", crew)
     again = (await client.post("/rebalancing/plan", headers=operator)).json()  # a tour under way is kept
     assert again["crew_on_tour"] == 1 and again["crew_planned"] == 0 and again["tasks"] == []
     for task in tasks:
@@ -138,7 +132,7 @@ async def test_a_crew_tour_is_planned_and_done_with_its_mds_events(
             if task is first and target == "en_route":
                 continue
             clock.advance(timedelta(seconds=20))
-            await _step(client, task["id"], target, crew)
+            await step_task(client, task["id"], target, crew)
     for task in tasks:
         events = (await client.get(f"/vehicles/{task['vehicle_id']}/events", headers=operator)).json()["items"]
         types = [event["event_types"][0] for event in events]
@@ -160,16 +154,16 @@ async def test_a_vehicle_a_rider_took_fails_its_pickup_and_its_dropoff_is_cancel
     client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
 ) -> None:
     await _demo(session, clock)
-    operator = await _sign_in(client, "operator")
+    operator = await sign_in_demo(client, "operator")
     plan = (await client.post("/rebalancing/plan", headers=operator)).json()
     pickup = next(task for task in plan["tasks"] if task["kind"] == "rebalance_pickup")
     vehicle = await session.get(Vehicle, uuid.UUID(pickup["vehicle_id"]))
     assert vehicle is not None
     await fleet.record(session, vehicle, "reservation_start", now=clock.now())  # a rider reserved it meanwhile
     await session.commit()
-    crew = await _sign_in(client, "valet03")
+    crew = await sign_in_demo(client, "valet03")
     for target in ("en_route", "arrived"):
-        await _step(client, pickup["id"], target, crew)
+        await step_task(client, pickup["id"], target, crew)
     refused = await client.post(f"/tasks/{pickup['id']}/state", json={"state": "done"}, headers=crew)
     assert refused.status_code == 409 and refused.json()["error"] == "invalid_vehicle_transition"
     failed = await client.post(
@@ -183,9 +177,3 @@ async def test_a_vehicle_a_rider_took_fails_its_pickup_and_its_dropoff_is_cancel
     taken = uuid.UUID(pickup["vehicle_id"])
     events = await session.scalars(select(VehicleEvent.event_types).where(VehicleEvent.vehicle_id == taken))
     assert not any("rebalance_pick_up" in types for types in events)
-
-
-async def _step(client: httpx.AsyncClient, task_id: str, target: str, headers: dict[str, str]) -> None:
-    moved = await client.post(f"/tasks/{task_id}/state", json={"state": target}, headers=headers)
-    assert moved.status_code == 200, moved.text
-    assert moved.json()["state"] == target

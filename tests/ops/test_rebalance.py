@@ -27,7 +27,6 @@ def _objective(score: Score) -> float:
 def _check(fleet: Scenario, tours: Tours) -> None:
     vehicles = {vehicle.vehicle_id: vehicle for vehicle in fleet.vehicles}
     short = {place for place, need in shortfalls(fleet.areas, fleet.vehicles).items() if need > 0}
-    service = {Action.PICKUP: TIMES.pickup_s, Action.DROPOFF: TIMES.dropoff_s, Action.SWAP: TIMES.swap_s}
     seen: dict[tuple[Action, object], int] = defaultdict(int)
     assert len(tours.routes) == len(fleet.vans)
     for van, route in zip(fleet.vans, tours.routes, strict=True):
@@ -56,7 +55,7 @@ def _check(fleet: Scenario, tours: Tours) -> None:
                 batteries += 1
                 here = vehicle.at
             assert load <= van.capacity and batteries <= van.batteries
-            ready = step.at_s + service[step.action]
+            ready = step.at_s + TIMES.of(step.action)
         assert not on_board, "a tour ends with vehicles still in the van"
         assert ready <= van.available_s + TOLERANCE_S, "a tour longer than the crew member's time"
     assert all(count == 1 for count in seen.values()), "a vehicle taken, dropped or swapped twice"

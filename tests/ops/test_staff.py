@@ -13,8 +13,8 @@ from billing import journal
 from billing.wallet import Wallet
 from core.clock import FixedClock
 from parking.models import Booking
-from tests.factories import WALLET_KRW, auth, error_of, make_account, make_slot, make_zone
-from tests.ops.test_valet import _at, _step, _valet
+from tests.factories import WALLET_KRW, auth, error_of, make_account, make_slot, make_zone, step_task
+from tests.ops.test_valet import _at, _valet
 
 CANCEL_FEE = 1000
 
@@ -72,7 +72,7 @@ async def test_hours_and_tasks_are_paid_from_the_enterprise_once_a_month(
     assert asked.status_code == 201, asked.text
     for target in ("en_route", "arrived", "done"):
         clock.advance(timedelta(minutes=5))
-        await _step(client, asked.json()["id"], target, headers)
+        await step_task(client, asked.json()["id"], target, headers)
     clock.advance(timedelta(minutes=105))  # two hours on shift in all
     headers = auth(state, valet)  # a fresh token: the first has expired
     assert (await client.post("/staff/me/clock-out", headers=headers)).status_code == 200
@@ -142,15 +142,15 @@ async def test_cancelling_is_free_until_the_valet_is_on_the_way(
     assert await journal.balance(session, journal.wallet(account.id)) == WALLET_KRW - parked_fee
 
     second = (await client.post("/valet/parking", json=_parking(now, plate="34나5678"), headers=resident)).json()
-    await _step(client, second["id"], "en_route", headers)
+    await step_task(client, second["id"], "en_route", headers)
     third = (await client.post("/valet/parking", json=_parking(now, plate="56다7890"), headers=resident)).json()
     one_at_a_time = await client.post(f"/tasks/{third['id']}/state", json={"state": "en_route"}, headers=headers)
     assert one_at_a_time.status_code == 409 and error_of(one_at_a_time) == "invalid_task_transition"
     late = await client.delete(f"/valet/requests/{second['id']}", headers=resident)
     assert late.status_code == 200 and late.json()["fee_krw"] == CANCEL_FEE
 
-    await _step(client, third["id"], "en_route", headers)
-    await _step(client, third["id"], "arrived", headers)
+    await step_task(client, third["id"], "en_route", headers)
+    await step_task(client, third["id"], "arrived", headers)
     refused = await client.delete(f"/valet/requests/{third['id']}", headers=resident)
     assert refused.status_code == 409 and error_of(refused) == "invalid_task_transition"
     no_reason = await client.post(f"/tasks/{third['id']}/state", json={"state": "failed"}, headers=headers)

@@ -16,8 +16,18 @@ from api.state import AppState
 from billing import journal
 from core.clock import FixedClock
 from parking.models import Booking
-from sim.pilot import CENTRE, DEMO_PASSWORD, load, offset
-from tests.factories import POLICY, WALLET_KRW, auth, error_of, make_account, make_slot, make_zone
+from sim.pilot import CENTRE, load, offset
+from tests.factories import (
+    POLICY,
+    WALLET_KRW,
+    auth,
+    error_of,
+    make_account,
+    make_slot,
+    make_zone,
+    sign_in_demo,
+    step_task,
+)
 
 FEE = 3000
 
@@ -49,13 +59,6 @@ async def _valet(
     clocked = await client.post("/staff/me/clock-in", json=_at(east_m), headers=headers)
     assert clocked.status_code == 200, clocked.text
     return staff, headers
-
-
-async def _step(client: httpx.AsyncClient, task_id: str, target: str, headers: dict[str, str]) -> dict[str, object]:
-    moved = await client.post(f"/tasks/{task_id}/state", json={"state": target}, headers=headers)
-    assert moved.status_code == 200, moved.text
-    assert moved.json()["state"] == target
-    return dict(moved.json())
 
 
 async def test_a_car_is_parked_and_brought_back_by_a_valet(
@@ -98,7 +101,7 @@ async def test_a_car_is_parked_and_brought_back_by_a_valet(
     # the valet goes, takes the car, parks it: the booking is checked in and the fee captured
     clock.advance(timedelta(minutes=10))
     enterprise_before = await journal.balance(session, journal.ENTERPRISE)
-    await _step(client, task["id"], "en_route", valet_headers)
+    await step_task(client, task["id"], "en_route", valet_headers)
     moved = await client.put("/staff/me/position", json=_at(-100), headers=valet_headers)
     assert moved.status_code == 204
     coming = (await client.get(f"/tasks/{task['id']}", headers=me)).json()
@@ -106,9 +109,9 @@ async def test_a_car_is_parked_and_brought_back_by_a_valet(
     assert _time(coming["eta_origin"]) < now + timedelta(minutes=12)  # live: 100 m by scooter from where they are
     busy = await client.post("/staff/me/clock-out", headers=valet_headers)
     assert busy.status_code == 409 and error_of(busy) == "tasks_under_way"
-    await _step(client, task["id"], "arrived", valet_headers)
+    await step_task(client, task["id"], "arrived", valet_headers)
     clock.advance(timedelta(minutes=5))
-    done = await _step(client, task["id"], "done", valet_headers)
+    done = await step_task(client, task["id"], "done", valet_headers)
     assert done["fee_krw"] == FEE and len(done["receipts"]) == 4  # assigned, en_route, arrived, done
     await session.refresh(booking)
     assert booking.status == "active"
@@ -129,12 +132,12 @@ async def test_a_car_is_parked_and_brought_back_by_a_valet(
     assert fetch["kind"] == "valet_return" and fetch["staff_id"] == str(valet.id)
     again = await client.post("/valet/returns", json=back, headers=me)
     assert again.status_code == 409 and error_of(again) == "booking_not_parked"
-    await _step(client, fetch["id"], "en_route", valet_headers)
-    await _step(client, fetch["id"], "arrived", valet_headers)
+    await step_task(client, fetch["id"], "en_route", valet_headers)
+    await step_task(client, fetch["id"], "arrived", valet_headers)
     await session.refresh(booking)
     assert booking.status == "completed" and booking.charged_krw
     clock.advance(timedelta(minutes=20))
-    await _step(client, fetch["id"], "done", valet_headers)
+    await step_task(client, fetch["id"], "done", valet_headers)
     wallet = await journal.balance(session, journal.wallet(resident.id))
     assert wallet == WALLET_KRW - 2 * FEE - booking.charged_krw
 
@@ -190,11 +193,7 @@ async def test_on_the_demo_data_a_resident_gets_a_valet_who_parks_the_car(
     await load(session, clock=clock, policy=POLICY)
     await session.commit()
 
-    async def sign_in(email: str) -> dict[str, str]:
-        token = await client.post("/auth/token", data={"username": email, "password": DEMO_PASSWORD})
-        return {"Authorization": f"Bearer {token.json()['access_token']}"}
-
-    resident = await sign_in("resident@maeul.demo")
+    resident = await sign_in_demo(client, "resident")
     now = clock.now()
     request = {
         "home": _at(north_m=150),
@@ -206,13 +205,15 @@ async def test_on_the_demo_data_a_resident_gets_a_valet_who_parks_the_car(
     asked = await client.post("/valet/parking", json=request, headers=resident)
     assert asked.status_code == 201, asked.text
     task = asked.json()
-    board = (await client.get("/staff", params={"on_shift": True}, headers=await sign_in("operator@maeul.demo"))).json()
+    board = (
+        await client.get("/staff", params={"on_shift": True}, headers=await sign_in_demo(client, "operator"))
+    ).json()
     on_shift = {member["id"]: member for member in board["items"]}
     assert len(on_shift) == 2 and task["staff_id"] in on_shift
-    valet = await sign_in(f"{on_shift[task['staff_id']]['display_name'].split()[-1]}@maeul.demo")
+    valet = await sign_in_demo(client, on_shift[task["staff_id"]]["display_name"].split()[-1])
     for target in ("en_route", "arrived", "done"):
         clock.advance(timedelta(minutes=10))
-        await _step(client, task["id"], target, valet)
+        await step_task(client, task["id"], target, valet)
     booking = await session.get(Booking, task["booking_id"])
     assert booking is not None
     await session.refresh(booking)
