@@ -31,7 +31,7 @@ from pathlib import Path
 import pyvrp
 from pyvrp.stop import MaxRuntime
 
-from ops.rebalance import Times, Values, evaluate, greedy_tours, plan_tours
+from ops.rebalance import Times, Values, evaluate, greedy_tours, place_table, plan_tours
 from ops.valet import Job, Valet, ValetPlan, plan_valets
 from routing.lilim import read
 from routing.pdptw import SCALE, Search, route_distance, scaled_window, solve, vehicle_cost, violations
@@ -200,7 +200,8 @@ def rebalancing(scales: list[str], seeds: int) -> list[dict[str, object]]:
         vehicles, vans, areas, limit = REBALANCE_SCALES[name]
         for seed in range(seeds):
             fleet = scenario(seed, vehicles=vehicles, vans=vans, areas=areas)
-            greedy = greedy_tours(fleet.areas, fleet.vehicles, fleet.vans, travel, CREW_TIMES)
+            table = place_table(fleet.areas, fleet.vehicles, fleet.vans, travel)
+            greedy = greedy_tours(fleet.areas, fleet.vehicles, fleet.vans, table, CREW_TIMES)
             began = time.perf_counter()
             tours = plan_tours(
                 fleet.areas, fleet.vehicles, fleet.vans, travel, CREW_TIMES, CREW_VALUES, Search(time_limit_s=limit)

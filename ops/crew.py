@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import defaultdict
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,9 +53,10 @@ from ops.rebalance import (
     Van,
     evaluate,
     plan_tours,
+    supply,
     targets_from_history,
 )
-from ops.service import check_move, stamp, task_for, task_record
+from ops.service import check_move, stamp, task_record
 from ops.states import MOVABLE, OPEN, UNDER_WAY
 from ops.valet import travel_times
 from routing.pdptw import Infeasible, Search
@@ -122,12 +122,9 @@ class Snapshot:
     hour: int
 
     def targets(self) -> list[AreaTarget]:
-        have: dict[tuple[int, str], int] = defaultdict(int)
-        for vehicle in self.vehicles:
-            if vehicle.usable and vehicle.area is not None:
-                have[(vehicle.area, vehicle.type_code)] += 1
+        have = supply(self.vehicles)
         return [
-            AreaTarget(self.area_ids[a], self.area_names[a], type_code, target, have[(a, type_code)])
+            AreaTarget(self.area_ids[a], self.area_names[a], type_code, target, have.get((a, type_code), 0))
             for a, area in enumerate(self.areas)
             for type_code, target in sorted(area.targets.items())
         ]
@@ -238,16 +235,19 @@ async def plan(session: AsyncSession, *, rules: CrewRules, pool: Executor | None
     open_tasks = list(
         await session.scalars(select(Task).where(Task.kind.in_(CREW_KINDS), Task.state.in_(OPEN)).with_for_update())
     )
-    carried = set(
-        await session.scalars(
-            select(Task.vehicle_id).where(Task.kind == TaskKind.REBALANCE_PICKUP, Task.state == TaskState.DONE)
+    dropping = [task for task in open_tasks if task.kind == TaskKind.REBALANCE_DROPOFF]
+    picked = {  # a dropoff's own pickup: same vehicle and crew member, made by the same plan
+        tuple(row)
+        for row in await session.execute(
+            select(Task.vehicle_id, Task.staff_id, Task.assigned_at).where(
+                Task.kind == TaskKind.REBALANCE_PICKUP,
+                Task.state == TaskState.DONE,
+                Task.vehicle_id.in_([task.vehicle_id for task in dropping]),
+            )
         )
-    )
-    on_tour = {
-        task.staff_id
-        for task in open_tasks
-        if task.state in UNDER_WAY or (task.kind == TaskKind.REBALANCE_DROPOFF and task.vehicle_id in carried)
     }
+    carrying = {task.staff_id for task in dropping if (task.vehicle_id, task.staff_id, task.assigned_at) in picked}
+    on_tour = carrying | {task.staff_id for task in open_tasks if task.state in UNDER_WAY}
     kept = [task for task in open_tasks if task.staff_id in on_tour]
     for task in open_tasks:
         if task.staff_id not in on_tour:
@@ -308,16 +308,14 @@ async def plan(session: AsyncSession, *, rules: CrewRules, pool: Executor | None
 
 
 async def move(
-    session: AsyncSession, *, actor: Actor, task_id: uuid.UUID, target: TaskState, reason: str | None, now: datetime
+    session: AsyncSession, *, actor: Actor, task: Task, target: TaskState, reason: str | None, now: datetime
 ) -> Task:
-    """A crew member's step on a crew task (or an operator failing it); a task done is its MDS event."""
-    task = await task_for(session, actor=actor, task_id=task_id, lock=True)
+    """A crew member's step on a crew task (or an operator failing it); `task` read with a row lock
+    (`ops.service.task_for`). A task done is its MDS event."""
     if target == TaskState.CANCELLED:
         raise InvalidInput("crew tasks are cancelled by re-planning, not by hand")
-    await check_move(session, actor=actor, task=task, target=target)
+    await check_move(session, actor=actor, task=task, target=target, reason=reason)
     if target == TaskState.FAILED:
-        if not reason:
-            raise InvalidInput("say why the task failed (reason)")
         task.failure_reason = reason
         if task.kind == TaskKind.REBALANCE_PICKUP:  # the vehicle was not taken: its dropoff cannot happen
             for dropoff in await session.scalars(
@@ -335,9 +333,7 @@ async def move(
         if task.kind == TaskKind.REBALANCE_PICKUP:
             await fleet.staff_action(session, task.vehicle_id, "rebalance", now=now)
         elif task.kind == TaskKind.REBALANCE_DROPOFF:
-            [(lon, lat)] = (
-                await session.execute(select(longitude(Task.origin), latitude(Task.origin)).where(Task.id == task.id))
-            ).all()
+            lon, lat = (await repository.places_of(session, [task.id]))[task.id].origin
             await fleet.deploy(session, task.vehicle_id, lon=lon, lat=lat, now=now)
         else:
             await fleet.staff_action(session, task.vehicle_id, "charged", now=now)

@@ -185,6 +185,15 @@ def surplus_vehicles(areas: Sequence[Area], vehicles: Sequence[FleetVehicle]) ->
     return sorted(chosen)
 
 
+def place_table(
+    areas: Sequence[Area], vehicles: Sequence[FleetVehicle], vans: Sequence[Van], travel: TravelTimes
+) -> np.ndarray:
+    """Van seconds between every place of a rebalancing problem: the vans' starts, then the areas, then the vehicles.
+    One travel table serves the greedy crew and the model (with an OSRM server, one request)."""
+    points = [*(van.at for van in vans), *(area.at for area in areas), *(vehicle.at for vehicle in vehicles)]
+    return np.asarray(travel.table(points, Mode.VAN).seconds, dtype=float).reshape(len(points), len(points))
+
+
 @dataclass(frozen=True, slots=True)
 class _Model:
     problem: Problem
@@ -197,13 +206,15 @@ def rebalance_problem(
     areas: Sequence[Area],
     vehicles: Sequence[FleetVehicle],
     vans: Sequence[Van],
-    travel: TravelTimes,
+    table: np.ndarray,
     times: Times,
     values: Values,
     start: Tours | None = None,
 ) -> _Model:
-    """Node 0: the free end; nodes 1..V: the vans' starts; then the task nodes (see `what`). The moves and swaps of
-    `start` (a heuristic's tours) are always among the candidates, and come back as `initial` routes."""
+    """Node 0: the free end; nodes 1..V: the vans' starts; then the task nodes (see `what`). `table`: the problem's
+    `place_table`. The moves and swaps of `start` (a heuristic's tours) are always among the candidates, and come
+    back as `initial` routes."""
+    area_place, vehicle_place = len(vans), len(vans) + len(areas)  # rows of `table`
     short = {place: need for place, need in shortfalls(areas, vehicles).items() if need > 0}
     index = {vehicle.vehicle_id: i for i, vehicle in enumerate(vehicles)}
     given = [step for route in (start.routes if start else ()) for step in route]
@@ -211,53 +222,52 @@ def rebalance_problem(
     given_swaps = {index[s.vehicle_id] for s in given if s.action == Action.SWAP}
 
     surplus = surplus_vehicles(areas, vehicles)
-    reach = travel.table([*(area.at for area in areas), *(vehicles[i].at for i in surplus)], Mode.VAN).seconds
     options: dict[int, list[int]] = {}  # surplus vehicle -> the short areas of its type, nearest first
-    for k, i in enumerate(surplus):
+    for i in surplus:
         found = [a for (a, t) in short if t == vehicles[i].type_code and a != vehicles[i].area]
-        options[i] = sorted(found, key=lambda a: reach[len(areas) + k][a])[:ALTERNATIVES]
+        options[i] = sorted(found, key=lambda a: table[vehicle_place + i, area_place + a])[:ALTERNATIVES]
     for i, a in given_moves:
         options[i] = [*options.get(i, []), *([a] if a not in options.get(i, []) else [])]
     most_moves = int(sum(van.available_s for van in vans) / max(times.pickup_s + times.dropoff_s, 1.0))
     chosen = {i for i, _ in given_moves}  # per type, the surplus nearest to where the type is short, a few per unit
     for type_code in {vehicles[i].type_code for i in surplus}:
-        mine = [k for k, i in enumerate(surplus) if vehicles[i].type_code == type_code and options[i]]
-        mine.sort(key=lambda k: reach[len(areas) + k][options[surplus[k]][0]])
+        mine = [i for i in surplus if vehicles[i].type_code == type_code and options[i]]
+        mine.sort(key=lambda i: table[vehicle_place + i, area_place + options[i][0]])
         need = min(sum(units for (_, t), units in short.items() if t == type_code), most_moves)
-        chosen.update(surplus[k] for k in mine[: CANDIDATES_PER_UNIT * need])
+        chosen.update(mine[: CANDIDATES_PER_UNIT * need])
     flat = [i for i, vehicle in enumerate(vehicles) if vehicle.flat]  # where a type is short first, flattest next
     flat.sort(key=lambda i: ((vehicles[i].area, vehicles[i].type_code) not in short, vehicles[i].battery_pct))
     swapped = given_swaps | set(flat[: CANDIDATES_PER_UNIT * sum(van.batteries for van in vans)])
 
     first = 1 + len(vans)
     what: list[tuple[Action, int, int | None]] = []
-    points = [van.at for van in vans]
+    places = list(range(len(vans)))  # per node after the free end: its row of `table`
     pairs: list[Pair] = []
     node_of: dict[tuple[Action, int, int | None], int] = {}
     moves: dict[int, list[int]] = defaultdict(list)  # vehicle -> its pickup nodes
     into: dict[tuple[int, str], list[int]] = defaultdict(list)  # short place -> nodes that fill it
 
-    def add(action: Action, i: int, area: int | None, key_area: int | None, at: Point) -> int:
+    def add(action: Action, i: int, area: int | None, key_area: int | None, place: int) -> int:
         node = first + len(what)
         what.append((action, i, area))
-        points.append(at)
+        places.append(place)
         node_of[(action, i, key_area)] = node
         return node
 
     for i in sorted(chosen):
         vehicle = vehicles[i]
         for a in options[i]:
-            pickup = add(Action.PICKUP, i, vehicle.area, a, vehicle.at)
-            dropoff = add(Action.DROPOFF, i, a, a, areas[a].at)
+            pickup = add(Action.PICKUP, i, vehicle.area, a, vehicle_place + i)
+            dropoff = add(Action.DROPOFF, i, a, a, area_place + a)
             pairs.append(Pair(pickup, dropoff))
             moves[i].append(pickup)
             into[(a, vehicle.type_code)].append(dropoff)
     swaps = []  # per flat vehicle: a swap, and where its type is short a second way to make it that fills the gap
     for i in sorted(swapped):
         vehicle = vehicles[i]
-        ways = [add(Action.SWAP, i, vehicle.area, None, vehicle.at)]
+        ways = [add(Action.SWAP, i, vehicle.area, None, vehicle_place + i)]
         if vehicle.area is not None and (vehicle.area, vehicle.type_code) in short:
-            ways.append(add(Action.SWAP, i, vehicle.area, vehicle.area, vehicle.at))
+            ways.append(add(Action.SWAP, i, vehicle.area, vehicle.area, vehicle_place + i))
             into[(vehicle.area, vehicle.type_code)].append(ways[-1])
         swaps.append(tuple(ways))
 
@@ -268,7 +278,7 @@ def rebalance_problem(
         demand = load if action == Action.PICKUP else -load if action == Action.DROPOFF else 0
         nodes.append(Node(0, horizon, times.of(action), demand, uses=int(action == Action.SWAP)))
     seconds = np.zeros((len(nodes), len(nodes)))
-    seconds[1:, 1:] = travel.table(points, Mode.VAN).seconds
+    seconds[1:, 1:] = table[np.ix_(places, places)]
     seconds[:, 0] = 0.0  # the free end
     # crew time: the way to the next stop plus the time spent at the stop it leaves (nothing once the tour is over)
     cost = seconds + np.asarray([node.service for node in nodes])[:, None]
@@ -323,8 +333,9 @@ def plan_tours(
     began = time.perf_counter()
     if not vans:
         return Tours((), 0.0)
-    greedy = greedy_tours(areas, vehicles, vans, travel, times)
-    model = rebalance_problem(areas, vehicles, vans, travel, times, values, start=greedy)
+    table = place_table(areas, vehicles, vans, travel)
+    greedy = greedy_tours(areas, vehicles, vans, table, times)
+    model = rebalance_problem(areas, vehicles, vans, table, times, values, start=greedy)
     if len(model.problem.nodes) == model.first:
         return Tours(tuple(() for _ in vans), time.perf_counter() - began)
     plan = solve(model.problem, search, initial=model.initial)
@@ -367,17 +378,18 @@ def greedy_tours(
     areas: Sequence[Area],
     vehicles: Sequence[FleetVehicle],
     vans: Sequence[Van],
-    travel: TravelTimes,
+    seconds: np.ndarray,
     times: Times,
 ) -> Tours:
     """The nearest-first crew: the van free earliest does the nearest useful thing it still has time for: swap a
     flat vehicle, drop what it carries where it was meant to go, or take a surplus vehicle of a type still short
-    somewhere, reserving a unit of the nearest short area for it (and keeping time to get there)."""
+    somewhere, reserving a unit of the nearest short area for it (and keeping time to get there). `seconds`: the
+    problem's `place_table`."""
     began = time.perf_counter()
     short = {place: need for place, need in shortfalls(areas, vehicles).items() if need > 0}
     free = set(surplus_vehicles(areas, vehicles))
     flat = {i for i, vehicle in enumerate(vehicles) if vehicle.flat}
-    table = travel.table([van.at for van in vans] + [a.at for a in areas] + [v.at for v in vehicles], Mode.VAN).seconds
+    table = seconds.tolist()  # plain lists: the loop below reads single entries, many times
     area_node, vehicle_node = len(vans), len(vans) + len(areas)
     crews = [_Crew(here=v, batteries=van.batteries) for v, van in enumerate(vans)]
     active = set(range(len(vans)))
@@ -402,8 +414,8 @@ def greedy_tours(
             reserved = None
             goals = [goal for vehicle, goal in crew.carrying.items() if vehicle != i]  # left to drop afterwards
             if action == Action.PICKUP:  # the nearest area still short of its type
-                places = [b for (b, t) in short if t == vehicles[i].type_code]
-                reserved = min(places, key=lambda b: table[node][area_node + b])
+                short_of_type = [b for (b, t) in short if t == vehicles[i].type_code]
+                reserved = min(short_of_type, key=lambda b: table[node][area_node + b])
                 goals.append(reserved)
             finish = crew.clock + way + times.of(action) + _drops_s(table, node, area_node, goals, times.dropoff_s)
             if finish > van.available_s - ROUNDING_MARGIN_S:  # it must still be able to drop all it carries

@@ -21,7 +21,7 @@ from accounts.service import create_account
 from billing import journal
 from billing.statements import month_bounds
 from core.db import EXCLUSION_VIOLATION
-from core.errors import Forbidden
+from core.errors import Forbidden, InvalidInput
 from geo.spatial import geography_point
 from ledger import log as ledger
 from ops import repository
@@ -309,9 +309,11 @@ def refuse(task: Task, action: str, allowed: Sequence[TaskState]) -> None:
         )
 
 
-async def check_move(session: AsyncSession, *, actor: Actor, task: Task, target: TaskState) -> None:
+async def check_move(
+    session: AsyncSession, *, actor: Actor, task: Task, target: TaskState, reason: str | None = None
+) -> None:
     """May `actor` move `task` to `target`? Its staff member moves it forward (one task under way at a time);
-    operators may also fail it; cancelling is the requester's or an operator's (`cancel`)."""
+    operators may also fail it, saying why (`reason`); cancelling is the requester's or an operator's (`cancel`)."""
     if target == TaskState.CANCELLED:
         refuse(task, "cancel", CANCELLABLE)
         return
@@ -329,6 +331,8 @@ async def check_move(session: AsyncSession, *, actor: Actor, task: Task, target:
                 "one task under way at a time: finish the current one first",
                 extra={"state": task.state, "task_ids": [str(t.id) for t in busy]},
             )
+    if target == TaskState.FAILED and not reason:
+        raise InvalidInput("say why the task failed (reason)")
 
 
 def task_record(task: Task, *, now: datetime) -> ledger.Record:

@@ -470,22 +470,20 @@ async def move(
     session: AsyncSession,
     *,
     actor: Actor,
-    task_id: uuid.UUID,
+    task: Task,
     target: TaskState,
     reason: str | None,
     rules: ValetRules,
     policy: BookingPolicy,
     now: datetime,
 ) -> Task:
-    """A staff member's step on a valet task (or an operator failing it). Taking a parked car checks its booking
-    out; parking a car checks its booking in; delivering captures the fee; failing releases it."""
-    task = await task_for(session, actor=actor, task_id=task_id, lock=True)
+    """A staff member's step on a valet task (or an operator failing it); `task` read with a row lock
+    (`ops.service.task_for`). Taking a parked car checks its booking out; parking a car checks its booking in;
+    delivering captures the fee; failing releases it."""
     if target == TaskState.CANCELLED:
         raise InvalidInput("cancel with DELETE on the request")
-    await check_move(session, actor=actor, task=task, target=target)
+    await check_move(session, actor=actor, task=task, target=target, reason=reason)
     if target == TaskState.FAILED:
-        if not reason:
-            raise InvalidInput("say why the task failed (reason)")
         task.failure_reason = reason
         await _settle(session, task, 0, now=now)
     elif target == TaskState.ARRIVED and task.kind == TaskKind.VALET_RETURN and task.booking_id is not None:

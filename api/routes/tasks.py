@@ -130,16 +130,16 @@ async def move_task(
     `battery_charged`; a vehicle the state machine refuses it for (a rider took it) is 409
     `invalid_vehicle_transition`, and the crew member fails the task; failing a pickup cancels its dropoff."""
     target = TaskState(body.state)
-    task = await service.task_for(session, actor=actor, task_id=task_id)
+    task = await service.task_for(session, actor=actor, task_id=task_id, lock=True)
     if task.kind in crew.CREW_KINDS:
-        task = await crew.move(session, actor=actor, task_id=task_id, target=target, reason=body.reason, now=now)
+        task = await crew.move(session, actor=actor, task=task, target=target, reason=body.reason, now=now)
         out = await task_detail(state, session, task, now=now)
         await commit_and_sync(state, session, [task.vehicle_id] if task.vehicle_id else [])
         return out
     task = await valet.move(
         session,
         actor=actor,
-        task_id=task_id,
+        task=task,
         target=target,
         reason=body.reason,
         rules=state.valet,

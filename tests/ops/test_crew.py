@@ -127,12 +127,18 @@ async def test_a_crew_tour_is_planned_and_done_with_its_mds_events(
     await step_task(client, first["id"], "en_route", crew)
     again = (await client.post("/rebalancing/plan", headers=operator)).json()  # a tour under way is kept
     assert again["crew_on_tour"] == 1 and again["crew_planned"] == 0 and again["tasks"] == []
+    carried_checked = False
     for task in tasks:
         for target in ("en_route", "arrived", "done"):
             if task is first and target == "en_route":
                 continue
             clock.advance(timedelta(seconds=20))
             await step_task(client, task["id"], target, crew)
+        if task["kind"] == "rebalance_pickup" and not carried_checked:  # nothing under way, a vehicle on board
+            kept = (await client.post("/rebalancing/plan", headers=operator)).json()
+            assert kept["crew_on_tour"] == 1 and kept["tasks"] == []
+            carried_checked = True
+    assert carried_checked
     for task in tasks:
         events = (await client.get(f"/vehicles/{task['vehicle_id']}/events", headers=operator)).json()["items"]
         types = [event["event_types"][0] for event in events]

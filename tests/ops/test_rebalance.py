@@ -9,7 +9,19 @@ from collections import defaultdict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ops.rebalance import Action, Score, Times, Tours, Values, evaluate, greedy_tours, plan_tours, shortfalls, space
+from ops.rebalance import (
+    Action,
+    Score,
+    Times,
+    Tours,
+    Values,
+    evaluate,
+    greedy_tours,
+    place_table,
+    plan_tours,
+    shortfalls,
+    space,
+)
 from routing.pdptw import Search
 from routing.travel import Mode, StraightLine
 from sim.rebalancing import Scenario, scenario
@@ -84,7 +96,9 @@ def test_every_tour_keeps_every_rule_and_is_no_worse_than_the_greedy_crew(
         van_batteries=batteries,
         tour_s=tour_s,
     )
-    greedy = greedy_tours(fleet.areas, fleet.vehicles, fleet.vans, TRAVEL, TIMES)
+    greedy = greedy_tours(
+        fleet.areas, fleet.vehicles, fleet.vans, place_table(fleet.areas, fleet.vehicles, fleet.vans, TRAVEL), TIMES
+    )
     _check(fleet, greedy)
     tours = plan_tours(fleet.areas, fleet.vehicles, fleet.vans, TRAVEL, TIMES, VALUES, Search(time_limit_s=0.3))
     _check(fleet, tours)
