@@ -52,7 +52,6 @@ class Search:
     time_limit_s: float = 2.0
     large_neighbourhoods: bool = True
     improve: bool = True  # False: stop at the first solution (cheapest insertion alone, a baseline)
-    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"  # an OR-Tools FirstSolutionStrategy name
 
 
 class Infeasible(Exception):
@@ -144,7 +143,7 @@ def solve(problem: Problem, search: Search = Search(), initial: Sequence[Sequenc
             solver.Add(clock.CumulVar(delivery) - clock.CumulVar(pickup) <= longest + slack)
 
     parameters = pywrapcp.DefaultRoutingSearchParameters()
-    parameters.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, search.first_solution)
+    parameters.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
     parameters.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     parameters.time_limit.FromMilliseconds(max(1, round(search.time_limit_s * 1000)))
     if not search.improve:
