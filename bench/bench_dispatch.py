@@ -31,8 +31,9 @@ from pathlib import Path
 import pyvrp
 from pyvrp.stop import MaxRuntime
 
+from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, plan_carriers
 from ops.rebalance import Times, Values, evaluate, greedy_tours, place_table, plan_tours
-from ops.valet import Job, Valet, ValetPlan, plan_valets
+from ops.valet import LEGS
 from routing.lilim import read
 from routing.pdptw import SCALE, Search, route_distance, scaled_window, solve, vehicle_cost, violations
 from routing.travel import Mode, Point, StraightLine
@@ -136,7 +137,7 @@ def valet_day(seed: int, *, valets: int = 6, requests: int = 40, time_limit_s: f
     def place() -> Point:
         return Point(*offset(*CENTRE, east_m=rng.uniform(-1200, 1200), north_m=rng.uniform(-1200, 1200)))
 
-    staff = [Valet(uuid.UUID(int=v), place(), available_s=4 * 3600.0) for v in range(valets)]
+    staff = [Carrier(uuid.UUID(int=v), place(), available_s=4 * 3600.0) for v in range(valets)]
     travel = StraightLine()
     accepted: list[Job] = []
     seconds, metres = [], {}
@@ -151,12 +152,12 @@ def valet_day(seed: int, *, valets: int = 6, requests: int = 40, time_limit_s: f
             penalty=1e5,
         )
         began = time.perf_counter()
-        plan = plan_valets(staff, [*accepted, job], travel, 180.0, Search(time_limit_s=time_limit_s))
+        plan = plan_carriers(Fleet(staff, [*accepted, job], travel, LEGS, 180.0, 1), Search(time_limit_s=time_limit_s))
         seconds.append(time.perf_counter() - began)
-        if job.task_id not in plan.unserved:
+        if job.job_id not in plan.unserved:
             accepted.append(dataclasses.replace(job, penalty=1e6))
     for name, search in (("reoptimised", Search(time_limit_s)), ("insertion", Search(time_limit_s, improve=False))):
-        final = plan_valets(staff, accepted, travel, 180.0, search)
+        final = plan_carriers(Fleet(staff, accepted, travel, LEGS, 180.0, 1), search)
         metres[name] = round(_valet_metres(staff, accepted, final, travel))
     ordered = sorted(seconds)
     return {
@@ -172,13 +173,13 @@ def valet_day(seed: int, *, valets: int = 6, requests: int = 40, time_limit_s: f
     }
 
 
-def _valet_metres(staff: list[Valet], jobs: list[Job], plan: ValetPlan, travel: StraightLine) -> float:
-    by_id = {job.task_id: job for job in jobs}
+def _valet_metres(staff: list[Carrier], jobs: list[Job], plan: CarrierPlan, travel: StraightLine) -> float:
+    by_id = {job.job_id: job for job in jobs}
     total = 0.0
     for valet, route in zip(staff, plan.routes, strict=True):
         here = valet.at
         for stop in route:
-            there = by_id[stop.task_id].destination if stop.at_destination else by_id[stop.task_id].origin
+            there = by_id[stop.job_id].destination if stop.at_destination else by_id[stop.job_id].origin
             total += travel.table([here, there], Mode.CAR).metres[0][1]
             here = there
     return total

@@ -154,7 +154,7 @@ async def replan_valets(ctx: dict[str, Any]) -> dict[str, int]:
         await session.commit()
     outcome = {
         "valets": len(planned.routes),
-        "planned": len({stop.task_id for route in planned.routes for stop in route}),
+        "planned": len({stop.job_id for route in planned.routes for stop in route}),
         "unassigned": len(planned.unserved),
     }
     if outcome["planned"] or outcome["unassigned"]:

@@ -61,6 +61,8 @@ SKILL_OF = {
     TaskKind.REBALANCE_PICKUP: Skill.CREW,
     TaskKind.REBALANCE_DROPOFF: Skill.CREW,
     TaskKind.BATTERY_SWAP: Skill.CREW,
+    TaskKind.RIDE_PICKUP: Skill.DRIVER,
+    TaskKind.RIDE_DROPOFF: Skill.DRIVER,
 }
 
 
@@ -115,6 +117,7 @@ class Task(IdMixin, CreatedAtMixin, Base):
             "(state = 'unassigned') = (staff_id IS NULL) OR state IN ('done', 'failed', 'cancelled')", name="staff"
         ),
         CheckConstraint("fee_krw IS NULL OR fee_krw >= 0", name="fee"),
+        CheckConstraint("passengers IS NULL OR passengers > 0", name="passengers"),
         Index(
             "ix_tasks_open",
             "state",
@@ -140,6 +143,8 @@ class Task(IdMixin, CreatedAtMixin, Base):
     vehicle_plate: Mapped[str | None] = mapped_column(String(16))
     vehicle_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("vehicles.id"), index=True)  # a crew task's
     geofence_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("geofences.id"))  # the area it is taken to
+    leg_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tasks.id"), index=True)  # a second leg's first
+    passengers: Mapped[int | None] = mapped_column(Integer)  # a ride's party
     hold_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payment_holds.id"))
     fee_krw: Mapped[int | None] = mapped_column(BigInteger)  # what the requester was finally charged
     state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

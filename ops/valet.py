@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +41,7 @@ from core.settings import Settings
 from geo.spatial import geography_point
 from ledger import log as ledger
 from ops import repository
+from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, Legs, plan_carriers
 from ops.errors import BookingNotParked, NoStaffAvailable, TaskNotFound
 from ops.models import Skill, Task, TaskKind, TaskState
 from ops.service import check_move, names_of, reassign_check, refuse, release, stamp, task_for, task_record
@@ -50,9 +50,8 @@ from parking import allocation
 from parking import service as parking
 from parking.models import BookingStatus, SlotSize
 from parking.policy import BookingPolicy
-from routing.pdptw import Infeasible, Search, solve
+from routing.pdptw import Infeasible, Search
 from routing.travel import Mode, OsrmTable, Point, StraightLine, TravelTimes
-from routing.types import Node, Pair, Problem, Vehicle
 
 VALET_KINDS = (TaskKind.VALET_PICKUP, TaskKind.VALET_RETURN)
 ACCEPTED_PENALTY_M = 1_000_000.0
@@ -60,6 +59,12 @@ NEW_PENALTY_M = 100_000.0
 PLANNING_LOCK = 0x6D6175_01  # one valet plan at a time (a transaction-level advisory lock)
 FEE_SHARES = {journal.ENTERPRISE: 10_000}
 HOLD_AFTER = timedelta(days=1)  # a fee hold outlives the task's last window by this
+LEGS = Legs(empty=Mode.SCOOTER, loaded=Mode.CAR)  # a valet rides a shared e-scooter to a car, then drives it
+
+
+def seconds_from(now: datetime, at: datetime | None, default: float) -> float:
+    """A time as seconds from now in a plan (never before now); `default` when there is none."""
+    return default if at is None else max(0.0, (at - now).total_seconds())
 
 
 def travel_times(settings: Settings) -> TravelTimes:
@@ -90,141 +95,12 @@ class ValetRules:
         )
 
 
-# ---------------------------------------------------------------- the pure planning problem
-
-
-@dataclass(frozen=True, slots=True)
-class Valet:
-    staff_id: uuid.UUID
-    at: Point
-    available_s: float | None  # seconds left in the shift; None: no limit (finishing a task under way)
-    first: uuid.UUID | None = None  # the task it is on the way to
-    carrying: uuid.UUID | None = None  # the task whose car it has
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    task_id: uuid.UUID
-    origin: Point
-    destination: Point
-    origin_window: tuple[float, float]  # seconds from now
-    destination_window: tuple[float, float]
-    penalty: float | None  # None: must be served (under way)
-    valet: int | None = None  # index into the valets: assigned by hand
-
-
-@dataclass(frozen=True, slots=True)
-class Stop:
-    task_id: uuid.UUID
-    at_destination: bool
-    at_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class ValetPlan:
-    routes: tuple[tuple[Stop, ...], ...]  # per valet, in order
-    unserved: frozenset[uuid.UUID]
-    solve_s: float
-
-
-def valet_problem(
-    valets: Sequence[Valet], jobs: Sequence[Job], travel: TravelTimes, handover_s: float
-) -> tuple[Problem, list[tuple[uuid.UUID, bool]]]:
-    """The routing problem, and what each node is (task, at its destination); node 0 is the free end, nodes 1..V
-    the valets' starts."""
-    carried = {valet.carrying for valet in valets if valet.carrying is not None}
-    points = [valet.at for valet in valets]
-    what: list[tuple[uuid.UUID, bool]] = []
-    for job in jobs:
-        if job.task_id not in carried:
-            points.append(job.origin)
-            what.append((job.task_id, False))
-        points.append(job.destination)
-        what.append((job.task_id, True))
-    scooter = travel.table(points, Mode.SCOOTER)
-    car = travel.table(points, Mode.CAR)
-    size = len(points) + 1
-    starts = len(valets)
-    driving = [False] * size  # leaving a pickup (or their start with a car in hand), the valet drives the car
-    for v, valet in enumerate(valets):
-        driving[1 + v] = valet.carrying is not None
-    for k, (_, at_destination) in enumerate(what):
-        driving[1 + starts + k] = not at_destination
-
-    def matrix(field: str) -> list[list[float]]:
-        rows = [[0.0] * size for _ in range(size)]
-        for a in range(1, size):
-            table = getattr(car if driving[a] else scooter, field)
-            for b in range(1, size):
-                rows[a][b] = table[a - 1][b - 1]
-        return rows
-
-    node_of = {(task_id, at_destination): 1 + starts + k for k, (task_id, at_destination) in enumerate(what)}
-    windows = [job.origin_window for job in jobs] + [job.destination_window for job in jobs]
-    limits = [valet.available_s for valet in valets if valet.available_s is not None]
-    horizon = max([*limits, *(hi for _, hi in windows), 1.0])
-    nodes = [Node(0, horizon)] + [Node(0, 0) for _ in valets] + [Node(0, horizon)] * len(what)
-    pairs = []
-    for job in jobs:
-        delivery = node_of[(job.task_id, True)]
-        nodes[delivery] = Node(*job.destination_window, handover_s, -1)
-        if job.task_id in carried:
-            continue
-        pickup = node_of[(job.task_id, False)]
-        nodes[pickup] = Node(*job.origin_window, handover_s, 1)
-        pairs.append(Pair(pickup, delivery, penalty=job.penalty, vehicle=job.valet))
-    fleet = [
-        Vehicle(
-            start=1 + v,
-            end=0,
-            first=(node_of[(valet.first, False)],) if valet.first is not None else (),
-            on_board=(node_of[(valet.carrying, True)],) if valet.carrying is not None else (),
-            max_duration=valet.available_s,
-        )
-        for v, valet in enumerate(valets)
-    ]
-    problem = Problem(
-        nodes=nodes,
-        pairs=pairs,
-        distance=matrix("metres"),
-        time=matrix("seconds"),
-        vehicles=len(valets),
-        capacity=1,
-        fleet=fleet,
-        fewest_vehicles_first=False,
-    )
-    return problem, what
-
-
-def plan_valets(
-    valets: Sequence[Valet], jobs: Sequence[Job], travel: TravelTimes, handover_s: float, search: Search
-) -> ValetPlan:
-    """Pure and picklable: runs in the solver pool. Raises `Infeasible` when no plan is found in time."""
-    if not jobs:
-        return ValetPlan(tuple(() for _ in valets), frozenset(), 0.0)
-    if not valets:
-        return ValetPlan((), frozenset(job.task_id for job in jobs), 0.0)
-    problem, what = valet_problem(valets, jobs, travel, handover_s)
-    plan = solve(problem, search)
-    first = 1 + len(valets)
-    routes = tuple(
-        tuple(Stop(*what[node - first], at) for node, at in zip(route, times, strict=True))
-        for route, times in zip(plan.routes, plan.times, strict=True)
-    )
-    served = {stop.task_id for route in routes for stop in route}
-    return ValetPlan(routes, frozenset(job.task_id for job in jobs) - served, plan.solve_s)
-
-
 # ---------------------------------------------------------------- requests and planning
-
-
-def _seconds(at: datetime | None, now: datetime, default: float) -> float:
-    return default if at is None else max(0.0, (at - now).total_seconds())
 
 
 async def plan(
     session: AsyncSession, *, rules: ValetRules, pool: Executor | None, now: datetime, insist: Task | None = None
-) -> ValetPlan:
+) -> CarrierPlan:
     """Re-plan every open valet task over the valets on shift, now. `insist`: the task this planning is for (a new
     request, or one assigned by hand): if the plan cannot serve it, `NoStaffAvailable` is raised."""
     await session.execute(select(func.pg_advisory_xact_lock(PLANNING_LOCK)))
@@ -244,12 +120,12 @@ async def plan(
     for member in staff:
         busy = under_way.get(member.staff_id)
         valets.append(
-            Valet(
+            Carrier(
                 staff_id=member.staff_id,
                 at=Point(member.lon, member.lat),
                 available_s=None if busy else max(0.0, (member.shift_end - now).total_seconds()),
-                first=busy.id if busy is not None and busy.state == TaskState.EN_ROUTE else None,
-                carrying=busy.id if busy is not None and busy.state == TaskState.ARRIVED else None,
+                first=((busy.id, False),) if busy is not None and busy.state == TaskState.EN_ROUTE else (),
+                on_board=(busy.id,) if busy is not None and busy.state == TaskState.ARRIVED else (),
             )
         )
     far = 7 * 24 * 3600.0
@@ -262,27 +138,27 @@ async def plan(
         relaxed = task.state in UNDER_WAY
         jobs.append(
             Job(
-                task_id=task.id,
+                job_id=task.id,
                 origin=Point(*where.origin),
                 destination=Point(*where.destination),
                 origin_window=(0.0, far)
                 if relaxed
-                else (_seconds(task.origin_from, now, 0.0), _seconds(task.origin_by, now, far)),
+                else (seconds_from(now, task.origin_from, 0.0), seconds_from(now, task.origin_by, far)),
                 destination_window=(0.0, far)
                 if relaxed
-                else (_seconds(task.destination_from, now, 0.0), _seconds(task.destination_by, now, far)),
+                else (seconds_from(now, task.destination_from, 0.0), seconds_from(now, task.destination_by, far)),
                 penalty=None if relaxed else NEW_PENALTY_M if task is insist else ACCEPTED_PENALTY_M,
-                valet=index.get(task.staff_id) if task.pinned and task.staff_id is not None else None,
+                carrier=index.get(task.staff_id) if task.pinned and task.staff_id is not None else None,
             )
         )
-    search = Search(time_limit_s=rules.time_limit_s)
-    run = partial(plan_valets, valets, jobs, rules.travel, rules.handover.total_seconds(), search)
+    fleet = Fleet(valets, jobs, rules.travel, LEGS, rules.handover.total_seconds(), capacity=1)
+    run = partial(plan_carriers, fleet, Search(time_limit_s=rules.time_limit_s))
     try:
         result = run() if pool is None else await asyncio.get_running_loop().run_in_executor(pool, run)
     except Infeasible as error:  # nothing found in time: the plan in force stays
         if insist is not None:
             raise NoStaffAvailable(f"no plan was found in {rules.time_limit_s:g} s; try again") from error
-        return ValetPlan(tuple(() for _ in valets), frozenset(), rules.time_limit_s)
+        return CarrierPlan(tuple(() for _ in valets), frozenset(), rules.time_limit_s)
     by_id = {task.id: task for task in tasks}
     if insist is not None and insist.id in result.unserved:
         raise NoStaffAvailable(
@@ -292,7 +168,7 @@ async def plan(
     for valet, route in zip(valets, result.routes, strict=True):
         sequence = 0
         for stop in route:
-            task = by_id[stop.task_id]
+            task = by_id[stop.job_id]
             at = now + timedelta(seconds=stop.at_s)
             if stop.at_destination:
                 task.eta_destination = at

@@ -270,10 +270,18 @@ def violations(problem: Problem, plan: Plan, *, tolerance: float = 1e-6) -> list
         if route:
             if plan.times:  # a plan with times has them for every route; a missing one is reported, not guessed
                 when: Sequence[float] = plan.times[r] if r < len(plan.times) else ()
+                problems += _route_violations(problem, r, vehicle, route, when, tolerance)
             else:
-                when = earliest_schedule(problem, vehicle, route)
-            problems += _route_violations(problem, r, vehicle, route, when, tolerance)
+                problems += route_violations(problem, r, vehicle, route, tolerance=tolerance)
     return problems
+
+
+def route_violations(
+    problem: Problem, r: int, vehicle: Vehicle, route: tuple[int, ...], *, tolerance: float = 1e-6
+) -> list[str]:
+    """How one route (vehicle `r`'s) breaks the problem on its earliest schedule: windows, capacity, supply, ride
+    times, duration, its end."""
+    return _route_violations(problem, r, vehicle, route, earliest_schedule(problem, vehicle, route), tolerance)
 
 
 def earliest_schedule(problem: Problem, vehicle: Vehicle, route: tuple[int, ...]) -> tuple[float, ...]:

@@ -27,6 +27,7 @@ from api.schemas import (
 from api.state import AppState
 from ledger import log as ledger
 from ops import crew, repository, service, valet
+from ops.dispatch import CarrierPlan
 from ops.models import Task, TaskState
 from ops.states import OPEN
 from routing.travel import Point
@@ -79,7 +80,7 @@ async def task_detail(state: AppState, session: AsyncSession, task: Task, *, now
     )
 
 
-async def replan_after(state: AppState, session: AsyncSession, *, now: datetime) -> valet.ValetPlan:
+async def replan_after(state: AppState, session: AsyncSession, *, now: datetime) -> CarrierPlan:
     """Commit a change to who is on shift, then re-plan the open valet tasks around it in a second unit of work:
     the change stands even if planning fails (the next plan catches up)."""
     await session.commit()
@@ -174,7 +175,7 @@ async def replan(actor: Operator, state: StateDep, session: SessionDep, now: Now
     planned = await replan_after(state, session, now=now)
     return PlanOut(
         valets_on_shift=len(planned.routes),
-        planned=len({stop.task_id for route in planned.routes for stop in route}),
+        planned=len({stop.job_id for route in planned.routes for stop in route}),
         unassigned_task_ids=sorted(planned.unserved),
         solve_ms=round(planned.solve_s * 1000),
     )
