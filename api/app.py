@@ -23,6 +23,7 @@ from api.routes import (
     pricing,
     rebalancing,
     rides,
+    shuttle,
     slots,
     staff,
     tasks,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         tasks,
         rebalancing,
         valet,
+        shuttle,
     ):
         app.include_router(module.router)
     app.include_router(feeds.gbfs)

@@ -637,6 +637,8 @@ class TaskOut(BaseModel):
     vehicle_plate: str | None
     vehicle_id: uuid.UUID | None = Field(description="the fleet vehicle a crew task moves or swaps")
     geofence_id: uuid.UUID | None = Field(description="the parking area a rebalanced vehicle is taken to")
+    leg_of: uuid.UUID | None = Field(description="a second leg's first task (a ride's drop-off: its pickup)")
+    passengers: int | None = Field(description="a pick-up ride's party")
     fee_krw: int | None = Field(description="what the requester was finally charged")
     failure_reason: str | None
     created_at: datetime
@@ -661,9 +663,9 @@ class AssignIn(Strict):
 
 
 class PlanOut(BaseModel):
-    valets_on_shift: int
-    planned: int = Field(description="open valet tasks in someone's route")
-    unassigned_task_ids: list[uuid.UUID] = Field(description="tasks no valet on shift can do in their windows")
+    staff_on_shift: int = Field(description="valets, or van drivers, on shift")
+    planned: int = Field(description="open requests in someone's route")
+    unassigned_task_ids: list[uuid.UUID] = Field(description="requests no one on shift can do in their windows")
     solve_ms: int
 
 
@@ -701,6 +703,30 @@ class ValetParkingIn(Strict):
     park_until: Instant = Field(description="end of the parking booking")
     needs_ev: bool = False
     vehicle_size: SlotSize = SlotSize.REGULAR
+
+
+class Window(Strict):
+    start: Instant
+    end: Instant
+
+
+class RideIn(Strict):
+    origin: Location = Field(description="where the van picks the riders up")
+    destination: Location = Field(description="where it drops them off")
+    passengers: int = Field(default=1, ge=1, le=40, description="riders in the party (at most the van's seats)")
+    pickup: Window | None = Field(default=None, description="be picked up within this window")
+    dropoff: Window | None = Field(
+        default=None, description="or arrive within this window; neither: picked up within MAEUL_SHUTTLE_WAIT_MINUTES"
+    )
+
+
+class RideOut(BaseModel):
+    id: uuid.UUID = Field(description="the ride (its pickup task's id)")
+    state: str = Field(description="the pickup's state until the rider is on board, then the drop-off's")
+    passengers: int
+    fare_krw: int = Field(description="held until the drop-off, then charged (or the cancellation fee charged)")
+    pickup: TaskOut = Field(description="eta_origin: the planned pickup time; staff: the van driver on the way")
+    dropoff: TaskOut = Field(description="eta_origin: the planned drop-off time")
 
 
 class ValetReturnIn(Strict):

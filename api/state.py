@@ -19,6 +19,7 @@ from core.settings import Settings
 from ledger.signing import Signer, signer_for
 from mobility.service import FleetRules, TypeCodes
 from ops.crew import CrewRules
+from ops.shuttle import ShuttleRules
 from ops.valet import ValetRules
 from parking.allocation import Solving
 from parking.policy import BookingPolicy
@@ -52,6 +53,7 @@ class AppState:
     fleet: FleetRules
     valet: ValetRules
     crew: CrewRules
+    shuttle: ShuttleRules
     type_codes: TypeCodes
     token_keys: TokenKeys
     rate_limits: RateLimits
@@ -78,6 +80,7 @@ def build_state(settings: Settings, *, clock: Clock | None = None, database_url:
         fleet=FleetRules.from_settings(settings),
         valet=ValetRules.from_settings(settings),
         crew=CrewRules.from_settings(settings),
+        shuttle=ShuttleRules.from_settings(settings),
         type_codes=TypeCodes(),
         solver_pool=solver_pool(),
         token_keys=TokenKeys.of(

@@ -8,7 +8,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 WORKERS = 2
 # imported once by the fork server, so every worker starts with the solvers loaded (about 2.5 s of imports on the
 # reference machine that a first request would otherwise wait for)
-SOLVER_MODULES = ["matching.solver", "ops.valet"]
+SOLVER_MODULES = ["matching.solver", "ops.dispatch", "ops.rebalance"]
 
 
 def solver_pool(workers: int = WORKERS) -> ProcessPoolExecutor:

@@ -122,6 +122,20 @@ class Settings(BaseSettings):
     valet_cancel_fee_krw: int = Field(default=1000, ge=0, description="cancelling once the valet is on the way")
     valet_reach_m: int = Field(default=1500, ge=50, le=3000, description="farthest slot from home a valet parks in")
     valet_handover_minutes: int = Field(default=3, ge=0, le=60, description="spent at each end of a valet task")
+    shuttle_seats: int = Field(default=6, ge=1, le=40, description="riders a pick-up ride van seats")
+    shuttle_max_ride_factor: float = Field(
+        default=2.0, ge=1, le=10, description="a rider's longest ride, over the van's direct time between their stops"
+    )
+    shuttle_boarding_seconds: int = Field(default=60, ge=0, le=600, description="a van's stop to board or alight")
+    shuttle_wait_minutes: int = Field(
+        default=20, ge=1, le=240, description="an immediate ride's pickup window: from now to this many minutes on"
+    )
+    shuttle_base_fare_krw: int = Field(default=1000, ge=0, description="a pick-up ride's fare per rider, plus per km")
+    shuttle_per_km_krw: int = Field(default=200, ge=0, description="per km of the direct route, per rider")
+    shuttle_cancel_fee_krw: int = Field(default=500, ge=0, description="cancelling a ride once the van is on the way")
+    shuttle_reoptimise_time_limit_s: float = Field(
+        default=2.0, gt=0, le=60, description="solver time when the vans' routes are re-optimised (worker, operators)"
+    )
     crew_van_capacity: int = Field(default=8, ge=1, le=40, description="e-scooters a crew van carries (an e-bike: 2)")
     crew_van_batteries: int = Field(default=20, ge=0, le=200, description="charged batteries a crew van sets off with")
     crew_pickup_seconds: int = Field(default=90, ge=0, le=1800, description="loading a vehicle into the van")

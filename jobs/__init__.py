@@ -23,7 +23,7 @@ from ledger.jobs import anchor_tree_heads, publish_tree_head
 from ledger.signing import signer_for
 from mobility import feeds, live
 from mobility import service as fleet
-from ops import crew, valet
+from ops import crew, shuttle, valet
 from parking.allocation import Solving, run_batch
 from parking.policy import BookingPolicy
 from sim.fleet import FleetSimulator
@@ -175,6 +175,22 @@ async def replan_crews(ctx: dict[str, Any]) -> dict[str, int]:
     return outcome
 
 
+async def reoptimise_shuttles(ctx: dict[str, Any]) -> dict[str, int]:
+    """Re-optimise the pick-up ride vans' routes from the routes in force (stops under way stay put)."""
+    async with ctx["sessionmaker"]() as session:
+        planned = await shuttle.reoptimise(
+            session,
+            rules=shuttle.ShuttleRules.from_settings(ctx["settings"]),
+            pool=ctx["pool"],
+            now=ctx["clock"].now(),
+        )
+        await session.commit()
+    outcome = {"drivers": planned.drivers_on_shift, "planned": planned.planned, "unassigned": len(planned.unserved)}
+    if planned.planned or planned.unserved:
+        log.info("shuttle routes re-optimised", **outcome)
+    return outcome
+
+
 JOBS = [
     publish_tree_head,
     anchor_tree_heads,
@@ -187,6 +203,7 @@ JOBS = [
     simulate_fleet,
     replan_valets,
     replan_crews,
+    reoptimise_shuttles,
 ]
 
 
@@ -210,6 +227,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(observed_job(prune_revoked_tokens), minute={35}, second={0}, unique=True),
             cron(observed_job(replan_valets), minute=set(range(0, 60, 5)), second={20}, unique=True),
             cron(observed_job(replan_crews), minute={10, 40}, second={40}, unique=True),
+            cron(observed_job(reoptimise_shuttles), minute=set(range(2, 60, 5)), second={50}, unique=True),
         ]
         + (
             [cron(observed_job(simulate_fleet), second=set(range(0, 60, SIMULATION_TICK_S)), unique=True)]

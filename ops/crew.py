@@ -235,18 +235,8 @@ async def plan(session: AsyncSession, *, rules: CrewRules, pool: Executor | None
     open_tasks = list(
         await session.scalars(select(Task).where(Task.kind.in_(CREW_KINDS), Task.state.in_(OPEN)).with_for_update())
     )
-    dropping = [task for task in open_tasks if task.kind == TaskKind.REBALANCE_DROPOFF]
-    picked = {  # a dropoff's own pickup: same vehicle and crew member, made by the same plan
-        tuple(row)
-        for row in await session.execute(
-            select(Task.vehicle_id, Task.staff_id, Task.assigned_at).where(
-                Task.kind == TaskKind.REBALANCE_PICKUP,
-                Task.state == TaskState.DONE,
-                Task.vehicle_id.in_([task.vehicle_id for task in dropping]),
-            )
-        )
-    }
-    carrying = {task.staff_id for task in dropping if (task.vehicle_id, task.staff_id, task.assigned_at) in picked}
+    staff_ids = list({task.staff_id for task in open_tasks if task.staff_id is not None})
+    carrying = set(await repository.carrying(session, staff_ids))  # a vehicle in the van: its dropoff's pickup done
     on_tour = carrying | {task.staff_id for task in open_tasks if task.state in UNDER_WAY}
     kept = [task for task in open_tasks if task.staff_id in on_tour]
     for task in open_tasks:
@@ -276,12 +266,17 @@ async def plan(session: AsyncSession, *, rules: CrewRules, pool: Executor | None
     made = []
     for van, route in zip(vans, tours.routes, strict=True):
         destination = {step.vehicle_id: step.area for step in route if step.action == Action.DROPOFF}
+        pickup_of: dict[uuid.UUID, uuid.UUID] = {}  # vehicle -> its pickup task in this tour (the dropoff's first leg)
         for sequence, step in enumerate(route):
             vehicle = where[step.vehicle_id]
             goes_to = destination.get(step.vehicle_id)
             area = seen.areas[goes_to].at if goes_to is not None else None
             at = area if step.action == Action.DROPOFF and area is not None else vehicle.at
+            if step.action == Action.PICKUP:
+                pickup_of[step.vehicle_id] = uuid.uuid4()
             task = Task(
+                id=pickup_of[step.vehicle_id] if step.action == Action.PICKUP else uuid.uuid4(),
+                leg_of=pickup_of.get(step.vehicle_id) if step.action == Action.DROPOFF else None,
                 kind=KIND_OF[step.action],
                 state=TaskState.ASSIGNED,
                 staff_id=van.staff_id,

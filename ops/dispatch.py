@@ -7,8 +7,8 @@ The routing problem (`carrier_problem`), in seconds from now and metres:
   carriers' starts (where the staff app last saw them, from `ready_s`); then each job's origin (unless its load is
   already on board) and destination.
 - Each job is a pickup-and-delivery pair with a load (a car: 1; riders: the party), time windows at both ends, a
-  penalty for leaving it out (None: it must be served), an optional maximum ride time and an optional carrier it is
-  bound to (assigned by hand).
+  penalty for leaving it out (None: it must be served), an optional maximum ride time (a factor over the direct
+  travel time between its ends) and an optional carrier it is bound to (assigned by hand).
 - Legs are travelled in `legs.loaded` mode when leaving a pickup, or a start with a load on board (a valet drives
   the car), else in `legs.empty` mode (a valet rides a shared e-scooter); a van is a van both ways.
 - What is under way is never moved: a carrier's `first` stops begin its route; its `on_board` loads are delivered by
@@ -59,7 +59,7 @@ class Job:
     penalty: float | None  # metres; None: must be served (under way)
     carrier: int | None = None  # index into the carriers: assigned by hand
     load: int = 1
-    max_ride_s: float | None = None  # from leaving the origin to reaching the destination
+    max_ride_factor: float | None = None  # longest ride from origin to destination, over the direct travel time
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +153,8 @@ def carrier_problem(fleet: Fleet) -> Model:
             continue
         pickup = node_of[(job.job_id, False)]
         nodes[pickup] = Node(*job.origin_window, fleet.service_s, job.load)
-        pairs.append(Pair(pickup, delivery, penalty=job.penalty, max_ride=job.max_ride_s, vehicle=job.carrier))
+        ride = job.max_ride_factor * time[pickup][delivery] if job.max_ride_factor is not None else None
+        pairs.append(Pair(pickup, delivery, penalty=job.penalty, max_ride=ride, vehicle=job.carrier))
     vehicles = []
     for c, carrier in enumerate(carriers):
         first = tuple(node_of[visit] for visit in carrier.first)

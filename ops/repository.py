@@ -9,10 +9,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from accounts.models import Account
 from geo.spatial import latitude, longitude
-from ops.models import Shift, StaffMember, Task
+from ops.models import Shift, StaffMember, Task, TaskState
 from ops.states import OPEN
 
 CLOCKED_IN = (Shift.clocked_in_at.is_not(None), Shift.clocked_out_at.is_(None))
@@ -91,6 +92,22 @@ async def positions_of(
         ).where(StaffMember.account_id.in_(staff_ids), StaffMember.position.is_not(None))
     )
     return {staff_id: (lon, lat, at) for staff_id, lon, lat, at in rows}
+
+
+async def carrying(session: AsyncSession, staff_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Task]]:
+    """Second legs still open whose first leg is done, per staff member: what they carry (a rider on board, a
+    vehicle in the van)."""
+    first = aliased(Task)
+    rows = await session.scalars(
+        select(Task)
+        .join(first, first.id == Task.leg_of)
+        .where(Task.staff_id.in_(staff_ids), Task.state.in_(OPEN), first.state == TaskState.DONE)
+    )
+    held: dict[uuid.UUID, list[Task]] = {}
+    for task in rows:
+        assert task.staff_id is not None
+        held.setdefault(task.staff_id, []).append(task)
+    return held
 
 
 async def open_task_counts(session: AsyncSession, staff_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:

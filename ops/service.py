@@ -6,6 +6,7 @@ hourly wage / 60); a shift still open counts up to now.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ from ops.errors import (
     TaskNotFound,
 )
 from ops.models import PayStatement, Shift, Skill, StaffMember, Task, TaskKind, TaskState
-from ops.states import CANCELLABLE, STAFF_MOVES, STAMP, UNDER_WAY
+from ops.states import CANCELLABLE, MOVABLE, STAFF_MOVES, STAMP, UNDER_WAY
+from routing.travel import Mode, Point, TravelTimes
 
 CLOCK_IN_EARLY = timedelta(minutes=30)  # a planned shift may be clocked in this long before it starts
 LONGEST_SHIFT = timedelta(hours=14)
@@ -166,9 +168,11 @@ async def clock_out(session: AsyncSession, *, staff_id: uuid.UUID, now: datetime
         raise NotOnShift("not clocked in")
     tasks = await repository.open_tasks(session, staff_id=staff_id, lock=True)
     busy = [task for task in tasks if task.state in UNDER_WAY]
+    busy += [task for task in (await repository.carrying(session, [staff_id])).get(staff_id, []) if task not in busy]
     if busy:
         raise StillBusy(
-            "finish or fail the tasks under way before clocking out", extra={"task_ids": [str(t.id) for t in busy]}
+            "finish or fail the tasks under way (and deliver what you carry) before clocking out",
+            extra={"task_ids": [str(t.id) for t in busy]},
         )
     for task in tasks:
         release(task, now=now)
@@ -380,3 +384,36 @@ async def reassign_check(session: AsyncSession, *, staff_id: uuid.UUID, skill: S
     if await repository.open_shift(session, staff_id) is None:
         raise NotOnShift("this staff member is not clocked in")
     return member
+
+
+@dataclass(frozen=True, slots=True)
+class Tracking:
+    """Where the assigned staff member is, and when they are expected: planned, or live while they are on the way
+    (from their last reported position)."""
+
+    staff_name: str | None
+    position: tuple[float, float] | None
+    position_at: datetime | None
+    eta_origin: datetime | None
+    eta_destination: datetime | None
+
+
+async def tracking(session: AsyncSession, task: Task, *, origin: Point, travel: TravelTimes, now: datetime) -> Tracking:
+    """`origin`: the task's, which the caller has already read. A valet comes by e-scooter, a van by road."""
+    if task.staff_id is None or task.state not in (*MOVABLE, *UNDER_WAY):
+        return Tracking(None, None, None, task.eta_origin, task.eta_destination)
+    name = (await names_of(session, [task.staff_id])).get(task.staff_id)
+    where = (await repository.positions_of(session, [task.staff_id])).get(task.staff_id)
+    eta_origin = task.eta_origin
+    if where is not None and task.state == TaskState.EN_ROUTE:
+        mode = Mode.SCOOTER if task.kind in (TaskKind.VALET_PICKUP, TaskKind.VALET_RETURN) else Mode.VAN
+        table = await asyncio.to_thread(travel.table, [Point(where[0], where[1]), origin], mode)
+        seconds = table.seconds[0][1]
+        eta_origin = now + timedelta(seconds=seconds)
+    return Tracking(
+        name,
+        (where[0], where[1]) if where is not None else None,
+        where[2] if where is not None else None,
+        eta_origin,
+        task.eta_destination,
+    )

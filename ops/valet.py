@@ -44,7 +44,7 @@ from ops import repository
 from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, Legs, plan_carriers
 from ops.errors import BookingNotParked, NoStaffAvailable, TaskNotFound
 from ops.models import Skill, Task, TaskKind, TaskState
-from ops.service import check_move, names_of, reassign_check, refuse, release, stamp, task_for, task_record
+from ops.service import check_move, reassign_check, refuse, release, stamp, task_for, task_record
 from ops.states import MOVABLE, UNDER_WAY
 from parking import allocation
 from parking import service as parking
@@ -424,35 +424,3 @@ async def assign_by_hand(
     await session.flush()
     await plan(session, rules=rules, pool=pool, now=now, insist=task)
     return task
-
-
-@dataclass(frozen=True, slots=True)
-class Tracking:
-    """Where the assigned staff member is, and when they are expected: planned, or live while they are on the way
-    (from their last reported position, by scooter)."""
-
-    staff_name: str | None
-    position: tuple[float, float] | None
-    position_at: datetime | None
-    eta_origin: datetime | None
-    eta_destination: datetime | None
-
-
-async def tracking(session: AsyncSession, task: Task, *, origin: Point, rules: ValetRules, now: datetime) -> Tracking:
-    """`origin`: the task's, which the caller has already read."""
-    if task.staff_id is None or task.state not in (*MOVABLE, *UNDER_WAY):
-        return Tracking(None, None, None, task.eta_origin, task.eta_destination)
-    name = (await names_of(session, [task.staff_id])).get(task.staff_id)
-    where = (await repository.positions_of(session, [task.staff_id])).get(task.staff_id)
-    eta_origin = task.eta_origin
-    if where is not None and task.state == TaskState.EN_ROUTE:
-        table = await asyncio.to_thread(rules.travel.table, [Point(where[0], where[1]), origin], Mode.SCOOTER)
-        seconds = table.seconds[0][1]
-        eta_origin = now + timedelta(seconds=seconds)
-    return Tracking(
-        name,
-        (where[0], where[1]) if where is not None else None,
-        where[2] if where is not None else None,
-        eta_origin,
-        task.eta_destination,
-    )

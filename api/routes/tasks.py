@@ -26,7 +26,7 @@ from api.schemas import (
 )
 from api.state import AppState
 from ledger import log as ledger
-from ops import crew, repository, service, valet
+from ops import crew, repository, service, shuttle, valet
 from ops.dispatch import CarrierPlan
 from ops.models import Task, TaskState
 from ops.states import OPEN
@@ -63,7 +63,9 @@ async def task_outs(session: AsyncSession, tasks: list[Task]) -> list[TaskOut]:
 async def task_detail(state: AppState, session: AsyncSession, task: Task, *, now: datetime) -> TaskOut:
     """One task with who is coming, where they are and when, and its ledger receipts."""
     [out] = await task_outs(session, [task])
-    seen = await valet.tracking(session, task, origin=Point(out.origin.lon, out.origin.lat), rules=state.valet, now=now)
+    seen = await service.tracking(
+        session, task, origin=Point(out.origin.lon, out.origin.lat), travel=state.valet.travel, now=now
+    )
     receipts = await ledger.receipts_for(session, f"task:{task.id}")
     return out.model_copy(
         update={
@@ -129,9 +131,16 @@ async def move_task(
     booking out; parking a car checks its booking in; delivering captures the valet fee; failing releases it. A
     crew task done is the vehicle's MDS event: `rebalance_pick_up`, `provider_drop_off` at the area, or
     `battery_charged`; a vehicle the state machine refuses it for (a rider took it) is 409
-    `invalid_vehicle_transition`, and the crew member fails the task; failing a pickup cancels its dropoff."""
+    `invalid_vehicle_transition`, and the crew member fails the task; failing a pickup cancels its dropoff. A
+    ride's pickup done: the rider is on board; its drop-off (set off for only once the rider is on board) done:
+    the fare is charged; failing a pickup (a no-show) cancels the drop-off and releases the fare."""
     target = TaskState(body.state)
     task = await service.task_for(session, actor=actor, task_id=task_id, lock=True)
+    if task.kind in shuttle.RIDE_KINDS:
+        task = await shuttle.move(session, actor=actor, task=task, target=target, reason=body.reason, now=now)
+        out = await task_detail(state, session, task, now=now)
+        await session.commit()
+        return out
     if task.kind in crew.CREW_KINDS:
         task = await crew.move(session, actor=actor, task=task, target=target, reason=body.reason, now=now)
         out = await task_detail(state, session, task, now=now)
@@ -174,7 +183,7 @@ async def replan(actor: Operator, state: StateDep, session: SessionDep, now: Now
     this every few minutes by itself."""
     planned = await replan_after(state, session, now=now)
     return PlanOut(
-        valets_on_shift=len(planned.routes),
+        staff_on_shift=len(planned.routes),
         planned=len({stop.job_id for route in planned.routes for stop in route}),
         unassigned_task_ids=sorted(planned.unserved),
         solve_ms=round(planned.solve_s * 1000),

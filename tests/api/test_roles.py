@@ -129,6 +129,11 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/valet/returns"): {R, OW},
     ("GET", "/valet/requests"): EVERYONE,
     ("DELETE", "/valet/requests/{task_id}"): EVERYONE,
+    ("POST", "/shuttle/rides"): {R, OW},
+    ("GET", "/shuttle/rides"): EVERYONE,
+    ("GET", "/shuttle/rides/{ride_id}"): EVERYONE,
+    ("DELETE", "/shuttle/rides/{ride_id}"): EVERYONE,
+    ("POST", "/shuttle/plan"): {OP, A},
 }
 
 

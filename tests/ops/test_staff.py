@@ -188,7 +188,7 @@ async def test_an_operator_assigns_by_hand_and_plans_keep_it(
     assert moved.status_code == 200, moved.text
     assert moved.json()["staff_id"] == str(far.id) and moved.json()["pinned"]
     replanned = await client.post("/valet/plan", headers=operator)
-    assert replanned.status_code == 200 and replanned.json()["valets_on_shift"] == 2
+    assert replanned.status_code == 200 and replanned.json()["staff_on_shift"] == 2
     assert replanned.json()["planned"] == 1 and replanned.json()["unassigned_task_ids"] == []
     after = await client.get(f"/tasks/{task['id']}", headers=operator)
     assert after.json()["staff_id"] == str(far.id)
