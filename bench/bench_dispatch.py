@@ -1,8 +1,9 @@
 """Dispatch benchmark against the literature: maeul's PDPTW solver (routing/pdptw.py, OR-Tools) on Li & Lim's
 published 100-task instances, against their best-known solutions and against PyVRP (a state-of-the-art open-source
 solver, dev-only dependency) given the same time per instance in the same run. Writes bench/results/dispatch.json and
-prints a markdown table. Also: a live valet day (plan time per request, metres against insertion alone) and crew
-rebalancing tours on generated village and district fleets (against a greedy nearest-first crew).
+prints a markdown table. Also: a live valet day (plan time per request, metres against insertion alone), crew
+rebalancing tours on generated village and district fleets (against a greedy nearest-first crew), and pick-up ride
+evenings (dial-a-ride, against insertion alone).
 
     make bench-dispatch        (or: uv run python bench/bench_dispatch.py [--lilim DIR] [--limits 2,10] [--only lc101])
 
@@ -26,6 +27,7 @@ import statistics
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pyvrp
@@ -33,6 +35,7 @@ from pyvrp.stop import MaxRuntime
 
 from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, plan_carriers
 from ops.rebalance import Times, Values, evaluate, greedy_tours, place_table, plan_tours
+from ops.shuttle import ShuttleRules
 from ops.valet import LEGS
 from routing.lilim import read
 from routing.pdptw import SCALE, Search, route_distance, scaled_window, solve, vehicle_cost, violations
@@ -40,6 +43,7 @@ from routing.travel import Mode, Point, StraightLine
 from routing.types import Plan, Problem
 from sim.pilot import CENTRE, offset
 from sim.rebalancing import scenario
+from sim.shuttle import Evening, evening, play
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "dispatch.json"
@@ -185,6 +189,66 @@ def _valet_metres(staff: list[Carrier], jobs: list[Job], plan: CarrierPlan, trav
     return total
 
 
+SHUTTLE_RULES = ShuttleRules(  # the settings' defaults
+    seats=6,
+    max_ride_factor=2.0,
+    boarding_s=60,
+    wait=timedelta(minutes=20),
+    base_fare_krw=1000,
+    per_km_krw=200,
+    cancel_fee_krw=500,
+    answer_time_limit_s=0.3,
+    reoptimise_time_limit_s=2.0,
+    time_value=5.0,
+    travel=StraightLine(),
+)
+
+
+def _evening_figures(evening: Evening) -> dict[str, object]:
+    ordered = sorted(evening.answer_s)
+    return {
+        "served": evening.served,
+        "refused": evening.refused,
+        "mean_wait_min": round(evening.mean_wait_s / 60, 2),
+        "mean_ride_over_direct": round(evening.mean_ride_over_direct, 3),
+        "van_km": round(evening.van_metres / 1000, 1),
+        "answer_p95_ms": round(1000 * ordered[math.ceil(0.95 * len(ordered)) - 1]) if ordered else 0,
+    }
+
+
+def dial_a_ride(seeds: int, *, vans: int = 2, hours: float = 4.0, reoptimise_limit_s: float = 2.0) -> dict[str, object]:
+    """Generated Sangsalmi evenings (sim/shuttle.py: a request every 4 minutes on average from 19:00, most from the
+    subway exit, some booked ahead, parties of one or two), played through the vans' planner twice: insertion alone
+    (each request inserted into the routes in force, never re-optimised) and maeul's way (insertion, one OR-Tools
+    re-plan before refusing, every route re-optimised every 5 minutes). Riders served, mean wait, mean ride over
+    direct time, van km, answer time p95 (the target: < 1 s)."""
+    rules = dataclasses.replace(SHUTTLE_RULES, reoptimise_time_limit_s=reoptimise_limit_s)
+    runs = []
+    for seed in range(seeds):
+        requests = evening(seed, hours=hours)
+        shift_s = hours * 3600 + 1800
+        alone = play(requests, vans=vans, rules=rules, shift_s=shift_s, reoptimise_every_s=None)
+        print(f"dial-a-ride seed {seed}: {len(requests)} requests; re-optimising every 5 minutes", flush=True)
+        ours = play(requests, vans=vans, rules=rules, shift_s=shift_s, reoptimise_every_s=300)
+        runs.append(
+            {
+                "seed": seed,
+                "requests": len(requests),
+                "maeul": _evening_figures(ours),
+                "insertion": _evening_figures(alone),
+            }
+        )
+    return {
+        "vans": vans,
+        "seats": rules.seats,
+        "hours": hours,
+        "max_ride_factor": rules.max_ride_factor,
+        "reoptimise_every_s": 300,
+        "reoptimise_limit_s": reoptimise_limit_s,
+        "runs": runs,
+    }
+
+
 # scale: (vehicles, vans, areas: None = the village's five, solver seconds per plan)
 REBALANCE_SCALES = {"village": (80, 1, None, 2.0), "district": (2000, 10, 60, 10.0)}
 CREW_TIMES = Times(pickup_s=90, dropoff_s=60, swap_s=120)  # the settings' defaults
@@ -241,6 +305,8 @@ def main(
     valet_requests: int = 40,
     rebalance_scales: list[str] | None = None,
     rebalance_seeds: int = 3,
+    ride_seeds: int = 2,
+    ride_hours: float = 4.0,
 ) -> None:
     best_known = json.loads((directory / "BKS.json").read_text())
     paths = [p for p in sorted(directory.glob("*.txt")) if only is None or p.stem in only]
@@ -285,12 +351,14 @@ def main(
     output.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(output.read_text()) if output.exists() else {}
     crews = rebalancing(list(REBALANCE_SCALES) if rebalance_scales is None else rebalance_scales, rebalance_seeds)
+    rides = dial_a_ride(ride_seeds, hours=ride_hours)
     objective = "crew seconds + 1,200 s x unit of target unmet + 900 s x flat vehicle left"
     results = {
         "lilim": rows,
         "lilim_summary": summaries,
         "valet": day,
         "rebalancing": {"objective": objective, "runs": crews},
+        "dial_a_ride": rides,
     }
     output.write_text(json.dumps(previous | results, indent=2) + "\n")
     print()
@@ -333,6 +401,18 @@ def main(
             f"| {run['crew_hours']} ({run['greedy_crew_hours']}) | {run['plan_s']} |"
         )
 
+    print()
+    print("| evening seed | requests | served (insertion) | mean wait min | ride / direct | van km | answer p95 ms |")
+    print("|---|---|---|---|---|---|---|")
+    for run in rides["runs"]:  # type: ignore[attr-defined]
+        ours, alone = run["maeul"], run["insertion"]
+        print(
+            f"| {run['seed']} | {run['requests']} | {ours['served']} ({alone['served']}) "
+            f"| {ours['mean_wait_min']} ({alone['mean_wait_min']}) "
+            f"| {ours['mean_ride_over_direct']} ({alone['mean_ride_over_direct']}) "
+            f"| {ours['van_km']} ({alone['van_km']}) | {ours['answer_p95_ms']} ({alone['answer_p95_ms']}) |"
+        )
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -343,6 +423,8 @@ if __name__ == "__main__":
     parser.add_argument("--valet-requests", type=int, default=40, help="requests of the live valet day")
     parser.add_argument("--rebalance-scales", default=",".join(REBALANCE_SCALES), help="village and/or district")
     parser.add_argument("--rebalance-seeds", type=int, default=3, help="generated fleets per scale")
+    parser.add_argument("--ride-seeds", type=int, default=2, help="generated evenings of pick-up rides")
+    parser.add_argument("--ride-hours", type=float, default=4.0, help="length of each evening")
     arguments = parser.parse_args()
     main(
         arguments.lilim,
@@ -352,4 +434,6 @@ if __name__ == "__main__":
         arguments.valet_requests,
         arguments.rebalance_scales.split(","),
         arguments.rebalance_seeds,
+        arguments.ride_seeds,
+        arguments.ride_hours,
     )

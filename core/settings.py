@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     shuttle_base_fare_krw: int = Field(default=1000, ge=0, description="a pick-up ride's fare per rider, plus per km")
     shuttle_per_km_krw: int = Field(default=200, ge=0, description="per km of the direct route, per rider")
     shuttle_cancel_fee_krw: int = Field(default=500, ge=0, description="cancelling a ride once the van is on the way")
+    shuttle_time_value_m_per_s: float = Field(
+        default=5.0, ge=0, le=100, description="van metres one second earlier at each stop is worth (re-optimising)"
+    )
     shuttle_reoptimise_time_limit_s: float = Field(
         default=2.0, gt=0, le=60, description="solver time when the vans' routes are re-optimised (worker, operators)"
     )

@@ -86,6 +86,7 @@ class Fleet:
     legs: Legs
     service_s: float  # at every stop (keys and photos; riders boarding)
     capacity: int
+    time_value: float = 0.0  # metres each second of a stop's time costs (riders: serve early)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,10 @@ def carrier_problem(fleet: Fleet) -> Model:
     windows = [job.origin_window for job in jobs] + [job.destination_window for job in jobs]
     limits = [carrier.available_s + carrier.ready_s for carrier in carriers if carrier.available_s is not None]
     horizon = max([*limits, *(hi for _, hi in windows), *(c.ready_s for c in carriers), 1.0])
-    nodes = [Node(0, horizon)] + [Node(c.ready_s, c.ready_s) for c in carriers] + [Node(0, horizon)] * len(visits)
+    # a start's window is a millisecond wide: the integer model (x 1,000) has an integer inside it
+    nodes = (
+        [Node(0, horizon)] + [Node(c.ready_s, c.ready_s + 1e-3) for c in carriers] + [Node(0, horizon)] * len(visits)
+    )
     pairs = []
     for job in jobs:
         delivery = node_of[(job.job_id, True)]
@@ -181,6 +185,7 @@ def carrier_problem(fleet: Fleet) -> Model:
         capacity=fleet.capacity,
         fleet=vehicles,
         fewest_vehicles_first=False,
+        time_value=fleet.time_value,
     )
     return Model(problem, visits)
 
@@ -197,13 +202,16 @@ def plan_carriers(fleet: Fleet, search: Search, current: Sequence[Sequence[Visit
     return model.plan(fleet, solve(model.problem, search, initial=initial))
 
 
-def insert_job(fleet: Fleet, current: Sequence[Sequence[Visit]], job_id: uuid.UUID) -> CarrierPlan | None:
-    """The routes in force (`current`, one per carrier, every other job in them or left out) with job `job_id`
-    inserted where it adds the fewest metres, every other stop kept in order; None when it fits nowhere."""
+def insert_job(
+    fleet: Fleet, current: Sequence[Sequence[Visit]], times: Sequence[Sequence[float]], job_id: uuid.UUID
+) -> CarrierPlan | None:
+    """The routes in force (`current`, one per carrier, every other job in them or left out; `times`: their planned
+    times, seconds from now) with job `job_id` inserted where it adds the fewest metres, every other stop kept in
+    order (and the other routes on their times); None when it fits nowhere."""
     if not fleet.carriers:
         return None
     model = carrier_problem(fleet)
     pickup = model.node((job_id, False))
     pair = next(p for p, pair in enumerate(model.problem.pairs) if pair.pickup == pickup)
-    plan = insert(model.problem, model.routes(current), pair)
+    plan = insert(model.problem, model.routes(current), pair, times)
     return model.plan(fleet, plan) if plan is not None else None

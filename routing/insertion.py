@@ -24,9 +24,16 @@ def _length(problem: Problem, vehicle: Vehicle, route: tuple[int, ...]) -> float
     return sum(problem.distance[a][b] for a, b in zip(path, path[1:], strict=False))
 
 
-def insert(problem: Problem, routes: Sequence[tuple[int, ...]], pair_index: int) -> Plan | None:
-    """`routes`: one per vehicle of the problem, feasible, without the pair. The cheapest feasible plan with the pair
-    inserted (scheduled earliest), or None when it fits nowhere."""
+def insert(
+    problem: Problem,
+    routes: Sequence[tuple[int, ...]],
+    pair_index: int,
+    times: Sequence[Sequence[float]] | None = None,
+) -> Plan | None:
+    """`routes`: one per vehicle of the problem, feasible, without the pair; `times`: their schedule (kept for the
+    routes the pair does not go into; without it they are scheduled earliest, which may break a ride time a later
+    schedule kept). The cheapest feasible plan with the pair inserted (its route scheduled earliest), or None when it
+    fits nowhere."""
     pair = problem.pairs[pair_index]
     best: tuple[float, int, tuple[int, ...]] | None = None
     for r, (vehicle, route) in enumerate(zip(problem.vehicle_list, routes, strict=True)):
@@ -51,8 +58,8 @@ def insert(problem: Problem, routes: Sequence[tuple[int, ...]], pair_index: int)
         distance=route_distance(problem, planned),
         solve_s=0.0,
         times=tuple(
-            earliest_schedule(problem, vehicle, stops)
-            for vehicle, stops in zip(problem.vehicle_list, planned, strict=True)
+            tuple(times[v]) if times is not None and v != r else earliest_schedule(problem, vehicle, stops)
+            for v, (vehicle, stops) in enumerate(zip(problem.vehicle_list, planned, strict=True))
         ),
         unserved=tuple(p for p, other in enumerate(problem.pairs) if other.pickup not in visited),
     )

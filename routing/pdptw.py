@@ -88,6 +88,8 @@ def solve(problem: Problem, search: Search = Search(), initial: Sequence[Sequenc
     for node in range(size):
         if node not in terminals:
             clock.CumulVar(manager.NodeToIndex(node)).SetRange(*scaled_window(problem.nodes[node]))
+            if problem.time_value:  # cost = value x (scaled) start time, in scaled distance units
+                clock.SetCumulVarSoftUpperBound(manager.NodeToIndex(node), 0, round(problem.time_value))
     solver = model.solver()
     for v, vehicle in enumerate(fleet):
         clock.CumulVar(model.Start(v)).SetRange(*scaled_window(problem.nodes[vehicle.start]))
@@ -212,7 +214,8 @@ def objective(problem: Problem, plan: Plan) -> float:
     refused = sum(problem.pairs[p].penalty or 0.0 for p in plan.unserved)
     visited = {node for route in plan.routes for node in route}
     short = sum(q.penalty * max(0, q.count - len(visited.intersection(q.nodes))) for q in problem.quotas)
-    return fixed + plan.distance + refused + short
+    early = problem.time_value * sum(at for times in plan.times for at in times)
+    return fixed + plan.distance + refused + short + early
 
 
 def route_distance(problem: Problem, routes: Sequence[tuple[int, ...]]) -> float:

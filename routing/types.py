@@ -71,6 +71,7 @@ class Problem:
     fleet: Sequence[Vehicle] | None = None
     fewest_vehicles_first: bool = True  # the literature's ranking; staff on shift cost the same used or not
     quotas: Sequence[Quota] = ()
+    time_value: float = 0.0  # distance units each time unit of a stop's service start costs: serve early
 
     def __post_init__(self) -> None:
         if self.speed <= 0:

@@ -15,11 +15,12 @@ def test_bench_dispatch_writes_the_comparison(tmp_path: Path) -> None:
     output = tmp_path / "dispatch.json"
     run = subprocess.run(
         [sys.executable, "bench/bench_dispatch.py", "--only", "lc101", "--limits", "1", "--output", str(output)]
-        + ["--valet-requests", "6", "--rebalance-scales", "village", "--rebalance-seeds", "1"],
+        + ["--valet-requests", "6", "--rebalance-scales", "village", "--rebalance-seeds", "1"]
+        + ["--ride-seeds", "1", "--ride-hours", "0.75"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert run.returncode == 0, run.stderr
@@ -41,6 +42,15 @@ def test_bench_dispatch_writes_the_comparison(tmp_path: Path) -> None:
     assert crews["scale"] == "village" and crews["vehicles"] == 80 and crews["vans"] == 1 and crews["areas"] == 5
     assert crews["unmet"] <= crews["unmet_before"] and crews["flat_left"] <= crews["flat_before"]
     assert "| village | 0 |" in run.stdout
+    rides = result["dial_a_ride"]
+    assert rides["vans"] == 2 and rides["max_ride_factor"] == 2.0
+    (evening,) = rides["runs"]
+    for way in ("maeul", "insertion"):
+        figures = evening[way]
+        assert figures["served"] + figures["refused"] == evening["requests"] > 0
+        assert (
+            1.0 <= figures["mean_ride_over_direct"] <= 2.0 and figures["mean_wait_min"] <= 20.01
+        )  # within the 20-minute pickup windows
 
 
 def test_bench_dispatch_refuses_instances_without_best_known(tmp_path: Path) -> None:
