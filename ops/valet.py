@@ -42,7 +42,7 @@ from geo.spatial import geography_point
 from ledger import log as ledger
 from ops import repository
 from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, Legs, plan_carriers
-from ops.errors import BookingNotParked, NoStaffAvailable, TaskNotFound
+from ops.errors import BookingNotParked, InvalidTaskTransition, NoStaffAvailable, TaskNotFound
 from ops.models import Skill, Task, TaskKind, TaskState
 from ops.service import check_move, reassign_check, refuse, release, stamp, task_for, task_record
 from ops.states import MOVABLE, UNDER_WAY
@@ -413,8 +413,11 @@ async def assign_by_hand(
     task = await session.get(Task, task_id, with_for_update=True, populate_existing=True)
     if task is None:
         raise TaskNotFound(f"task {task_id} not found")
-    if task.kind not in VALET_KINDS:
-        raise InvalidInput("only valet tasks are planned by the valet planner")
+    if task.kind not in VALET_KINDS:  # crew tours and van routes are planned whole
+        raise InvalidTaskTransition(
+            "only valet tasks are assigned by hand; crew tours and van routes are re-planned whole",
+            extra={"state": task.state, "kind": task.kind},
+        )
     refuse(task, "reassign", MOVABLE)
     await reassign_check(session, staff_id=staff_id, skill=Skill.VALET)
     if task.staff_id != staff_id:

@@ -167,8 +167,9 @@ async def move_task(
 async def assign(
     task_id: uuid.UUID, body: AssignIn, actor: Operator, state: StateDep, session: SessionDep, now: NowDep
 ) -> TaskOut:
-    """Gives a task not yet under way to a valet on shift; later plans keep it with them. Refused (409
-    `no_staff_available`) when that valet cannot do it within its windows."""
+    """Gives a valet task not yet under way to a valet on shift; later plans keep it with them. Refused (409
+    `no_staff_available`) when that valet cannot do it within its windows; other kinds (crew tours, van routes are
+    re-planned whole) are 409 `invalid_task_transition`."""
     task = await valet.assign_by_hand(
         session, task_id=task_id, staff_id=body.staff_id, rules=state.valet, pool=state.solver_pool, now=now
     )

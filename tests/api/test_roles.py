@@ -158,6 +158,7 @@ def _url(path: str) -> str:
         .replace("{vehicle_id}", str(uuid.uuid4()))
         .replace("{geofence_id}", str(uuid.uuid4()))
         .replace("{trip_id}", str(uuid.uuid4()))
+        .replace("{ride_id}", str(uuid.uuid4()))
         .replace("{action}", "retire")
         .replace("{feed}", "vehicle_types")
         .replace("{month}", "2026-11")

@@ -166,7 +166,7 @@ async def test_a_request_nobody_can_do_is_refused_and_nothing_is_kept(
     }
     nobody = await client.post("/valet/parking", json=request, headers=me)
     assert nobody.status_code == 409 and error_of(nobody) == "no_staff_available", nobody.text
-    assert nobody.json()["staff_on_shift"] == 0
+    assert nobody.json()["valets_on_shift"] == 0
 
     await _valet(client, state, operator, clock, east_m=2500)  # 2.5 km away: no scooter gets there in 5 minutes
     too_far = await client.post("/valet/parking", json=request, headers=me)
