@@ -398,15 +398,16 @@ class Tracking:
     eta_destination: datetime | None
 
 
-async def tracking(session: AsyncSession, task: Task, *, origin: Point, travel: TravelTimes, now: datetime) -> Tracking:
-    """`origin`: the task's, which the caller has already read. A valet comes by e-scooter, a van by road."""
+async def tracking(
+    session: AsyncSession, task: Task, *, origin: Point, travel: TravelTimes, mode: Mode, now: datetime
+) -> Tracking:
+    """`origin`: the task's, which the caller has already read; `mode`: how its staff member comes to it."""
     if task.staff_id is None or task.state not in (*MOVABLE, *UNDER_WAY):
         return Tracking(None, None, None, task.eta_origin, task.eta_destination)
     name = (await names_of(session, [task.staff_id])).get(task.staff_id)
     where = (await repository.positions_of(session, [task.staff_id])).get(task.staff_id)
     eta_origin = task.eta_origin
     if where is not None and task.state == TaskState.EN_ROUTE:
-        mode = Mode.SCOOTER if task.kind in (TaskKind.VALET_PICKUP, TaskKind.VALET_RETURN) else Mode.VAN
         table = await asyncio.to_thread(travel.table, [Point(where[0], where[1]), origin], mode)
         seconds = table.seconds[0][1]
         eta_origin = now + timedelta(seconds=seconds)

@@ -238,19 +238,16 @@ async def _live(
 def _apply(live: Live, plan: CarrierPlan, *, now: datetime) -> None:
     """The plan's order and times onto the tasks; a task that moved to another driver is assigned anew."""
     for driver, route in zip(live.drivers, plan.routes, strict=True):
+        arrivals = {stop.job_id: stop.at_s for stop in route if stop.at_destination}
         for sequence, stop in enumerate(route):
             task = live.task_of[(stop.job_id, stop.at_destination)]
             task.sequence = sequence
             task.eta_origin = now + timedelta(seconds=stop.at_s)
-            if not stop.at_destination:  # the ride's pickup shows when the rider gets there too
-                task.eta_destination = None
+            if not stop.at_destination:  # the ride's pickup shows when the rider gets there too (same van, later)
+                task.eta_destination = now + timedelta(seconds=arrivals[stop.job_id])
             if task.state in MOVABLE and task.staff_id != driver:
                 task.staff_id, task.pinned = driver, False
                 stamp(task, TaskState.ASSIGNED, now=now)
-        arrivals = {stop.job_id: stop.at_s for stop in route if stop.at_destination}
-        for stop in route:
-            if not stop.at_destination and stop.job_id in arrivals:
-                live.task_of[(stop.job_id, False)].eta_destination = now + timedelta(seconds=arrivals[stop.job_id])
     for job_id in plan.unserved:
         for visit in ((job_id, False), (job_id, True)):
             left = live.task_of.get(visit)
@@ -436,8 +433,7 @@ async def move(
         if task.kind == TaskKind.RIDE_PICKUP and ride.dropoff.state in OPEN:
             await _close(session, ride.dropoff, TaskState.CANCELLED, now=now)
     elif target == TaskState.DONE and task.kind == TaskKind.RIDE_DROPOFF:
-        held = await session.get(PaymentHold, ride.pickup.hold_id) if ride.pickup.hold_id else None
-        await _settle(session, ride.pickup, held.amount_krw if held else 0, now=now)
+        await _settle(session, ride.pickup, ride.fare_krw, now=now)  # the fare held (ride_of read it)
         await ledger.append(session, task_record(ride.pickup, now=now))  # the ride's fare, on the ride's subject
     stamp(task, target, now=now)
     await session.flush()

@@ -63,8 +63,9 @@ async def task_outs(session: AsyncSession, tasks: list[Task]) -> list[TaskOut]:
 async def task_detail(state: AppState, session: AsyncSession, task: Task, *, now: datetime) -> TaskOut:
     """One task with who is coming, where they are and when, and its ledger receipts."""
     [out] = await task_outs(session, [task])
+    coming = valet.LEGS.empty if task.kind in valet.VALET_KINDS else shuttle.LEGS.empty  # crews come by van too
     seen = await service.tracking(
-        session, task, origin=Point(out.origin.lon, out.origin.lat), travel=state.valet.travel, now=now
+        session, task, origin=Point(out.origin.lon, out.origin.lat), travel=state.valet.travel, mode=coming, now=now
     )
     receipts = await ledger.receipts_for(session, f"task:{task.id}")
     return out.model_copy(
