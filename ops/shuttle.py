@@ -24,6 +24,9 @@ and the drop-off. Every few minutes the worker (or an operator) re-optimises eve
 Under way: the stop a driver is on the way to (or at) begins their route; riders on board (pickup done) are dropped
 by their van, held to the drop-off window stored at request time (widened if the van is late: late, not refused).
 
+By hand: an operator may give a ride to a driver on shift (`assign_by_hand`); later plans keep it with them (the
+routing model's pinned vehicle) until they clock out.
+
 Fare (billing): per rider, base fare + per km of the direct route, rounded up to 10 KRW; held at request, captured
 whole for the village enterprise when the rider is dropped off, released if the ride fails. Cancelling is free until
 the van is on the way to the rider, then the cancellation fee; once the van is at the stop the driver fails the
@@ -53,9 +56,9 @@ from geo.spatial import geography_point
 from ledger import log as ledger
 from ops import repository
 from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, Legs, Visit, insert_job, plan_carriers
-from ops.errors import InvalidTaskTransition, NoStaffAvailable
+from ops.errors import InvalidTaskTransition, NoStaffAvailable, TaskNotFound
 from ops.models import Skill, Task, TaskKind, TaskState
-from ops.service import check_move, release, stamp, task_for, task_record
+from ops.service import check_move, reassign_check, refuse, release, stamp, task_for, task_record
 from ops.states import MOVABLE, OPEN, UNDER_WAY
 from ops.valet import FEE_SHARES, HOLD_AFTER, seconds_from, travel_times
 from routing.pdptw import Infeasible, Search
@@ -226,7 +229,7 @@ async def _live(
                     seconds_from(now, dropoff.origin_by, FAR_S),
                 ),
                 penalty=None if under_way else NEW_PENALTY_M if pickup is new else ACCEPTED_PENALTY_M,
-                carrier=index[driver] if under_way and driver is not None else None,
+                carrier=index.get(driver) if (under_way or dropoff.pinned) and driver is not None else None,
                 load=dropoff.passengers or 1,
                 max_ride_factor=rules.max_ride_factor,
             )
@@ -285,6 +288,54 @@ async def reoptimise(
     await session.flush()
     planned = {stop.job_id for route in plan.routes for stop in route}
     return ShuttlePlan(len(live.drivers), len(planned), plan.unserved, plan.solve_s)
+
+
+async def assign_by_hand(
+    session: AsyncSession,
+    *,
+    task_id: uuid.UUID,
+    staff_id: uuid.UUID,
+    rules: ShuttleRules,
+    pool: Executor | None,
+    now: datetime,
+) -> Task:
+    """An operator gives a ride (either of its two tasks names it) to a van driver on shift; later plans keep it with
+    them. Refused (409 `no_staff_available`, nothing changed) when that driver cannot fit it without breaking a window
+    or another rider's ride; a ride whose van is on the way, or whose rider is on board, is not moved (409)."""
+    await session.execute(select(func.pg_advisory_xact_lock(PLANNING_LOCK)))
+    task = await session.get(Task, task_id, with_for_update=True, populate_existing=True)
+    if task is None:
+        raise TaskNotFound(f"task {task_id} not found")
+    if task.kind not in RIDE_KINDS:
+        raise InvalidInput(f"task {task_id} is not a pick-up ride")
+    ride_id = task.id if task.kind == TaskKind.RIDE_PICKUP else task.leg_of
+    pickup = task if task.id == ride_id else await session.get(Task, ride_id, with_for_update=True)
+    dropoff = await session.scalar(
+        select(Task).where(Task.leg_of == ride_id, Task.kind == TaskKind.RIDE_DROPOFF).with_for_update()
+    )
+    assert pickup is not None and dropoff is not None  # made together
+    refuse(pickup, "reassign", MOVABLE)
+    await reassign_check(session, staff_id=staff_id, skill=Skill.DRIVER)
+    for leg in (pickup, dropoff):
+        if leg.staff_id != staff_id:
+            leg.staff_id = staff_id
+            stamp(leg, TaskState.ASSIGNED, now=now)
+        leg.pinned = True
+    await session.flush()
+    live = await _live(session, rules=rules, now=now)
+    search = Search(time_limit_s=rules.answer_time_limit_s)
+    try:
+        plan = await _run(pool, partial(plan_carriers, live.fleet, search, live.current))
+    except Infeasible:
+        plan = None
+    if plan is None or ride_id in plan.unserved:
+        raise NoStaffAvailable(
+            "that driver cannot pick the rider up in their window without breaking another rider's ride",
+            extra={"drivers_on_shift": len(live.drivers)},
+        )
+    _apply(live, plan, now=now)
+    await session.flush()
+    return task
 
 
 # ---------------------------------------------------------------- riders

@@ -413,9 +413,9 @@ async def assign_by_hand(
     task = await session.get(Task, task_id, with_for_update=True, populate_existing=True)
     if task is None:
         raise TaskNotFound(f"task {task_id} not found")
-    if task.kind not in VALET_KINDS:  # crew tours and van routes are planned whole
+    if task.kind not in VALET_KINDS:  # crew tours are planned whole
         raise InvalidTaskTransition(
-            "only valet tasks are assigned by hand; crew tours and van routes are re-planned whole",
+            "only valet tasks and pick-up rides are assigned by hand; a crew's tour is re-planned whole",
             extra={"state": task.state, "kind": task.kind},
         )
     refuse(task, "reassign", MOVABLE)

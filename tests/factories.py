@@ -251,3 +251,39 @@ async def step_task(client: httpx.AsyncClient, task_id: str, target: str, header
     assert moved.status_code == 200, moved.text
     assert moved.json()["state"] == target
     return dict(moved.json())
+
+
+def near_centre(east_m: float = 0, north_m: float = 0) -> dict[str, float]:
+    """A point as the API takes it, `east_m` and `north_m` metres from the demo village's centre."""
+    lon, lat = offset(*CENTRE, east_m=east_m, north_m=north_m)
+    return {"lon": lon, "lat": lat}
+
+
+async def staff_on_shift(
+    client: httpx.AsyncClient,
+    state: AppState,
+    operator: dict[str, str],
+    now: datetime,
+    *,
+    skills: tuple[str, ...] = ("valet",),
+    east_m: float = 0,
+) -> tuple[Actor, dict[str, str]]:
+    """A staff member registered with `skills`, given a shift from `now` for 8 hours, clocked in `east_m` metres east
+    of the centre."""
+    body = {
+        "email": f"{unique('staff')}@test.maeul",
+        "password": "staff password",
+        "display_name": f"{' '.join(skills).title()} {east_m:g}",
+        "skills": list(skills),
+        "hourly_wage_krw": 12_000,
+    }
+    made = await client.post("/staff", json=body, headers=operator)
+    assert made.status_code == 201, made.text
+    staff = Actor(id=made.json()["id"], role=Role.STAFF)
+    shift = {"start": now.isoformat(), "end": (now + timedelta(hours=8)).isoformat()}
+    planned = await client.post(f"/staff/{staff.id}/shifts", json=shift, headers=operator)
+    assert planned.status_code == 201, planned.text
+    headers = auth(state, staff)
+    clocked = await client.post("/staff/me/clock-in", json=near_centre(east_m), headers=headers)
+    assert clocked.status_code == 200, clocked.text
+    return staff, headers

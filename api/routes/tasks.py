@@ -28,6 +28,7 @@ from api.state import AppState
 from ledger import log as ledger
 from ops import crew, repository, service, shuttle, valet
 from ops.dispatch import CarrierPlan
+from ops.errors import TaskNotFound
 from ops.models import Task, TaskState
 from ops.states import OPEN
 from routing.travel import Point
@@ -168,12 +169,21 @@ async def move_task(
 async def assign(
     task_id: uuid.UUID, body: AssignIn, actor: Operator, state: StateDep, session: SessionDep, now: NowDep
 ) -> TaskOut:
-    """Gives a valet task not yet under way to a valet on shift; later plans keep it with them. Refused (409
-    `no_staff_available`) when that valet cannot do it within its windows; other kinds (crew tours, van routes are
-    re-planned whole) are 409 `invalid_task_transition`."""
-    task = await valet.assign_by_hand(
-        session, task_id=task_id, staff_id=body.staff_id, rules=state.valet, pool=state.solver_pool, now=now
-    )
+    """Gives a valet task, or a pick-up ride (either of its two tasks), not yet under way to a valet or van driver
+    on shift; later plans keep it with them. Refused (409 `no_staff_available`, nothing changed) when that person
+    cannot do it within its windows (or, for a ride, without breaking another rider's ride); crew tasks are 409
+    `invalid_task_transition` (a crew's tour is planned whole)."""
+    found = await session.get(Task, task_id)
+    if found is None:
+        raise TaskNotFound(f"task {task_id} not found")
+    if found.kind in shuttle.RIDE_KINDS:
+        task = await shuttle.assign_by_hand(
+            session, task_id=task_id, staff_id=body.staff_id, rules=state.shuttle, pool=state.solver_pool, now=now
+        )
+    else:
+        task = await valet.assign_by_hand(
+            session, task_id=task_id, staff_id=body.staff_id, rules=state.valet, pool=state.solver_pool, now=now
+        )
     out = await task_detail(state, session, task, now=now)
     await session.commit()
     return out

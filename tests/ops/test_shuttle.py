@@ -16,13 +16,8 @@ from api.state import AppState
 from core.clock import FixedClock
 from ops.models import Task
 from routing.travel import Mode, Point
-from sim.pilot import CENTRE, load, offset
-from tests.factories import POLICY, error_of, sign_in_demo, step_task
-
-
-def _at(east_m: float = 0, north_m: float = 0) -> dict[str, float]:
-    lon, lat = offset(*CENTRE, east_m=east_m, north_m=north_m)
-    return {"lon": lon, "lat": lat}
+from sim.pilot import load
+from tests.factories import POLICY, error_of, near_centre, sign_in_demo, staff_on_shift, step_task
 
 
 async def _balance(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
@@ -42,14 +37,14 @@ async def test_two_residents_share_the_van_and_pay_at_the_drop_off(
     await session.commit()
     resident, owner = await sign_in_demo(client, "resident"), await sign_in_demo(client, "owner")
     driver = await sign_in_demo(client, "driver01")
-    ride = {"origin": _at(north_m=300), "destination": _at(east_m=1200, north_m=100)}
+    ride = {"origin": near_centre(north_m=300), "destination": near_centre(east_m=1200, north_m=100)}
 
     nobody = await client.post("/shuttle/rides", json=ride, headers=resident)
     assert (nobody.status_code, error_of(nobody)) == (409, "no_staff_available")
     assert "no van driver is on shift" in nobody.json()["detail"]
     assert await session.scalar(select(func.count()).select_from(Task)) == 0  # nothing kept
 
-    clocked = await client.post("/staff/me/clock-in", json=_at(), headers=driver)
+    clocked = await client.post("/staff/me/clock-in", json=near_centre(), headers=driver)
     assert clocked.status_code == 200, clocked.text
     before = {"resident": await _balance(client, resident), "owner": await _balance(client, owner)}
     now = clock.now()
@@ -61,7 +56,11 @@ async def test_two_residents_share_the_van_and_pay_at_the_drop_off(
     assert now <= pickup_eta <= now + timedelta(minutes=state.settings.shuttle_wait_minutes)
     assert a["pickup"]["staff"]["display_name"] and a["pickup"]["eta_destination"] == a["dropoff"]["eta_origin"]
     later = {"start": (now + timedelta(minutes=5)).isoformat(), "end": (now + timedelta(minutes=25)).isoformat()}
-    shared = {"origin": _at(east_m=150, north_m=320), "destination": _at(east_m=1100, north_m=60), "pickup": later}
+    shared = {
+        "origin": near_centre(east_m=150, north_m=320),
+        "destination": near_centre(east_m=1100, north_m=60),
+        "pickup": later,
+    }
     second = await client.post("/shuttle/rides", json=shared | {"passengers": 2}, headers=owner)
     assert second.status_code == 201, second.text
     b = second.json()
@@ -110,11 +109,11 @@ async def test_a_cancelled_ride_is_free_before_the_van_sets_off_and_a_no_show_re
     await load(session, clock=clock, policy=POLICY)
     await session.commit()
     resident, driver = await sign_in_demo(client, "resident"), await sign_in_demo(client, "driver01")
-    assert (await client.post("/staff/me/clock-in", json=_at(), headers=driver)).status_code == 200
+    assert (await client.post("/staff/me/clock-in", json=near_centre(), headers=driver)).status_code == 200
     before = await _balance(client, resident)
     now = clock.now()
     arrive = {"start": (now + timedelta(minutes=30)).isoformat(), "end": (now + timedelta(minutes=45)).isoformat()}
-    ride = {"origin": _at(north_m=-400), "destination": _at(east_m=-900), "dropoff": arrive}
+    ride = {"origin": near_centre(north_m=-400), "destination": near_centre(east_m=-900), "dropoff": arrive}
     asked = await client.post("/shuttle/rides", json=ride, headers=resident)
     assert asked.status_code == 201, asked.text
     first = asked.json()
@@ -147,3 +146,38 @@ async def test_a_cancelled_ride_is_free_before_the_van_sets_off_and_a_no_show_re
     replanned = await client.post("/shuttle/plan", headers=await sign_in_demo(client, "operator"))
     assert replanned.status_code == 200 and replanned.json()["staff_on_shift"] == 1
     assert replanned.json()["planned"] == 0
+
+
+async def test_an_operator_gives_a_ride_to_another_driver_and_plans_keep_it(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
+) -> None:
+    await load(session, clock=clock, policy=POLICY)
+    await session.commit()
+    resident, operator = await sign_in_demo(client, "resident"), await sign_in_demo(client, "operator")
+    near = await sign_in_demo(client, "driver01")
+    assert (await client.post("/staff/me/clock-in", json=near_centre(), headers=near)).status_code == 200
+    far, far_headers = await staff_on_shift(client, state, operator, clock.now(), skills=("driver",), east_m=-1500)
+    ride = {"origin": near_centre(north_m=200), "destination": near_centre(east_m=900)}
+    asked = (await client.post("/shuttle/rides", json=ride, headers=resident)).json()
+    assert asked["pickup"]["staff_id"] != str(far.id)  # the nearer driver gets it
+
+    board = (await client.get("/staff", params={"on_shift": True}, headers=operator)).json()["items"]
+    me = next(member for member in board if "driver" not in member["skills"])  # on shift, but no van licence
+    unskilled = await client.post(f"/tasks/{asked['id']}/assign", json={"staff_id": me["id"]}, headers=operator)
+    assert (unskilled.status_code, error_of(unskilled)) == (409, "not_on_shift")
+    dropoff_id = asked["dropoff"]["id"]  # either task of the ride names it
+    moved = await client.post(f"/tasks/{dropoff_id}/assign", json={"staff_id": str(far.id)}, headers=operator)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["staff_id"] == str(far.id) and moved.json()["pinned"]
+    replanned = await client.post("/shuttle/plan", headers=operator)
+    assert replanned.status_code == 200 and replanned.json()["staff_on_shift"] == 2
+    assert replanned.json()["planned"] == 1 and replanned.json()["unassigned_task_ids"] == []
+    after = (await client.get(f"/shuttle/rides/{asked['id']}", headers=resident)).json()
+    assert after["pickup"]["staff_id"] == after["dropoff"]["staff_id"] == str(far.id)
+    assert after["pickup"]["pinned"] and after["state"] == "assigned"
+    route = (await client.get("/tasks", headers=far_headers)).json()["items"]
+    assert [task["kind"] for task in route] == ["ride_pickup", "ride_dropoff"]
+
+    await step_task(client, asked["id"], "en_route", far_headers)
+    under_way = await client.post(f"/tasks/{asked['id']}/assign", json={"staff_id": me["id"]}, headers=operator)
+    assert (under_way.status_code, error_of(under_way)) == (409, "invalid_task_transition")

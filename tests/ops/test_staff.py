@@ -13,15 +13,24 @@ from billing import journal
 from billing.wallet import Wallet
 from core.clock import FixedClock
 from parking.models import Booking
-from tests.factories import WALLET_KRW, auth, error_of, make_account, make_slot, make_zone, step_task
-from tests.ops.test_valet import _at, _valet
+from tests.factories import (
+    WALLET_KRW,
+    auth,
+    error_of,
+    make_account,
+    make_slot,
+    make_zone,
+    near_centre,
+    staff_on_shift,
+    step_task,
+)
 
 CANCEL_FEE = 1000
 
 
 def _parking(now: datetime, *, minutes: int = 30, plate: str = "12가3456") -> dict[str, object]:
     return {
-        "home": _at(),
+        "home": near_centre(),
         "vehicle_plate": plate,
         "pickup_from": now.isoformat(),
         "pickup_by": (now + timedelta(minutes=minutes)).isoformat(),
@@ -36,13 +45,13 @@ async def test_shifts_never_overlap_and_clocking_follows_them(
     operator = auth(state, await make_account(session, role=Role.OPERATOR))
     resident = auth(state, await make_account(session))
     await session.commit()
-    valet, headers = await _valet(client, state, operator, clock)
+    valet, headers = await staff_on_shift(client, state, operator, clock.now())
     overlapping = {"start": (now + timedelta(hours=7)).isoformat(), "end": (now + timedelta(hours=10)).isoformat()}
     refused = await client.post(f"/staff/{valet.id}/shifts", json=overlapping, headers=operator)
     assert refused.status_code == 409 and error_of(refused) == "shift_overlaps"
     backwards = {"start": overlapping["end"], "end": overlapping["start"]}
     assert (await client.post(f"/staff/{valet.id}/shifts", json=backwards, headers=operator)).status_code == 422
-    twice = await client.post("/staff/me/clock-in", json=_at(), headers=headers)
+    twice = await client.post("/staff/me/clock-in", json=near_centre(), headers=headers)
     assert twice.status_code == 409 and error_of(twice) == "not_on_shift"
     assert (await client.get("/staff", headers=resident)).status_code == 403
 
@@ -51,7 +60,7 @@ async def test_shifts_never_overlap_and_clocking_follows_them(
     assert me["on_shift"] and me["skills"] == ["valet"] and me["position"] is not None
     out = await client.post("/staff/me/clock-out", headers=headers)
     assert out.status_code == 200 and datetime.fromisoformat(out.json()["shift"]["clocked_out_at"]) == now
-    again = await client.post("/staff/me/clock-in", json=_at(), headers=headers)
+    again = await client.post("/staff/me/clock-in", json=near_centre(), headers=headers)
     assert again.status_code == 409 and error_of(again) == "not_on_shift"  # that shift is over
     off = (await client.get("/staff", params={"on_shift": False}, headers=operator)).json()["items"]
     assert str(valet.id) in [member["id"] for member in off]
@@ -67,7 +76,7 @@ async def test_hours_and_tasks_are_paid_from_the_enterprise_once_a_month(
     operator_account = await make_account(session, role=Role.OPERATOR)
     await session.commit()
     operator = auth(state, operator_account)
-    valet, headers = await _valet(client, state, operator, clock)
+    valet, headers = await staff_on_shift(client, state, operator, clock.now())
     asked = await client.post("/valet/parking", json=_parking(now), headers=auth(state, resident))
     assert asked.status_code == 201, asked.text
     for target in ("en_route", "arrived", "done"):
@@ -130,7 +139,7 @@ async def test_cancelling_is_free_until_the_valet_is_on_the_way(
     await session.commit()
     resident = auth(state, account)
     operator = auth(state, await make_account(session, role=Role.OPERATOR))
-    valet, headers = await _valet(client, state, operator, clock)
+    valet, headers = await staff_on_shift(client, state, operator, clock.now())
 
     first = (await client.post("/valet/parking", json=_parking(now, minutes=90), headers=resident)).json()
     cancelled = await client.delete(f"/valet/requests/{first['id']}", headers=resident)
@@ -179,8 +188,8 @@ async def test_an_operator_assigns_by_hand_and_plans_keep_it(
     resident = auth(state, await make_account(session))
     operator = auth(state, await make_account(session, role=Role.OPERATOR))
     await session.commit()
-    near, near_headers = await _valet(client, state, operator, clock, east_m=50)
-    far, _ = await _valet(client, state, operator, clock, east_m=-900)
+    near, near_headers = await staff_on_shift(client, state, operator, clock.now(), east_m=50)
+    far, _ = await staff_on_shift(client, state, operator, clock.now(), east_m=-900)
     task = (await client.post("/valet/parking", json=_parking(now, minutes=60), headers=resident)).json()
     assert task["staff_id"] == str(near.id)  # the nearer valet gets it
 

@@ -10,13 +10,12 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts.actor import Actor
 from accounts.models import Role
 from api.state import AppState
 from billing import journal
 from core.clock import FixedClock
 from parking.models import Booking
-from sim.pilot import CENTRE, load, offset
+from sim.pilot import load
 from tests.factories import (
     POLICY,
     WALLET_KRW,
@@ -25,40 +24,13 @@ from tests.factories import (
     make_account,
     make_slot,
     make_zone,
+    near_centre,
     sign_in_demo,
+    staff_on_shift,
     step_task,
 )
 
 FEE = 3000
-
-
-def _at(east_m: float = 0, north_m: float = 0) -> dict[str, float]:
-    lon, lat = offset(*CENTRE, east_m=east_m, north_m=north_m)
-    return {"lon": lon, "lat": lat}
-
-
-async def _valet(
-    client: httpx.AsyncClient, state: AppState, operator: dict[str, str], clock: FixedClock, *, east_m: float = 0
-) -> tuple[Actor, dict[str, str]]:
-    """A valet registered, given a shift from now for 8 hours, clocked in `east_m` metres east of the centre."""
-    now = clock.now()
-    body = {
-        "email": f"valet-{east_m}-{now.timestamp()}@test.maeul",
-        "password": "valet password",
-        "display_name": f"Valet {east_m:g}",
-        "skills": ["valet"],
-        "hourly_wage_krw": 12_000,
-    }
-    made = await client.post("/staff", json=body, headers=operator)
-    assert made.status_code == 201, made.text
-    staff = Actor(id=made.json()["id"], role=Role.STAFF)
-    shift = {"start": now.isoformat(), "end": (now + timedelta(hours=8)).isoformat()}
-    planned = await client.post(f"/staff/{staff.id}/shifts", json=shift, headers=operator)
-    assert planned.status_code == 201, planned.text
-    headers = auth(state, staff)
-    clocked = await client.post("/staff/me/clock-in", json=_at(east_m), headers=headers)
-    assert clocked.status_code == 200, clocked.text
-    return staff, headers
 
 
 async def test_a_car_is_parked_and_brought_back_by_a_valet(
@@ -70,11 +42,11 @@ async def test_a_car_is_parked_and_brought_back_by_a_valet(
     resident = await make_account(session)
     operator = auth(state, await make_account(session, role=Role.OPERATOR))
     await session.commit()
-    valet, valet_headers = await _valet(client, state, operator, clock, east_m=-300)
+    valet, valet_headers = await staff_on_shift(client, state, operator, clock.now(), east_m=-300)
     me = auth(state, resident)
 
     request = {
-        "home": _at(),
+        "home": near_centre(),
         "vehicle_plate": "12가3456",
         "pickup_from": (now + timedelta(minutes=10)).isoformat(),
         "pickup_by": (now + timedelta(minutes=40)).isoformat(),
@@ -102,10 +74,10 @@ async def test_a_car_is_parked_and_brought_back_by_a_valet(
     clock.advance(timedelta(minutes=10))
     enterprise_before = await journal.balance(session, journal.ENTERPRISE)
     await step_task(client, task["id"], "en_route", valet_headers)
-    moved = await client.put("/staff/me/position", json=_at(-100), headers=valet_headers)
+    moved = await client.put("/staff/me/position", json=near_centre(-100), headers=valet_headers)
     assert moved.status_code == 204
     coming = (await client.get(f"/tasks/{task['id']}", headers=me)).json()
-    assert coming["staff"]["position"]["lon"] == _at(-100)["lon"]
+    assert coming["staff"]["position"]["lon"] == near_centre(-100)["lon"]
     assert _time(coming["eta_origin"]) < now + timedelta(minutes=12)  # live: 100 m by scooter from where they are
     busy = await client.post("/staff/me/clock-out", headers=valet_headers)
     assert busy.status_code == 409 and error_of(busy) == "tasks_under_way"
@@ -122,7 +94,7 @@ async def test_a_car_is_parked_and_brought_back_by_a_valet(
     me, valet_headers = auth(state, resident), auth(state, valet)  # fresh tokens: an hour has passed
     back = {
         "booking_id": task["booking_id"],
-        "home": _at(),
+        "home": near_centre(),
         "deliver_from": (clock.now() + timedelta(minutes=15)).isoformat(),
         "deliver_by": (clock.now() + timedelta(minutes=45)).isoformat(),
     }
@@ -158,7 +130,7 @@ async def test_a_request_nobody_can_do_is_refused_and_nothing_is_kept(
     await session.commit()
     me = auth(state, resident)
     request = {
-        "home": _at(),
+        "home": near_centre(),
         "vehicle_plate": "34나5678",
         "pickup_from": now.isoformat(),
         "pickup_by": (now + timedelta(minutes=5)).isoformat(),
@@ -168,7 +140,8 @@ async def test_a_request_nobody_can_do_is_refused_and_nothing_is_kept(
     assert nobody.status_code == 409 and error_of(nobody) == "no_staff_available", nobody.text
     assert nobody.json()["valets_on_shift"] == 0
 
-    await _valet(client, state, operator, clock, east_m=2500)  # 2.5 km away: no scooter gets there in 5 minutes
+    # 2.5 km away: no scooter gets there in 5 minutes
+    await staff_on_shift(client, state, operator, clock.now(), east_m=2500)
     too_far = await client.post("/valet/parking", json=request, headers=me)
     assert too_far.status_code == 409 and error_of(too_far) == "no_staff_available"
     assert "within its time windows" in too_far.json()["detail"]
@@ -196,7 +169,7 @@ async def test_on_the_demo_data_a_resident_gets_a_valet_who_parks_the_car(
     resident = await sign_in_demo(client, "resident")
     now = clock.now()
     request = {
-        "home": _at(north_m=150),
+        "home": near_centre(north_m=150),
         "vehicle_plate": "12가3456",
         "pickup_from": (now + timedelta(minutes=5)).isoformat(),
         "pickup_by": (now + timedelta(minutes=35)).isoformat(),
