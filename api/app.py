@@ -14,6 +14,7 @@ from api.ratelimit import RateLimit
 from api.routes import (
     auth,
     bookings,
+    city,
     feeds,
     geofences,
     health,
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         rebalancing,
         valet,
         shuttle,
+        city,
     ):
         app.include_router(module.router)
     app.include_router(feeds.gbfs)

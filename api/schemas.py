@@ -21,7 +21,17 @@ from parking.service import Sharing, sees_driver_details
 
 T = TypeVar("T")
 
-Longitude = Annotated[float, Field(ge=-180, le=180, description="WGS84 longitude, degrees east")]
+
+def _not_a_bool(value: Any) -> Any:
+    """pydantic reads JSON `false` as 0.0 for a float: a coordinate of `false` is a client's bug, refused (422)."""
+    if isinstance(value, bool):
+        raise ValueError("give a number, not true or false")
+    return value
+
+
+Longitude = Annotated[
+    float, BeforeValidator(_not_a_bool), Field(ge=-180, le=180, description="WGS84 longitude, degrees east")
+]
 
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -37,7 +47,9 @@ def _iso_only(value: Any) -> Any:
 Instant = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 MONTH = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"  # YYYY-MM
 HOUR = r"^[1-9]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])$"  # YYYY-MM-DDTHH
-Latitude = Annotated[float, Field(ge=-90, le=90, description="WGS84 latitude, degrees north")]
+Latitude = Annotated[
+    float, BeforeValidator(_not_a_bool), Field(ge=-90, le=90, description="WGS84 latitude, degrees north")
+]
 
 
 class Strict(BaseModel):
@@ -734,3 +746,114 @@ class ValetReturnIn(Strict):
     home: Location = Field(description="where the valet brings the car")
     deliver_from: Instant
     deliver_by: Instant
+
+
+# ------------------------------------------------------------------ the city's data and KPIs
+
+PlateText = Annotated[str, Field(min_length=2, max_length=20, description="vehicle plate; stored only as a keyed hash")]
+EventId = Annotated[str, Field(min_length=1, max_length=64, description="the camera's own id for the event")]
+
+
+class CameraIn(Strict):
+    device_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    name: str = Field(min_length=1, max_length=120)
+    purpose: Literal["entrance", "enforcement"]
+    lon: Longitude
+    lat: Latitude
+
+
+class CameraOut(BaseModel):
+    id: uuid.UUID
+    device_id: str
+    name: str
+    purpose: str
+    key_active: bool = Field(description="false once the key is revoked")
+    key_rotated_at: datetime | None
+
+
+class CameraKeyOut(CameraOut):
+    device_key: str = Field(description="shown once, stored hashed; the camera sends it as X-Device-Key")
+
+
+class EntryIn(Strict):
+    event_id: EventId
+    at: Instant
+    plate: PlateText
+
+
+class EntriesIn(Strict):
+    events: list[EntryIn] = Field(min_length=1, max_length=1000)
+
+
+class SightingIn(Strict):
+    event_id: EventId
+    at: Instant
+    plate: PlateText
+    kind: Literal["no_parking", "fire_lane", "crosswalk", "resident_slot_misuse"]
+    lon: Longitude | None = Field(default=None, description="where the vehicle stands; default: at the camera")
+    lat: Latitude | None = None
+
+
+class SightingsIn(Strict):
+    events: list[SightingIn] = Field(min_length=1, max_length=1000)
+
+
+class RejectedEvent(BaseModel):
+    index: int = Field(description="position of the event in the posted batch")
+    reason: Literal["duplicate", "future", "stale", "invalid_plate"]
+
+
+class BatchOut(BaseModel):
+    accepted: int
+    rejected: int
+    rejections: list[RejectedEvent]
+    alerts: int = Field(description="fire-lane alerts queued for the operators")
+
+
+class ViolationIn(Strict):
+    kind: Literal["no_parking", "fire_lane", "crosswalk", "resident_slot_misuse"]
+    plate: PlateText
+    lon: Longitude
+    lat: Latitude
+    at: Instant | None = Field(default=None, description="when it was seen; default: now")
+    note: str = Field(default="", max_length=500)
+
+
+class ViolationOut(BaseModel):
+    id: uuid.UUID
+    at: datetime
+    kind: str
+    source: str = Field(description="cctv, officer, resident or operator")
+    lon: float
+    lat: float
+    note: str
+
+
+class KpiDayOut(BaseModel):
+    day: str = Field(description="local date, YYYY-MM-DD")
+    day_type: Literal["weekday", "weekend"] = Field(description="weekend: Saturdays, Sundays and public holidays")
+    entering_vehicles: float | None
+    illegal_parking: float | None
+    supply_ratio: float | None
+    shared_slots_open: float | None
+    shared_slots_supplied: float | None
+    jobs: float | None = Field(description="staff hours over an 8-hour day")
+    suppressed: list[str] = Field(description="cells built from fewer than k people: their values are null")
+
+
+class KpiSummaryOut(BaseModel):
+    kpi: str
+    weekday: float | None = Field(description="mean over the month's weekdays whose cell is published")
+    weekend: float | None
+    weekday_days: int
+    weekend_days: int
+    published: dict[str, dict[str, float]] = Field(
+        description="the pilot's published values beside: weekday/weekend -> before/after"
+    )
+
+
+class KpiMonthOut(BaseModel):
+    month: str
+    min_people: int = Field(description="k: cells from fewer people are suppressed")
+    kpis: list[KpiSummaryOut]
+    days: list[KpiDayOut]

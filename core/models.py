@@ -16,7 +16,9 @@ from billing.models import (
 )
 from core.db import Base
 from core.idempotency import IdempotencyKey
+from core.outbox import Notification
 from geo.models import Zone
+from kpi.models import Camera, EntranceEvent, Violation
 from ledger.models import Anchor, AnchorJob, ChainDeployment, LedgerEntry, LedgerHead, LedgerNode, TreeHead
 from mobility.models import (
     ComplianceEvent,
@@ -33,6 +35,10 @@ from ops.models import PayStatement, Shift, StaffMember, Task
 from parking.models import Booking, Lot, MatchRequest, SharingException, SharingRule, Slot
 
 __all__ = [
+    "Camera",
+    "EntranceEvent",
+    "Violation",
+    "Notification",
     "PayStatement",
     "Shift",
     "StaffMember",

@@ -154,6 +154,17 @@ class Settings(BaseSettings):
     rebalance_time_limit_s: float = Field(default=5.0, gt=0, le=120, description="solver time per crew plan")
     gbfs_ttl_seconds: int = Field(default=30, ge=0, le=60, description="GBFS feeds are rebuilt at least this often")
 
+    # The city's view: village facts, camera events, KPIs.
+    plate_hash_key: SecretStr | None = Field(
+        default=None, description="key of the keyed hash (HMAC-SHA256) plates are stored under; never stored in clear"
+    )
+    registered_vehicles: int = Field(default=388, ge=1, description="vehicles registered in the village")
+    pre_existing_legal_spaces: int = Field(
+        default=144, ge=0, description="home garages and permit spaces outside the shared inventory"
+    )
+    kpi_min_people: int = Field(default=5, ge=1, le=100, description="k: a KPI cell from fewer people is suppressed")
+    camera_max_age_hours: int = Field(default=72, ge=1, le=24 * 30, description="older camera events are refused")
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env == "production":
@@ -163,6 +174,8 @@ class Settings(BaseSettings):
                 raise ValueError("MAEUL_DATABASE_URL and MAEUL_REDIS_URL must be set in production")
             if self.ledger_signing_key is None:
                 raise ValueError("MAEUL_LEDGER_SIGNING_KEY must be set in production")
+            if self.plate_hash_key is None or len(self.plate_hash_key.get_secret_value()) < 32:
+                raise ValueError("MAEUL_PLATE_HASH_KEY must be set to at least 32 characters in production")
         return self
 
     @property
@@ -193,9 +206,16 @@ class Settings(BaseSettings):
 
     def signing_secret(self) -> str:
         """The JWT secret; on a developer's machine one is generated once and kept under `home`."""
-        if self.jwt_secret is not None:
-            return self.jwt_secret.get_secret_value()
-        path = self.home / "jwt-secret"
+        return self._secret(self.jwt_secret, "jwt-secret")
+
+    def plate_key(self) -> bytes:
+        """The plate hashing key; on a developer's machine one is generated once and kept under `home`."""
+        return self._secret(self.plate_hash_key, "plate-hash-key").encode()
+
+    def _secret(self, configured: SecretStr | None, name: str) -> str:
+        if configured is not None:
+            return configured.get_secret_value()
+        path = self.home / name
         if not path.exists():
             self.home.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(48))

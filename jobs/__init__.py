@@ -12,6 +12,7 @@ from arq.connections import RedisSettings
 
 from accounts import service as accounts
 from billing.dynamic import reprice
+from core import outbox
 from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.metrics import observed_job
@@ -125,6 +126,14 @@ async def prune_revoked_tokens(ctx: dict[str, Any]) -> int:
     return pruned
 
 
+async def deliver_notifications(ctx: dict[str, Any]) -> int:
+    """Send the outbox's pending notifications (fire-lane alerts, ...) through the channel (the log by default)."""
+    async with ctx["sessionmaker"]() as session:
+        delivered = await outbox.deliver_pending(session, outbox.LogChannel(), now=ctx["clock"].now())
+        await session.commit()
+    return delivered
+
+
 SIMULATION_TICK_S = 10
 
 
@@ -200,6 +209,7 @@ JOBS = [
     refresh_gbfs,
     telemetry_partitions,
     prune_revoked_tokens,
+    deliver_notifications,
     simulate_fleet,
     replan_valets,
     replan_crews,
@@ -225,6 +235,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(observed_job(refresh_gbfs), second=set(range(0, 60, 10)), run_at_startup=True, unique=True),
             cron(observed_job(telemetry_partitions), minute={5}, second={0}, run_at_startup=True, unique=True),
             cron(observed_job(prune_revoked_tokens), minute={35}, second={0}, unique=True),
+            cron(observed_job(deliver_notifications), second=set(range(0, 60, 5)), unique=True),
             cron(observed_job(replan_valets), minute=set(range(0, 60, 5)), second={20}, unique=True),
             cron(observed_job(replan_crews), minute={10, 40}, second={40}, unique=True),
             cron(observed_job(reoptimise_shuttles), minute=set(range(2, 60, 5)), second={50}, unique=True),

@@ -8,12 +8,9 @@ through billing (hold at unlock, capture and split at the end) and every trip la
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import io
 import json
 import math
-import secrets
 import time
 import uuid
 from collections.abc import Sequence
@@ -32,6 +29,7 @@ from billing.models import SettlementRule, Tariff
 from billing.pricing import Caps, DayType, NoTariff, quote
 from billing.service import price_book
 from billing.wallet import Wallet
+from core import device_keys
 from core.errors import Forbidden, InvalidInput
 from core.settings import Settings
 from geo.models import Zone
@@ -111,15 +109,6 @@ class FleetRules:
 
 
 # ------------------------------------------------------------------ vehicles and their events
-
-
-def _hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def new_device_key() -> str:
-    """A device key (shown once): 32 random bytes, URL-safe. Stored as its SHA-256 (high entropy: no slow hash)."""
-    return secrets.token_urlsafe(32)
 
 
 async def record(
@@ -206,7 +195,7 @@ async def register_vehicles(session: AsyncSession, vehicles: Sequence[NewVehicle
     for spec in vehicles:
         await vehicle_type(session, spec.type_code)
         await provider(session, spec.provider_id)
-        key = new_device_key()
+        key = device_keys.new_key()
         made.append(
             (
                 Vehicle(
@@ -214,7 +203,7 @@ async def register_vehicles(session: AsyncSession, vehicles: Sequence[NewVehicle
                     provider_id=spec.provider_id,
                     label=spec.label,
                     device_id=spec.device_id,
-                    device_key_hash=_hash_key(key),
+                    device_key_hash=device_keys.digest(key),
                     state=S.REMOVED,
                     battery_pct=spec.battery_pct,
                     odometer_m=0,
@@ -286,8 +275,8 @@ async def import_csv(session: AsyncSession, content: str) -> list[tuple[Vehicle,
 async def rotate_device_key(session: AsyncSession, vehicle_id: uuid.UUID, *, now: datetime) -> str:
     """A new key for the vehicle's device; the old one stops working at once."""
     vehicle = await repository.vehicle_for_update(session, vehicle_id)
-    key = new_device_key()
-    vehicle.device_key_hash = _hash_key(key)
+    key = device_keys.new_key()
+    vehicle.device_key_hash = device_keys.digest(key)
     vehicle.device_key_rotated_at = now
     await session.flush()
     return key
@@ -361,11 +350,7 @@ async def ingest(
     during a trip, contact restored; speeding in a slow zone becomes a compliance event. All in the caller's
     transaction."""
     device = await repository.device_for_update(session, device_id=device_id, at=now)
-    if (
-        device is None
-        or device.vehicle.device_key_hash is None
-        or not hmac.compare_digest(device.vehicle.device_key_hash, _hash_key(key))
-    ):
+    if device is None or not device_keys.matches(device.vehicle.device_key_hash, key):
         raise DeviceNotAuthenticated("unknown device, or its key is wrong, rotated or revoked")
     vehicle = device.vehicle
     last = None

@@ -134,6 +134,16 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/shuttle/rides/{ride_id}"): EVERYONE,
     ("DELETE", "/shuttle/rides/{ride_id}"): EVERYONE,
     ("POST", "/shuttle/plan"): {OP, A},
+    ("POST", "/cameras"): {C, A},
+    ("GET", "/cameras"): {OP, C, A},
+    ("POST", "/cameras/{camera_id}/key"): {C, A},
+    ("DELETE", "/cameras/{camera_id}/key"): {C, A},
+    ("POST", "/cameras/entries"): DEVICE,
+    ("POST", "/cameras/violations"): DEVICE,
+    ("POST", "/violations"): EVERYONE,
+    ("GET", "/violations"): {OP, C, A},
+    ("GET", "/kpi/daily"): {OP, C, A},
+    ("GET", "/kpi/monthly"): {OP, C, A},
 }
 
 
@@ -165,6 +175,7 @@ def _url(path: str) -> str:
         .replace("{staff_id}", str(uuid.uuid4()))
         .replace("{shift_id}", str(uuid.uuid4()))
         .replace("{task_id}", str(uuid.uuid4()))
+        .replace("{camera_id}", str(uuid.uuid4()))
     )
 
 

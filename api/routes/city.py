@@ -1,0 +1,338 @@
+"""The city's data and view: village cameras (entrance counts and CCTV enforcement), illegal-parking reports, and the
+pilot's KPI table from live rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from dataclasses import asdict
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import PlainTextResponse
+
+from api.auth import Anyone, CityOrAdmin, Monitor
+from api.deps import NowDep, SessionDep, StateDep
+from api.idempotency import IdempotencyKeyHeader, create_once
+from api.routes.vehicles import Limit, Offset
+from api.schemas import (
+    MONTH,
+    BatchOut,
+    CameraIn,
+    CameraKeyOut,
+    CameraOut,
+    EntriesIn,
+    ErrorOut,
+    Instant,
+    KpiDayOut,
+    KpiMonthOut,
+    KpiSummaryOut,
+    Page,
+    RejectedEvent,
+    SightingsIn,
+    ViolationIn,
+    ViolationOut,
+    page,
+)
+from api.state import AppState
+from core.errors import InvalidInput
+from kpi import service, table
+from kpi.models import Camera, CameraPurpose, Violation, ViolationKind
+
+router = APIRouter(tags=["city"])
+
+DEVICE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "camera_not_authenticated"},
+    403: {"model": ErrorOut, "description": "wrong_camera_purpose"},
+}
+DeviceId = Annotated[str, Header(alias="X-Device-Id", min_length=1, max_length=64)]
+DeviceKey = Annotated[str, Header(alias="X-Device-Key", min_length=1, max_length=200)]
+Day = Annotated[date, Query(description="local date, YYYY-MM-DD")]
+MAX_DAYS = 92
+
+
+def _camera_out(camera: Camera) -> CameraOut:
+    return CameraOut(
+        id=camera.id,
+        device_id=camera.device_id,
+        name=camera.name,
+        purpose=camera.purpose,
+        key_active=camera.key_hash is not None,
+        key_rotated_at=camera.key_rotated_at,
+    )
+
+
+def _with_key(camera: Camera, key: str) -> CameraKeyOut:
+    return CameraKeyOut(**_camera_out(camera).model_dump(), device_key=key)
+
+
+@router.post(
+    "/cameras",
+    response_model=CameraKeyOut,
+    status_code=201,
+    responses={422: {"model": ErrorOut}},
+    summary="Register a village camera",
+)
+async def register_camera(body: CameraIn, actor: CityOrAdmin, session: SessionDep, now: NowDep) -> CameraKeyOut:
+    """An entrance camera (counts vehicles entering) or an enforcement camera (reports illegal parking). Its key is
+    in the answer, once: the camera sends it as `X-Device-Key` with its `X-Device-Id`. 422 when the device id is
+    taken."""
+    camera, key = await service.register_camera(
+        session,
+        device_id=body.device_id,
+        name=body.name,
+        purpose=CameraPurpose(body.purpose),
+        lon=body.lon,
+        lat=body.lat,
+        now=now,
+    )
+    out = _with_key(camera, key)
+    await session.commit()
+    return out
+
+
+@router.get("/cameras", response_model=Page[CameraOut], summary="The village cameras")
+async def list_cameras(actor: Monitor, session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    found = await service.cameras(session, limit=limit + 1, offset=offset)
+    return page([_camera_out(camera) for camera in found], limit=limit, offset=offset)
+
+
+@router.post(
+    "/cameras/{camera_id:uuid}/key",
+    response_model=CameraKeyOut,
+    responses={404: {"model": ErrorOut}},
+    summary="Give a camera a new key",
+)
+async def rotate_camera_key(camera_id: uuid.UUID, actor: CityOrAdmin, session: SessionDep, now: NowDep) -> CameraKeyOut:
+    """The new key is in the answer, once; the previous key stops working at once."""
+    camera, key = await service.rotate_key(session, camera_id, now=now)
+    out = _with_key(camera, key)
+    await session.commit()
+    return out
+
+
+@router.delete(
+    "/cameras/{camera_id:uuid}/key",
+    status_code=204,
+    responses={404: {"model": ErrorOut}},
+    summary="Revoke a camera's key",
+)
+async def revoke_camera_key(camera_id: uuid.UUID, actor: CityOrAdmin, session: SessionDep, now: NowDep) -> None:
+    """The camera is refused (401) until it is given a new key."""
+    await service.revoke_key(session, camera_id, now=now)
+    await session.commit()
+
+
+def _batch_out(report: service.BatchReport) -> BatchOut:
+    return BatchOut(
+        accepted=report.accepted,
+        rejected=len(report.rejected),
+        rejections=[RejectedEvent(index=i, reason=why) for i, why in report.rejected],
+        alerts=report.alerts,
+    )
+
+
+@router.post(
+    "/cameras/entries", response_model=BatchOut, responses=DEVICE_ERRORS, summary="Post vehicles entering the village"
+)
+async def post_entries(
+    body: EntriesIn, state: StateDep, session: SessionDep, now: NowDep, device_id: DeviceId, device_key: DeviceKey
+) -> BatchOut:
+    """An entrance camera's batch (up to 1,000). Each event is accepted or rejected with a reason: `duplicate` (its
+    `event_id` was stored before, or is twice in the batch: sending a batch again is harmless), `future`, `stale`
+    (older than `MAEUL_CAMERA_MAX_AGE_HOURS`), `invalid_plate`. Plates are stored only as a keyed hash."""
+    sightings = [service.Sighting(e.event_id, e.at, e.plate) for e in body.events]
+    report = await service.record_entries(
+        session, device_id=device_id, device_key=device_key, sightings=sightings, **_screening(state), now=now
+    )
+    await session.commit()
+    return _batch_out(report)
+
+
+def _screening(state: AppState) -> dict[str, Any]:
+    return {"key": state.settings.plate_key(), "max_age": timedelta(hours=state.settings.camera_max_age_hours)}
+
+
+@router.post(
+    "/cameras/violations", response_model=BatchOut, responses=DEVICE_ERRORS, summary="Post CCTV illegal-parking events"
+)
+async def post_cctv_violations(
+    body: SightingsIn, state: StateDep, session: SessionDep, now: NowDep, device_id: DeviceId, device_key: DeviceKey
+) -> BatchOut:
+    """An enforcement camera's batch (up to 1,000), screened like entrance events. A `fire_lane` event queues an
+    alert to the operators at once (`alerts` counts them)."""
+    sightings = [service.Sighting(e.event_id, e.at, e.plate, ViolationKind(e.kind), e.lon, e.lat) for e in body.events]
+    if any((s.lon is None) != (s.lat is None) for s in sightings):
+        raise InvalidInput("give both lon and lat of an event, or neither (at the camera)")
+    report = await service.record_cctv_violations(
+        session, device_id=device_id, device_key=device_key, sightings=sightings, **_screening(state), now=now
+    )
+    await session.commit()
+    return _batch_out(report)
+
+
+def _violation_out(violation: Violation, lon: float, lat: float) -> ViolationOut:
+    return ViolationOut(
+        id=violation.id,
+        at=violation.at,
+        kind=violation.kind,
+        source=violation.source,
+        lon=lon,
+        lat=lat,
+        note=violation.note,
+    )
+
+
+@router.post(
+    "/violations",
+    response_model=ViolationOut,
+    status_code=201,
+    responses={422: {"model": ErrorOut}},
+    summary="Report a vehicle parked illegally",
+)
+async def report_violation(
+    body: ViolationIn,
+    actor: Anyone,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Any:
+    """Residents report through the app, the city's officers and the village enterprise's staff from the field (the
+    source follows the role). A `fire_lane` report alerts the operators at once. 422: not a plate, seen in the
+    future or longer ago than `MAEUL_CAMERA_MAX_AGE_HOURS`."""
+
+    async def work() -> ViolationOut:
+        screening = _screening(state)
+        violation = await service.report_violation(
+            session,
+            actor=actor,
+            kind=ViolationKind(body.kind),
+            plate=body.plate,
+            lon=body.lon,
+            lat=body.lat,
+            at=body.at,
+            note=body.note,
+            key=screening["key"],
+            max_age=screening["max_age"],
+            now=now,
+        )
+        return _violation_out(violation, body.lon, body.lat)
+
+    return await create_once(
+        session, actor=actor, key=idempotency_key, operation="POST /violations", payload=body, work=work
+    )
+
+
+@router.get("/violations", response_model=Page[ViolationOut], summary="Illegal-parking events")
+async def list_violations(
+    actor: Monitor,
+    session: SessionDep,
+    start: Annotated[Instant | None, Query(description="from this time on")] = None,
+    end: Annotated[Instant | None, Query(description="before this time")] = None,
+    kind: Literal["no_parking", "fire_lane", "crosswalk", "resident_slot_misuse"] | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """Newest first; never a plate (only the city's enforcement systems hold those)."""
+    found = await service.violations(
+        session,
+        start=start,
+        end=end,
+        kind=ViolationKind(kind) if kind else None,
+        limit=limit + 1,
+        offset=offset,
+    )
+    return page([_violation_out(*row) for row in found], limit=limit, offset=offset)
+
+
+def _village(state: AppState) -> table.Village:
+    settings = state.settings
+    return table.Village(
+        registered_vehicles=settings.registered_vehicles,
+        pre_existing_legal_spaces=settings.pre_existing_legal_spaces,
+        min_people=settings.kpi_min_people,
+        timezone=settings.local_timezone,
+    )
+
+
+def _day_out(day: table.Day) -> KpiDayOut:
+    return KpiDayOut(day=day.day.isoformat(), day_type=day.day_type, suppressed=list(day.suppressed), **day.values)
+
+
+def _csv(days: list[KpiDayOut]) -> str:
+    out = io.StringIO()
+    columns = list(KpiDayOut.model_fields)
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for day in days:
+        row = day.model_dump()
+        writer.writerow(
+            ["|".join(row[c]) if c == "suppressed" else ("" if row[c] is None else row[c]) for c in columns]
+        )
+    return out.getvalue()
+
+
+@router.get(
+    "/kpi/daily",
+    response_model=list[KpiDayOut],
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, 422: {"model": ErrorOut}},
+    summary="The pilot's KPIs per day (JSON or CSV)",
+)
+async def kpi_daily(
+    actor: Monitor,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    first: Day,
+    last: Day,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Any:
+    """Every local day from `first` to `last` (at most 92 days): vehicles entering, illegal parking, supply ratio,
+    shared slots open and booked, jobs. A cell built from fewer than `MAEUL_KPI_MIN_PEOPLE` people is null and named
+    in `suppressed`."""
+    if last < first:
+        raise InvalidInput("last is before first", extra={"field": "last"})
+    if (last - first).days >= MAX_DAYS:
+        raise InvalidInput(f"at most {MAX_DAYS} days at once", extra={"field": "last"})
+    days = [_day_out(d) for d in await table.daily(session, village=_village(state), first=first, last=last, now=now)]
+    if format == "csv":
+        return PlainTextResponse(
+            _csv(days),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="kpi-{first}-{last}.csv"'},
+        )
+    return days
+
+
+@router.get(
+    "/kpi/monthly",
+    response_model=KpiMonthOut,
+    responses={422: {"model": ErrorOut}},
+    summary="The pilot's KPI table for a month, beside the published values",
+)
+async def kpi_monthly(
+    actor: Monitor,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    month: Annotated[str, Query(pattern=MONTH, description="YYYY-MM, local time")],
+) -> KpiMonthOut:
+    """Weekday and weekend means of each KPI over the month's days (days after today are left out), with the
+    pilot's published before/after values beside them, and the days themselves."""
+    year, number = (int(part) for part in month.split("-"))
+    first = date(year, number, 1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    today = now.astimezone(ZoneInfo(state.settings.local_timezone)).date()
+    last = min(last, today)
+    village = _village(state)
+    days = await table.daily(session, village=village, first=first, last=last, now=now) if last >= first else []
+    return KpiMonthOut(
+        month=month,
+        min_people=village.min_people,
+        kpis=[KpiSummaryOut(**asdict(summary)) for summary in table.summarise(days)],
+        days=[_day_out(d) for d in days],
+    )

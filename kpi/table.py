@@ -1,0 +1,136 @@
+"""The pilot's KPI table (PILOT.md) from maeul's own rows, per local day and per month, weekday and weekend apart.
+
+Per day:
+- `entering_vehicles`: distinct vehicles the entrance cameras saw entering;
+- `illegal_parking`: distinct vehicles seen at least once standing where parking is illegal (CCTV, officers,
+  residents' and operators' reports);
+- `supply_ratio`: (pre-existing legal spaces + shared slots with any sharing window that day) / registered vehicles
+  (the village's two numbers are settings: `MAEUL_PRE_EXISTING_LEGAL_SPACES`, `MAEUL_REGISTERED_VEHICLES`);
+- `shared_slots_open` (the shared slots in that numerator) and `shared_slots_supplied`: distinct shared slots booked
+  at least once that day;
+- `staff_hours` clocked by the village enterprise's staff and `jobs`: those hours over an 8-hour day.
+These are `sim/assumptions.toml`'s `[definitions]`, so the simulator's scenarios and live data count alike.
+
+Day types as the pilot reported them: Saturdays, Sundays and public holidays are `weekend`.
+
+Privacy: only aggregates leave; a cell built from fewer than k distinct people (vehicles, drivers, staff; k =
+`MAEUL_KPI_MIN_PEOPLE`, 5) is suppressed: its value is null and its name is listed in `suppressed`. Monthly means
+are over the days whose cell was not suppressed (a mean of published cells reveals nothing more).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.models import PublicHoliday
+from kpi import repository
+
+HOURS_PER_JOB = 8.0
+ASSUMPTIONS = Path(__file__).resolve().parent.parent / "sim" / "assumptions.toml"
+# the table's KPIs, each with the published `[pilot_kpis]` rows it is compared with (weekday, weekend)
+PUBLISHED_AS = {
+    "entering_vehicles": ("entering_vehicles_per_day", "entering_vehicles_per_day"),
+    "illegal_parking": ("illegal_parking_weekday", "illegal_parking_weekend"),
+    "supply_ratio": ("supply_ratio_weekday", "supply_ratio_weekend"),
+    "shared_slots_supplied": ("shared_slots_supplied_per_day", "shared_slots_supplied_per_day"),
+}
+NOBODY = repository.Measured(0.0, 0)
+PEOPLE_BASED = {"entering_vehicles", "illegal_parking", "shared_slots_supplied", "staff_hours"}
+SOURCE = {"jobs": "staff_hours"}  # a KPI computed from another measure is suppressed with it
+KPIS = ("entering_vehicles", "illegal_parking", "supply_ratio", "shared_slots_open", "shared_slots_supplied", "jobs")
+
+
+@dataclass(frozen=True, slots=True)
+class Village:
+    registered_vehicles: int
+    pre_existing_legal_spaces: int
+    min_people: int  # k
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    day: date
+    day_type: str  # weekday | weekend
+    values: dict[str, float | None]  # KPI name -> value, None when suppressed
+    suppressed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One KPI over a month: means of weekdays and weekend days, and the pilot's published values."""
+
+    kpi: str
+    weekday: float | None
+    weekend: float | None
+    weekday_days: int  # days the mean is over
+    weekend_days: int
+    published: dict[str, dict[str, float]] = field(default_factory=dict)  # weekday/weekend -> before/after
+
+
+def published() -> dict[str, dict[str, float]]:
+    """The pilot's published before/after values (`[pilot_kpis]` of `sim/assumptions.toml`)."""
+    table = tomllib.loads(ASSUMPTIONS.read_text())["pilot_kpis"]
+    return {name: dict(values) for name, values in table.items()}
+
+
+async def _weekend_days(session: AsyncSession, first: date, last: date) -> set[date]:
+    holidays = set(await session.scalars(select(PublicHoliday.day).where(PublicHoliday.day.between(first, last))))
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return holidays | {day for day in days if day.isoweekday() >= 6}
+
+
+async def daily(session: AsyncSession, *, village: Village, first: date, last: date, now: datetime) -> list[Day]:
+    """Every local day in [first, last], in order."""
+    measured = {
+        name: await repository.measure(session, name, first=first, last=last, timezone=village.timezone, now=now)
+        for name in repository.MEASURES
+    }
+    weekend = await _weekend_days(session, first, last)
+    days = []
+    for n in range((last - first).days + 1):
+        day = first + timedelta(days=n)
+        cells = {name: per_day.get(day, NOBODY) for name, per_day in measured.items()}
+        hidden = {name for name, cell in cells.items() if name in PEOPLE_BASED and 0 < cell.people < village.min_people}
+        hours = cells["staff_hours"].value
+        legal = village.pre_existing_legal_spaces + cells["shared_slots_open"].value
+        values: dict[str, float | None] = {
+            "entering_vehicles": cells["entering_vehicles"].value,
+            "illegal_parking": cells["illegal_parking"].value,
+            "supply_ratio": round(legal / village.registered_vehicles, 4),
+            "shared_slots_open": cells["shared_slots_open"].value,
+            "shared_slots_supplied": cells["shared_slots_supplied"].value,
+            "jobs": round(hours / HOURS_PER_JOB, 2),
+        }
+        suppressed = tuple(kpi for kpi in KPIS if (SOURCE.get(kpi, kpi)) in hidden)
+        for kpi in suppressed:
+            values[kpi] = None
+        days.append(Day(day, "weekend" if day in weekend else "weekday", values, suppressed))
+    return days
+
+
+def summarise(days: Sequence[Day]) -> list[Summary]:
+    """Weekday and weekend means of each KPI over `days`, beside the pilot's published values."""
+    table = published()
+    out = []
+    for kpi in KPIS:
+        means: dict[str, tuple[float | None, int]] = {}
+        for day_type in ("weekday", "weekend"):
+            kept = [v for d in days if d.day_type == day_type and (v := d.values[kpi]) is not None]
+            means[day_type] = (round(statistics.fmean(kept), 4) if kept else None, len(kept))
+        beside = {}
+        if kpi in PUBLISHED_AS:
+            for day_type, row in zip(("weekday", "weekend"), PUBLISHED_AS[kpi], strict=True):
+                beside[day_type] = table[row]
+        out.append(
+            Summary(kpi, means["weekday"][0], means["weekend"][0], means["weekday"][1], means["weekend"][1], beside)
+        )
+    return out
