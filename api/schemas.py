@@ -29,8 +29,10 @@ def _not_a_bool(value: Any) -> Any:
     return value
 
 
+# the validator after the Field: before it, FastAPI's query parameters document the bounds as `ge`/`le`, not as
+# JSON Schema's minimum/maximum (schemathesis then sends 6e16 as a valid longitude)
 Longitude = Annotated[
-    float, BeforeValidator(_not_a_bool), Field(ge=-180, le=180, description="WGS84 longitude, degrees east")
+    float, Field(ge=-180, le=180, description="WGS84 longitude, degrees east"), BeforeValidator(_not_a_bool)
 ]
 
 
@@ -48,7 +50,7 @@ Instant = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 MONTH = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"  # YYYY-MM
 HOUR = r"^[1-9]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])$"  # YYYY-MM-DDTHH
 Latitude = Annotated[
-    float, BeforeValidator(_not_a_bool), Field(ge=-90, le=90, description="WGS84 latitude, degrees north")
+    float, Field(ge=-90, le=90, description="WGS84 latitude, degrees north"), BeforeValidator(_not_a_bool)
 ]
 
 
