@@ -74,7 +74,6 @@ def test_every_error_response_is_the_shared_error_schema():
                     assert response["description"], (method, path, status)
 
 
-
 def test_every_bound_is_stated_in_json_schema_words():
     """Bounds are `minimum`/`maximum`/`minLength`... : pydantic's own names (`ge`, `le`, ...) in the document are
     bounds no client or fuzzer reads (FastAPI writes them so for a query parameter whose type puts a validator before
@@ -93,6 +92,7 @@ def test_every_bound_is_stated_in_json_schema_words():
 
     walk(create_app().openapi(), "")
     assert not found, found
+
 
 def test_the_committed_contract_is_current():
     """`openapi.json` in the repository is what the API serves: a change to the contract shows in review."""
