@@ -1,4 +1,5 @@
-"""Request-scoped dependencies: state, session (one unit of work), clock."""
+"""Request-scoped dependencies: state, session (one unit of work), clock. Each is `async def` though none waits:
+FastAPI runs a plain `def` dependency in a worker thread, a hop per request that cost ~0.3 ms (bench_mobility)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.maeul
     return state
 
@@ -33,7 +34,7 @@ async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def get_now(state: StateDep) -> datetime:
+async def get_now(state: StateDep) -> datetime:
     return state.clock.now()
 
 

@@ -41,6 +41,8 @@ _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 def _iso_only(value: Any) -> Any:
     """pydantic takes a number for a datetime (Unix seconds); the contract says ISO 8601, and only that is taken."""
+    if isinstance(value, str) and ":" in value:  # the usual case, never a number: no pattern to match
+        return value
     if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
         raise ValueError("give an ISO 8601 date-time with an offset, e.g. 2026-11-23T09:00:00+09:00")
     return value

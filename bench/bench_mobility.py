@@ -3,7 +3,9 @@ Writes bench/results/mobility.json.
 
 - Telemetry ingest: POINTS fixes posted to `POST /telemetry` in batches of 500 (each batch one device's fixes, a
   second apart), accepted points per second, against writing the same number of points straight to Redis (pipelined
-  GEOADD) and PostgreSQL (COPY into the same partitioned table) in the same run: `ingest_ratio`.
+  GEOADD) and PostgreSQL (COPY into the same partitioned table) in the same run: `ingest_ratio`. On both sides
+  only the work of the writer is timed (the devices' JSON and the baseline's rows are made before), batch by batch
+  in turn (the machines here are noisy: both sides then see the same load), after WARM_UP batches.
 - Nearby search through HTTP with 5,000 vehicles in the live index: p95.
 - GBFS `vehicle_status` with 10,000 vehicles, served from the worker's cache: p95.
 
@@ -27,7 +29,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from api.app import create_app
+from api.app import create_app, freeze_start_up_objects
 from api.state import build_state, close_state
 from core import services
 from core.db import database_url
@@ -41,6 +43,7 @@ from sim.pilot import CENTRE, DEMO_PASSWORD, load, offset
 
 RESULTS = Path(__file__).parent / "results" / "mobility.json"
 BATCH = 500
+WARM_UP = 5  # batches posted before the clocks start: the first request of a route prepares its statements (~0.2 s)
 NEARBY_VEHICLES = 5_000
 GBFS_VEHICLES = 10_000
 
@@ -89,6 +92,7 @@ async def main(settings: Settings, points: int) -> None:
         await live.rebuild(state.redis, session)
     app = create_app(state=state)
     configure_logging(json=False, level=logging.WARNING)  # the access log would print every request
+    freeze_start_up_objects()  # as `maeul serve` does at start-up (the app's lifespan)
     result: dict[str, object] = {"points": points, "batch": BATCH}
     transport = httpx.ASGITransport(app=app)
     try:
@@ -96,39 +100,51 @@ async def main(settings: Settings, points: int) -> None:
             batches = points // BATCH
             start = now - timedelta(hours=3)
             bodies = [(keys[b % len(keys)], {"points": track(rng, start, BATCH)}) for b in range(batches)]
-            print(f"ingesting {batches * BATCH:,} points through POST /telemetry ...", flush=True)
-            accepted = 0
-            began = time.perf_counter()
-            for (device, key), body in bodies:
-                response = await client.post(
-                    "/telemetry", json=body, headers={"X-Device-Id": device, "X-Device-Key": key}
-                )
-                accepted += response.json()["accepted"]
-            ingest_s = time.perf_counter() - began
-            ingest_rate = accepted / ingest_s
-            result["ingest_points_per_s"] = round(ingest_rate)
-            result["accepted"] = accepted
-
-            print("baseline: the same points straight to Redis (GEOADD) and PostgreSQL (COPY) ...", flush=True)
-            began = time.perf_counter()
+            # the devices' JSON and the baseline's rows are made before any clock starts: encoding is the devices'
+            # work, not the server's, and the baseline writes rows it has in hand
+            payloads = [(device, key, json.dumps(body).encode()) for (device, key), body in bodies]
+            ghosts = [uuid.uuid4() for _ in bodies]  # other vehicle ids: the same rows would be duplicates
+            rows = [
+                [(ghost, datetime.fromisoformat(p["at"]), p["lon"], p["lat"], p["battery_pct"]) for p in body["points"]]
+                for ghost, (_, body) in zip(ghosts, bodies, strict=True)
+            ]
+            print(
+                f"ingesting {batches * BATCH:,} points through POST /telemetry, each batch followed by the baseline:"
+                " the same points straight to Redis (GEOADD) and PostgreSQL (COPY) ...",
+                flush=True,
+            )
+            accepted, timed_accepted, ingest_s, baseline_s = 0, 0, 0.0, 0.0
             async with state.engine.connect() as connection:
                 raw = await connection.get_raw_connection()
                 driver = raw.driver_connection
                 assert driver is not None
-                for (_, _), body in bodies:
-                    ghost = uuid.uuid4()  # other vehicle ids: the same rows would be duplicates
+                # batch by batch in turn, so that both sides see the same (noisy) machine
+                for index, ((device, key, payload), ghost, records) in enumerate(
+                    zip(payloads, ghosts, rows, strict=True)
+                ):
+                    timed = index >= WARM_UP
+                    began = time.perf_counter()
+                    response = await client.post(
+                        "/telemetry",
+                        content=payload,
+                        headers={"Content-Type": "application/json", "X-Device-Id": device, "X-Device-Key": key},
+                    )
+                    ingest_s += (time.perf_counter() - began) * timed
+                    accepted += response.json()["accepted"]
+                    timed_accepted += response.json()["accepted"] * timed
+                    began = time.perf_counter()
                     pipe = state.redis.pipeline(transaction=False)
-                    for p in body["points"]:
-                        pipe.geoadd("bench:geo", (p["lon"], p["lat"], str(ghost)))
+                    for _, _, lon, lat, _ in records:
+                        pipe.geoadd("bench:geo", (lon, lat, str(ghost)))
                     await pipe.execute()
-                    records = [
-                        (ghost, datetime.fromisoformat(p["at"]), p["lon"], p["lat"], p["battery_pct"])
-                        for p in body["points"]
-                    ]
                     await driver.copy_records_to_table(
                         "telemetry", records=records, columns=["vehicle_id", "at", "lon", "lat", "battery_pct"]
                     )
-            baseline_rate = batches * BATCH / (time.perf_counter() - began)
+                    baseline_s += (time.perf_counter() - began) * timed
+            ingest_rate = timed_accepted / ingest_s
+            baseline_rate = (batches - WARM_UP) * BATCH / baseline_s
+            result["ingest_points_per_s"] = round(ingest_rate)
+            result["accepted"] = accepted
             result["baseline_points_per_s"] = round(baseline_rate)
             result["ingest_ratio"] = round(ingest_rate / baseline_rate, 3)
 

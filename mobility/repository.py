@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, any_, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from geo.spatial import geography_point, geometry_point, latitude, longitude
 from mobility.errors import VehicleNotFound
@@ -111,8 +112,15 @@ class PointInArea:
     max_speed_kmh: int | None
 
 
-_POINTS_IN_AREAS = text(
+_MOVE_AND_LOCATE = text(
     """
+    WITH moved AS (
+        UPDATE vehicles
+           SET location = CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography),
+               last_fix_at = :at,
+               battery_pct = COALESCE(CAST(:battery_pct AS smallint), battery_pct)
+         WHERE id = :vehicle_id
+    )
     SELECT p.i, g.id, g.name, g.kind, g.max_speed_kmh
     FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[]), CAST(:ats AS timestamptz[])) WITH ORDINALITY
          AS p(lon, lat, at, i)
@@ -127,43 +135,40 @@ _POINTS_IN_AREAS = text(
 )
 
 
-async def points_in_areas(
-    session: AsyncSession,
-    *,
-    kinds: list[str],
-    last_kinds: list[str],
-    type_code: str,
-    points: list[tuple[float, float, datetime]],
+async def move_and_locate(
+    session: AsyncSession, vehicle: Vehicle, fixes: Sequence[Fix], *, kinds: list[str], last_kinds: list[str]
 ) -> list[PointInArea]:
-    """Which of the (lon, lat, at) points lie in effective geofences of `kinds`, and whether the last point lies in
-    any of `last_kinds` (where a vehicle is now), in one query."""
-    if not points:
-        return []
+    """Move the vehicle to the last of its accepted `fixes` (and their latest battery reading), and tell which
+    fixes lie in effective geofences of `kinds` for its type, and whether the last lies in any of `last_kinds`
+    (where the vehicle is now): one statement, as telemetry batches arrive often and each round trip counts."""
+    latest = fixes[-1]
+    battery = next((f.battery_pct for f in reversed(fixes) if f.battery_pct is not None), None)
     rows = await session.execute(
-        _POINTS_IN_AREAS,
+        _MOVE_AND_LOCATE,
         {
-            "lons": [p[0] for p in points],
-            "lats": [p[1] for p in points],
-            "ats": [p[2] for p in points],
+            "vehicle_id": vehicle.id,
+            "lon": latest.lon,
+            "lat": latest.lat,
+            "at": latest.at,
+            "battery_pct": battery,
+            "lons": [f.lon for f in fixes],
+            "lats": [f.lat for f in fixes],
+            "ats": [f.at for f in fixes],
             "kinds": kinds,
             "last_kinds": last_kinds,
-            "type_code": type_code,
+            "type_code": vehicle.type_code,
         },
     )
-    return [PointInArea(int(r[0]) - 1, r[1], r[2], r[3], r[4]) for r in rows]
+    hits = [PointInArea(int(r[0]) - 1, r[1], r[2], r[3], r[4]) for r in rows]
+    # the row is written: the loaded object learns the new values without a second UPDATE at the next flush
+    set_committed_value(vehicle, "last_fix_at", latest.at)
+    if battery is not None:
+        set_committed_value(vehicle, "battery_pct", battery)
+    session.expire(vehicle, ["location"])
+    return hits
 
 
-TELEMETRY_COLUMNS = (
-    "vehicle_id",
-    "trip_id",
-    "at",
-    "lon",
-    "lat",
-    "speed_mps",
-    "heading_deg",
-    "battery_pct",
-    "accuracy_m",
-)
+TELEMETRY_COLUMNS = ("vehicle_id", "trip_id", *Fix._fields)  # the telemetry table's, a row per fix
 
 
 async def append_telemetry(
@@ -175,10 +180,7 @@ async def append_telemetry(
     assert driver is not None
     await driver.copy_records_to_table(
         "telemetry",
-        records=[
-            (vehicle_id, trip_id, f.at, f.lon, f.lat, f.speed_mps, f.heading_deg, f.battery_pct, f.accuracy_m)
-            for f in fixes
-        ],
+        records=[(vehicle_id, trip_id, *fix) for fix in fixes],
         columns=TELEMETRY_COLUMNS,
     )
 

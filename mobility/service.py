@@ -369,14 +369,15 @@ async def ingest(
             select(Trip.id).where(Trip.vehicle_id == vehicle.id, Trip.status == TripStatus.ON_TRIP)
         )
     await repository.append_telemetry(session, vehicle_id=vehicle.id, trip_id=trip_id, fixes=accepted)
+    hits = await repository.move_and_locate(
+        session,
+        vehicle,
+        accepted,
+        kinds=[GeofenceKind.SLOW, GeofenceKind.NO_RIDING],
+        last_kinds=[GeofenceKind.SERVICE_AREA],
+    )
     latest = accepted[-1]
-    vehicle.location = geography_point(latest.lon, latest.lat)
-    vehicle.last_fix_at = latest.at
-    battery = next((p.battery_pct for p in reversed(accepted) if p.battery_pct is not None), None)
-    if battery is not None:
-        vehicle.battery_pct = battery
-    await session.flush()
-    report.events = await _derive_events(session, vehicle, accepted, trip_id=trip_id, rules=rules, now=now)
+    report.events = await _derive_events(session, vehicle, accepted, hits, trip_id=trip_id, rules=rules, now=now)
     report.vehicle_state = vehicle.state
     report.placement = live.Placement(vehicle.id, vehicle.type_code, vehicle.state, latest.lon, latest.lat)
     return report
@@ -386,6 +387,7 @@ async def _derive_events(
     session: AsyncSession,
     vehicle: Vehicle,
     accepted: Sequence[Fix],
+    hits: Sequence[repository.PointInArea],
     *,
     trip_id: uuid.UUID | None,
     rules: FleetRules,
@@ -403,13 +405,6 @@ async def _derive_events(
     if vehicle.state in (S.NON_CONTACTABLE, S.MISSING):
         back = await _state_before_contact_lost(session, vehicle.id)
         await emit("comms_restored" if vehicle.state == S.NON_CONTACTABLE else "located", back)
-    hits = await repository.points_in_areas(
-        session,
-        kinds=[GeofenceKind.SLOW, GeofenceKind.NO_RIDING],
-        last_kinds=[GeofenceKind.SERVICE_AREA],
-        type_code=vehicle.type_code,
-        points=[(p.lon, p.lat, p.at) for p in accepted],
-    )
     inside = any(hit.kind == GeofenceKind.SERVICE_AREA for hit in hits)
     if vehicle.state == S.ON_TRIP and not inside:
         await emit("trip_leave_jurisdiction")

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from math import asin, cos, pi, sin, sqrt
+from typing import NamedTuple
+
+import numpy as np
 
 EARTH_RADIUS_M = 6_371_008.8
 RADIANS = pi / 180
@@ -22,8 +25,10 @@ class Rejection(StrEnum):
     IMPOSSIBLE_SPEED = "impossible_speed"  # faster than physically possible since the previous fix
 
 
-@dataclass(frozen=True, slots=True)
-class Fix:
+class Fix(NamedTuple):
+    """One position report of a device. A named tuple, not a frozen dataclass: a batch makes up to 1,000 and a
+    frozen dataclass takes three times as long to make (measured: 0.3 ms against 0.1 ms per 500)."""
+
     at: datetime
     lon: float
     lat: float
@@ -70,8 +75,53 @@ def outside_by_m(bounds: Bounds, lon: float, lat: float) -> float:
 def screen(
     points: Sequence[Fix], *, last: Fix | None, bounds: Bounds | None, now: datetime, rules: Screening
 ) -> tuple[list[Fix], list[tuple[int, Rejection]]]:
-    """Accepted points in order, and (index in `points`, reason) for each refused one. Each point is checked
-    against the latest accepted fix before it (the vehicle's stored one, then the batch's)."""
+    """Accepted points in order, and (index in `points`, reason) for each refused one; `points` in time order.
+    Most batches are clean: one vectorised pass over the whole batch proves it (each point then follows the one
+    before it); a batch with any doubtful point is screened one by one."""
+    if points and _all_believable(points, last=last, bounds=bounds, now=now, rules=rules):
+        return list(points), []
+    return screen_one_by_one(points, last=last, bounds=bounds, now=now, rules=rules)
+
+
+def _all_believable(
+    points: Sequence[Fix], *, last: Fix | None, bounds: Bounds | None, now: datetime, rules: Screening
+) -> bool:
+    """Whether `screen_one_by_one` would accept every point: in time, strictly later than the fix before it, near
+    the service area, and reachable from the fix before it."""
+    chain = [last, *points] if last is not None else list(points)
+    count = len(chain)
+    # POSIX seconds as floats: near 2026 they are 2.4e-7 s apart, finer than datetime's microsecond, so the order
+    # and the equality of two times are kept exactly
+    at = np.fromiter((p.at.timestamp() for p in chain), float, count)
+    lon = np.fromiter((p.lon for p in chain), float, count)
+    lat = np.fromiter((p.lat for p in chain), float, count)
+    new = slice(1, None) if last is not None else slice(None)
+    if at[new].max() > (now + rules.future_skew).timestamp() or at[new].min() < (now - rules.max_age).timestamp():
+        return False
+    if bounds is not None:
+        near_lon = np.clip(lon[new], bounds.min_lon, bounds.max_lon)
+        near_lat = np.clip(lat[new], bounds.min_lat, bounds.max_lat)
+        if (_distances_m(lon[new], lat[new], near_lon, near_lat) > rules.far_m).any():
+            return False
+    seconds = np.diff(at)
+    if (seconds <= 0).any():
+        return False
+    return not (_distances_m(lon[:-1], lat[:-1], lon[1:], lat[1:]) > rules.max_speed_mps * seconds).any()
+
+
+def _distances_m(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
+    """`distance_m` over arrays."""
+    phi1, phi2 = lat1 * RADIANS, lat2 * RADIANS
+    h = np.sin((phi2 - phi1) / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin((lon2 - lon1) * RADIANS / 2) ** 2
+    result: np.ndarray = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+    return result
+
+
+def screen_one_by_one(
+    points: Sequence[Fix], *, last: Fix | None, bounds: Bounds | None, now: datetime, rules: Screening
+) -> tuple[list[Fix], list[tuple[int, Rejection]]]:
+    """`screen`, point by point: each is checked against the latest accepted fix before it (the vehicle's stored
+    one, then the batch's)."""
     accepted: list[Fix] = []
     refused: list[tuple[int, Rejection]] = []
     previous = last

@@ -198,7 +198,7 @@ async def test_a_batch_that_fails_midway_leaves_no_history(
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the geofence query failed")
 
-    monkeypatch.setattr("mobility.repository.points_in_areas", broken)
+    monkeypatch.setattr("mobility.repository.move_and_locate", broken)
     points = [fix(now - timedelta(seconds=10 - i), east_m=i) for i in range(5)]
     failed = await client.post("/telemetry", json={"points": points}, headers=device_headers(device, key))
     assert failed.status_code == 500
