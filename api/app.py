@@ -16,6 +16,7 @@ from api.routes import (
     auth,
     bookings,
     city,
+    feedback,
     feeds,
     geofences,
     health,
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         valet,
         shuttle,
         city,
+        feedback,
     ):
         app.include_router(module.router)
     app.include_router(feeds.gbfs)

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StrictBool
 
 from accounts.actor import Actor
 from accounts.models import Account, Role
@@ -106,7 +106,10 @@ class TokenOut(BaseModel):
 
 
 class RegisterIn(Strict):
-    email: EmailStr
+    email: EmailStr = Field(
+        description="an address mail can reach: the special-use names of RFC 6761 (`.test`, `.local`, `.localhost`, "
+        "`.invalid`, `.onion`, `.arpa`) are refused"
+    )
     password: str = Field(min_length=10, max_length=200)
     display_name: str = Field(min_length=1, max_length=100)
 
@@ -165,16 +168,16 @@ class SlotIn(Strict):
     lot_id: uuid.UUID | None = Field(default=None, description="required for public_lot and private_lot slots")
     owner_id: uuid.UUID | None = Field(default=None, description="defaults to the caller")
     operator_id: uuid.UUID | None = None
-    ev_charger: bool = False
-    accessible: bool = False
+    ev_charger: StrictBool = False
+    accessible: StrictBool = False
     size: SlotSize = SlotSize.REGULAR
 
 
 class SlotPatch(Strict):
-    ev_charger: bool | None = None
-    accessible: bool | None = None
+    ev_charger: StrictBool | None = None
+    accessible: StrictBool | None = None
     size: SlotSize | None = None
-    active: bool | None = Field(default=None, description="false withdraws the slot from sharing")
+    active: StrictBool | None = Field(default=None, description="false withdraws the slot from sharing")
 
 
 class SlotOut(BaseModel):
@@ -717,7 +720,7 @@ class ValetParkingIn(Strict):
     pickup_from: Instant
     pickup_by: Instant
     park_until: Instant = Field(description="end of the parking booking")
-    needs_ev: bool = False
+    needs_ev: StrictBool = False
     vehicle_size: SlotSize = SlotSize.REGULAR
 
 
@@ -861,3 +864,19 @@ class KpiMonthOut(BaseModel):
     min_people: int = Field(description="k: cells from fewer people are suppressed")
     kpis: list[KpiSummaryOut]
     days: list[KpiDayOut]
+
+
+class SurveyIn(Strict):
+    subject: Literal["booking", "ride"] = Field(description="what is rated: a parking booking or a shared-vehicle ride")
+    subject_id: uuid.UUID = Field(description="the booking's or the ride's id; it must be yours and have ended")
+    score: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class SurveyOut(BaseModel):
+    id: uuid.UUID
+    subject: str
+    subject_id: uuid.UUID
+    score: int
+    comment: str | None
+    answered_at: datetime

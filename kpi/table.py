@@ -9,6 +9,8 @@ Per day:
 - `shared_slots_open` (the shared slots in that numerator) and `shared_slots_supplied`: distinct shared slots booked
   at least once that day;
 - `staff_hours` clocked by the village enterprise's staff and `jobs`: those hours over an 8-hour day.
+Per month only: `satisfaction`, the mean of the survey's answers (1 to 5) given that month, on the pilot's 100-point
+scale: (mean - 1) x 25, so 1 is 0 and 5 is 100.
 These are `sim/assumptions.toml`'s `[definitions]`, so the simulator's scenarios and live data count alike.
 
 Day types as the pilot reported them: Saturdays, Sundays and public holidays are `weekend`.
@@ -31,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import PublicHoliday
+from feedback import repository as feedback
 from kpi import repository
 
 HOURS_PER_JOB = 8.0
@@ -45,6 +48,8 @@ PUBLISHED_AS = {
 NOBODY = repository.Measured(0.0, 0)
 PEOPLE_BASED = {"entering_vehicles", "illegal_parking", "shared_slots_supplied", "staff_hours"}
 SOURCE = {"jobs": "staff_hours"}  # a KPI computed from another measure is suppressed with it
+# PILOT.md's KPI table: resident satisfaction, one score for all days (not in `[pilot_kpis]`)
+SATISFACTION_PUBLISHED = {"before": 44.3, "after": 54.8}
 KPIS = ("entering_vehicles", "illegal_parking", "supply_ratio", "shared_slots_open", "shared_slots_supplied", "jobs")
 
 
@@ -134,3 +139,20 @@ def summarise(days: Sequence[Day]) -> list[Summary]:
             Summary(kpi, means["weekday"][0], means["weekend"][0], means["weekday"][1], means["weekend"][1], beside)
         )
     return out
+
+
+async def satisfaction(session: AsyncSession, *, village: Village, first: date, last: date) -> Summary:
+    """The survey's answers given in [first, last] (local days): their mean on the 100-point scale, weekdays and
+    weekend days apart, each suppressed when fewer than k people answered; `*_days` count days with answers."""
+    answers = await feedback.scores_by_local_day(session, first=first, last=last, timezone=village.timezone)
+    weekend = await _weekend_days(session, first, last)
+    means: dict[str, tuple[float | None, int]] = {}
+    for day_type in ("weekday", "weekend"):
+        kept = [(day, who, score) for day, who, score in answers if (day in weekend) == (day_type == "weekend")]
+        people = len({who for _, who, _ in kept})
+        mean = (statistics.fmean(score for _, _, score in kept) - 1) * 25 if people >= village.min_people else None
+        means[day_type] = (round(mean, 1) if mean is not None else None, len({day for day, _, _ in kept}))
+    published = {day_type: dict(SATISFACTION_PUBLISHED) for day_type in ("weekday", "weekend")}
+    return Summary(
+        "satisfaction", means["weekday"][0], means["weekend"][0], means["weekday"][1], means["weekend"][1], published
+    )

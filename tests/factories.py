@@ -212,12 +212,16 @@ def fix(at: datetime, *, east_m: float = 0, north_m: float = 0, **extra: object)
     return {"at": at.isoformat(), "lon": lon, "lat": lat, **extra}
 
 
-def start_demo(settings: Settings, database_name: str, port: int, log: Path) -> subprocess.Popen[str]:
+def start_demo(
+    settings: Settings, database_name: str, port: int, log: Path, *, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """`maeul demo` as a newcomer runs it (services, migrations, pilot data, API and worker), on a fresh database of
-    its own and Redis database 2; its output goes to `log` (a pipe nobody reads would fill and stall the server)."""
+    its own and Redis database 2, with `env` over the environment; its output goes to `log` (a pipe nobody reads
+    would fill and stall the server)."""
     services.drop_database(settings, database_name)
     env = {
         **os.environ,
+        **(env or {}),
         "MAEUL_DATABASE_NAME": database_name,
         "MAEUL_API_PORT": str(port),
         "MAEUL_LEDGER_TREE_HEAD_EVERY_SECONDS": "1",

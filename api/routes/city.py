@@ -322,7 +322,8 @@ async def kpi_monthly(
     month: Annotated[str, Query(pattern=MONTH, description="YYYY-MM, local time")],
 ) -> KpiMonthOut:
     """Weekday and weekend means of each KPI over the month's days (days after today are left out), with the
-    pilot's published before/after values beside them, and the days themselves."""
+    pilot's published before/after values beside them, and the days themselves. `satisfaction` is the month's
+    survey answers on the pilot's 100-point scale ((mean - 1) x 25), null when fewer than k people answered."""
     year, number = (int(part) for part in month.split("-"))
     first = date(year, number, 1)
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
@@ -330,9 +331,10 @@ async def kpi_monthly(
     last = min(last, today)
     village = _village(state)
     days = await table.daily(session, village=village, first=first, last=last, now=now) if last >= first else []
+    satisfaction = await table.satisfaction(session, village=village, first=first, last=last)
     return KpiMonthOut(
         month=month,
         min_people=village.min_people,
-        kpis=[KpiSummaryOut(**asdict(summary)) for summary in table.summarise(days)],
+        kpis=[KpiSummaryOut(**asdict(summary)) for summary in [*table.summarise(days), satisfaction]],
         days=[_day_out(d) for d in days],
     )

@@ -10,7 +10,7 @@ from arq import create_pool
 from arq.connections import RedisSettings
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy import select
 
 from api.auth import Anyone, Driver, Operator
@@ -33,8 +33,8 @@ class NeedIn(Strict):
     start: Instant
     end: Instant
     max_walk_m: int = Field(default=500, ge=50, le=3000, description="estimated walking metres")
-    needs_ev: bool = False
-    needs_accessible: bool = False
+    needs_ev: StrictBool = False
+    needs_accessible: StrictBool = False
     vehicle_size: SlotSize = SlotSize.REGULAR
     vehicle_plate: str = Field(min_length=2, max_length=20, examples=["12가3456"])
 
