@@ -10,8 +10,10 @@ COPY accounts ./accounts
 COPY api ./api
 COPY billing ./billing
 COPY core ./core
+COPY feedback ./feedback
 COPY geo ./geo
 COPY jobs ./jobs
+COPY kpi ./kpi
 COPY ledger ./ledger
 COPY matching ./matching
 COPY mobility ./mobility
