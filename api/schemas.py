@@ -310,6 +310,10 @@ class BookingIn(Strict):
     )
 
 
+class AssistedBookingIn(BookingIn):
+    driver_id: uuid.UUID = Field(description="the resident (or owner) booked for: their wallet pays")
+
+
 class ReceiptOut(BaseModel):
     leaf_index: int = Field(description="position of the entry in the public ledger")
     leaf_hash: str = Field(description="SHA-256(0x00 || entry), hex (RFC 9162)")
@@ -365,6 +369,9 @@ class BookingOut(BaseModel):
     park_and_ride: LastLegOut | None = Field(
         default=None, description="the last-leg vehicle reservation (driver and staff only)"
     )
+    assisted_by: uuid.UUID | None = Field(
+        default=None, description="the operator who made this booking on the driver's behalf (driver and staff only)"
+    )
 
     @classmethod
     def of(cls, row: BookingRow, actor: Actor, leg: ParkAndRide | None = None) -> BookingOut:
@@ -391,6 +398,7 @@ class BookingOut(BaseModel):
             charge_lines=booking.charge_lines,
             receipts=None if row.receipts is None else [ReceiptOut.of(r) for r in row.receipts],
             park_and_ride=LastLegOut.of(leg) if leg is not None and full else None,
+            assisted_by=booking.assisted_by if full else None,
         )
 
 
@@ -880,3 +888,68 @@ class SurveyOut(BaseModel):
     score: int
     comment: str | None
     answered_at: datetime
+
+
+class ComplaintIn(Strict):
+    category: Literal["service_quality", "digital_skills", "billing", "noise", "other"]
+    text: str = Field(min_length=1, max_length=4000, description="what happened, in the resident's words")
+    subject: Literal["booking", "ride"] | None = Field(default=None, description="what it is about, if anything")
+    subject_id: uuid.UUID | None = Field(default=None, description="with `subject`: the booking's or ride's id (yours)")
+
+
+class ComplaintReplyIn(Strict):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class ComplaintAssignIn(Strict):
+    assignee_id: uuid.UUID = Field(description="an operator's or a field staff member's account")
+
+
+class ComplaintStateIn(Strict):
+    state: Literal["open", "in_progress", "resolved"]
+    note: str | None = Field(
+        default=None, min_length=1, max_length=4000, description="why: required to resolve or reopen; kept as a reply"
+    )
+
+
+class ComplaintReplyOut(BaseModel):
+    id: uuid.UUID
+    from_operator: bool = Field(description="true: the village enterprise wrote it; false: the resident")
+    text: str
+    at: datetime
+
+
+class ComplaintOut(BaseModel):
+    id: uuid.UUID
+    category: str
+    text: str
+    subject: str | None
+    subject_id: uuid.UUID | None
+    state: str = Field(description="open, in_progress or resolved")
+    filed_by: uuid.UUID
+    assignee_id: uuid.UUID | None
+    filed_at: datetime
+    response_due_at: datetime = Field(description="SLA: a first answer from the village enterprise is due then")
+    resolution_due_at: datetime = Field(description="SLA: resolution is due then")
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    state_changed_at: datetime
+    reopened: int = Field(description="times its filer reopened it")
+    response_overdue: bool = Field(description="the first answer came, or is still missing, after its due time")
+    resolution_overdue: bool = Field(description="resolved, or still unresolved, after its due time")
+    replies: list[ComplaintReplyOut] | None = Field(description="oldest first (null in listings)")
+
+
+class ComplaintCountOut(BaseModel):
+    category: str
+    filed: int | None = Field(description="null when fewer than k people filed them")
+    share: float | None = Field(description="of all complaints filed in the period (null with `filed`)")
+    resolved_late: int | None = Field(description="resolved after their due time, or still open past it")
+
+
+class ComplaintSummaryOut(BaseModel):
+    start: datetime
+    end: datetime
+    filed: int
+    min_people: int = Field(description="k: categories with fewer filers are suppressed")
+    categories: list[ComplaintCountOut]

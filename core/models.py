@@ -17,7 +17,7 @@ from billing.models import (
 from core.db import Base
 from core.idempotency import IdempotencyKey
 from core.outbox import Notification
-from feedback.models import SurveyResponse
+from feedback.models import Complaint, ComplaintReply, SurveyResponse
 from geo.models import Zone
 from kpi.models import Camera, EntranceEvent, Violation
 from ledger.models import Anchor, AnchorJob, ChainDeployment, LedgerEntry, LedgerHead, LedgerNode, TreeHead
@@ -36,6 +36,8 @@ from ops.models import PayStatement, Shift, StaffMember, Task
 from parking.models import Booking, Lot, MatchRequest, SharingException, SharingRule, Slot
 
 __all__ = [
+    "Complaint",
+    "ComplaintReply",
     "SurveyResponse",
     "Camera",
     "EntranceEvent",

@@ -164,6 +164,12 @@ class Settings(BaseSettings):
     )
     kpi_min_people: int = Field(default=5, ge=1, le=100, description="k: a KPI cell from fewer people is suppressed")
     camera_max_age_hours: int = Field(default=72, ge=1, le=24 * 30, description="older camera events are refused")
+    complaint_response_hours: int = Field(
+        default=24, ge=1, le=24 * 30, description="SLA: the village enterprise answers a complaint within this"
+    )
+    complaint_resolution_hours: int = Field(
+        default=72, ge=1, le=24 * 90, description="SLA: a complaint is resolved within this"
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

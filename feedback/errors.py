@@ -3,10 +3,10 @@ from __future__ import annotations
 from core.errors import Conflict, NotFound
 
 
-class SurveySubjectNotFound(NotFound):
-    """No booking or ride of this id is the respondent's."""
+class SubjectNotFound(NotFound):
+    """No booking or ride of this id is the caller's (what a survey answer or a complaint is about)."""
 
-    code = "survey_subject_not_found"
+    code = "subject_not_found"
 
 
 class SurveyNotOpen(Conflict):
@@ -17,3 +17,13 @@ class SurveyNotOpen(Conflict):
 
 class SurveyAlreadyAnswered(Conflict):
     code = "survey_already_answered"
+
+
+class ComplaintNotFound(NotFound):
+    """No complaint of this id, or not one the caller may read (a resident reads only their own)."""
+
+    code = "complaint_not_found"
+
+
+class InvalidComplaintTransition(Conflict):
+    code = "invalid_complaint_transition"

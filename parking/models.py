@@ -161,6 +161,7 @@ class Booking(IdMixin, CreatedAtMixin, Base):
     quote_lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     charged_krw: Mapped[int | None] = mapped_column(BigInteger)  # what was finally charged
     charge_lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    assisted_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"))  # an operator booked it for them
 
 
 class MatchStatus(StrEnum):

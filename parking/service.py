@@ -492,9 +492,11 @@ async def create_booking(
     vehicle_plate: str,
     policy: BookingPolicy,
     now: datetime,
+    assisted_by: uuid.UUID | None = None,
 ) -> BookingRow:
     """Book a slot for [start, end). The exclusion constraint `no_double_booking` is the final arbiter: two
-    concurrent requests may both pass the checks here, and PostgreSQL lets only one of them commit."""
+    concurrent requests may both pass the checks here, and PostgreSQL lets only one of them commit.
+    `assisted_by`: the operator who books on the driver's behalf (assisted booking; the driver's wallet pays)."""
     policy.check_interval(start, end, now=now)
     plate = normalize_plate(vehicle_plate)
     slot = await repository.lock_slot(session, slot_id, exclusive=False)
@@ -524,6 +526,7 @@ async def create_booking(
         status_changed_at=now,
         quote_krw=price.total_krw,
         quote_lines=billing.quote_lines(price),
+        assisted_by=assisted_by,
     )
     try:
         async with session.begin_nested():
@@ -538,6 +541,17 @@ async def create_booking(
     )
     await ledger.append(session, _record(booking, now=now))
     return await _with_receipts(session, BookingRow(booking, slot.code, slot.owner_id))
+
+
+async def driver_of_assisted_booking(session: AsyncSession, driver_id: uuid.UUID) -> Actor:
+    """The driver an operator books for: an account that books for itself (resident or owner)."""
+    account = await get_account(session, driver_id)
+    if account.role not in (Role.RESIDENT, Role.OWNER):
+        raise InvalidInput(
+            f"bookings are for residents and owners, not for a {account.role} account",
+            extra={"field": "driver_id", "role": account.role},
+        )
+    return Actor(id=account.id, role=account.role)
 
 
 async def get_booking(

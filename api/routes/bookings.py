@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
-from api.auth import Anyone, Driver, Owner
+from api.auth import Anyone, Driver, Operator, Owner
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas import BookingIn, BookingOut, ErrorOut, Instant, Page, page
+from api.schemas import AssistedBookingIn, BookingIn, BookingOut, ErrorOut, Instant, Page, page
 from api.state import AppState
 from core.errors import InvalidInput
 from mobility import live
@@ -28,9 +28,13 @@ router = APIRouter(prefix="/bookings", tags=["bookings"])
 Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+BOOKING_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    402: {"model": ErrorOut, "description": "insufficient_funds: the driver's wallet cannot hold the quote"},
+}
 
 
-@router.post("", response_model=BookingOut, status_code=201, responses=ERRORS, summary="Book a slot")
+@router.post("", response_model=BookingOut, status_code=201, responses=BOOKING_ERRORS, summary="Book a slot")
 async def create_booking(
     body: BookingIn,
     actor: Driver,
@@ -48,31 +52,70 @@ async def create_booking(
     type within `radius_m` of the slot is reserved for the driver for `MAEUL_RIDE_RESERVATION_MINUTES` (unlock it
     with `POST /rides`). Cancelling the booking, or a no-show, undoes the leg."""
 
-    async def work() -> BookingOut:
-        row = await service.create_booking(
+    return await create_once(  # type: ignore[return-value]
+        session,
+        actor=actor,
+        key=idempotency_key,
+        operation="POST /bookings",
+        payload=body,
+        work=lambda: _book(body, driver=actor, seen_by=actor, state=state, session=session, now=now),
+    )
+
+
+@router.post(
+    "/assisted",
+    response_model=BookingOut,
+    status_code=201,
+    responses=BOOKING_ERRORS,
+    summary="Book a slot on a resident's behalf",
+)
+async def create_assisted_booking(
+    body: AssistedBookingIn,
+    actor: Operator,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> BookingOut:
+    """Assisted booking, for residents who cannot use the app (14% of the pilot's complaints were about digital
+    skills): the village enterprise's operator books for the driver `driver_id` (a resident or an owner, else 422;
+    404 when there is no such account) exactly as `POST /bookings` would, paid from the driver's wallet; the
+    booking records who made it (`assisted_by`), and the driver sees and manages it as their own."""
+    driver = await service.driver_of_assisted_booking(session, body.driver_id)
+    return await create_once(  # type: ignore[return-value]
+        session,
+        actor=actor,
+        key=idempotency_key,
+        operation="POST /bookings/assisted",
+        payload=body,
+        work=lambda: _book(body, driver=driver, seen_by=actor, state=state, session=session, now=now),
+    )
+
+
+async def _book(
+    body: BookingIn, *, driver: Actor, seen_by: Actor, state: AppState, session: AsyncSession, now: datetime
+) -> BookingOut:
+    row = await service.create_booking(
+        session,
+        driver=driver,
+        slot_id=body.slot_id,
+        start=body.start,
+        end=body.end,
+        vehicle_plate=body.vehicle_plate,
+        policy=state.policy,
+        now=now,
+        assisted_by=seen_by.id if seen_by.id != driver.id else None,
+    )
+    leg = None
+    if body.park_and_ride is not None:
+        leg = await fleet.plan_last_leg(
             session,
-            driver=actor,
-            slot_id=body.slot_id,
-            start=body.start,
-            end=body.end,
-            vehicle_plate=body.vehicle_plate,
-            policy=state.policy,
+            booking=row.booking,
+            type_code=body.park_and_ride.type_code,
+            radius_m=body.park_and_ride.radius_m,
             now=now,
         )
-        leg = None
-        if body.park_and_ride is not None:
-            leg = await fleet.plan_last_leg(
-                session,
-                booking=row.booking,
-                type_code=body.park_and_ride.type_code,
-                radius_m=body.park_and_ride.radius_m,
-                now=now,
-            )
-        return BookingOut.of(row, actor, leg)
-
-    return await create_once(  # type: ignore[return-value]
-        session, actor=actor, key=idempotency_key, operation="POST /bookings", payload=body, work=work
-    )
+    return BookingOut.of(row, seen_by, leg)
 
 
 @dataclass

@@ -98,7 +98,16 @@ async def _out(session: SessionDep, request: MatchRequest) -> MatchRequestOut:
     )
 
 
-@router.post("/instant", response_model=InstantOut, status_code=201, responses=ERRORS, summary="Match and book now")
+@router.post(
+    "/instant",
+    response_model=InstantOut,
+    status_code=201,
+    responses={
+        **ERRORS,
+        402: {"model": ErrorOut, "description": "insufficient_funds: the wallet cannot hold the quote"},
+    },
+    summary="Match and book now",
+)
 async def instant(
     body: NeedIn,
     actor: Driver,

@@ -146,6 +146,14 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/kpi/monthly"): {OP, C, A},
     ("POST", "/surveys"): {R, OW},
     ("GET", "/surveys"): {OP, C, A},
+    ("POST", "/complaints"): {R, OW},
+    ("GET", "/complaints"): {R, OW, OP, S, A},
+    ("GET", "/complaints/summary"): {OP, C, A},
+    ("GET", "/complaints/{complaint_id}"): {R, OW, OP, S, A},
+    ("POST", "/complaints/{complaint_id}/replies"): {R, OW, OP, S, A},
+    ("POST", "/complaints/{complaint_id}/assign"): {OP, A},
+    ("POST", "/complaints/{complaint_id}/state"): {R, OW, OP, S, A},
+    ("POST", "/bookings/assisted"): {OP, A},
 }
 
 
@@ -178,6 +186,7 @@ def _url(path: str) -> str:
         .replace("{shift_id}", str(uuid.uuid4()))
         .replace("{task_id}", str(uuid.uuid4()))
         .replace("{camera_id}", str(uuid.uuid4()))
+        .replace("{complaint_id}", str(uuid.uuid4()))
     )
 
 

@@ -54,7 +54,7 @@ async def test_residents_rate_their_ended_bookings_once_and_the_city_reads_the_m
 
     # only one's own booking or ride, a score from 1 to 5, once
     others = await client.post("/surveys", json=rating, headers=auth(state, residents[1]))
-    assert others.status_code == 404 and error_of(others) == "survey_subject_not_found"
+    assert others.status_code == 404 and error_of(others) == "subject_not_found"
     unknown = await client.post("/surveys", json=rating | {"subject": "ride"}, headers=alice())
     assert unknown.status_code == 404
     for bad in ({"score": 6}, {"score": 0}, {"score": "4 stars"}, {"subject": "trip"}, {"comment": "x" * 2001}):
