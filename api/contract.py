@@ -35,7 +35,8 @@ ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
 FRAMEWORK_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
-DOMAINS = ("accounts", "billing", "feedback", "geo", "kpi", "ledger", "mobility", "ops", "parking")  # each keeps its errors in errors.py
+# each keeps its errors in errors.py
+DOMAINS = ("accounts", "billing", "feedback", "geo", "kpi", "ledger", "mobility", "ops", "parking")
 
 
 def _domain_errors() -> list[type[DomainError]]:
