@@ -5,6 +5,13 @@ class InvalidCredentials(DomainError):
     code = "invalid_credentials"
 
 
+class DeviceNotAuthenticated(InvalidCredentials):
+    """A device (a vehicle's IoT module, a village camera, a water gauge) with an unknown id, or a key that is wrong,
+    rotated or revoked."""
+
+    code = "device_not_authenticated"
+
+
 class TooManyAttempts(DomainError):
     code = "too_many_attempts"
 

@@ -769,25 +769,74 @@ PlateText = Annotated[str, Field(min_length=2, max_length=20, description="vehic
 EventId = Annotated[str, Field(min_length=1, max_length=64, description="the camera's own id for the event")]
 
 
+DeviceIdText = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
 class CameraIn(Strict):
-    device_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    device_id: DeviceIdText
     name: str = Field(min_length=1, max_length=120)
     purpose: Literal["entrance", "enforcement"]
     lon: Longitude
     lat: Latitude
 
 
-class CameraOut(BaseModel):
+class DeviceOut(BaseModel):
     id: uuid.UUID
     device_id: str
     name: str
-    purpose: str
     key_active: bool = Field(description="false once the key is revoked")
     key_rotated_at: datetime | None
 
 
+class CameraOut(DeviceOut):
+    purpose: str
+
+
 class CameraKeyOut(CameraOut):
     device_key: str = Field(description="shown once, stored hashed; the camera sends it as X-Device-Key")
+
+
+class WaterGaugeIn(Strict):
+    device_id: DeviceIdText
+    name: str = Field(min_length=1, max_length=120)
+    lot_id: uuid.UUID = Field(description="the riverside lot the gauge watches")
+    threshold_cm: int = Field(ge=1, le=10_000, description="a level at or over this floods the lot")
+    lon: Longitude
+    lat: Latitude
+
+
+class WaterGaugeOut(DeviceOut):
+    lot_id: uuid.UUID
+    threshold_cm: int
+    level_cm: int | None = Field(description="the latest reading (null before the first)")
+    level_at: datetime | None
+    flooding_since: datetime | None = Field(description="null while the lot is not flooding")
+
+
+class WaterGaugeKeyOut(WaterGaugeOut):
+    device_key: str = Field(description="shown once, stored hashed; the gauge sends it as X-Device-Key")
+
+
+class WaterLevelIn(Strict):
+    at: Instant
+    level_cm: int = Field(ge=-1000, le=10_000, description="water level over the gauge's zero, centimetres")
+
+
+class WaterLevelsIn(Strict):
+    readings: list[WaterLevelIn] = Field(min_length=1, max_length=1000)
+
+
+class RejectedReading(BaseModel):
+    index: int = Field(description="position of the reading in the posted batch")
+    reason: Literal["duplicate", "future", "stale"]
+
+
+class WaterLevelsOut(BaseModel):
+    accepted: int
+    rejected: int
+    rejections: list[RejectedReading]
+    flooding: bool = Field(description="the lot's state after this batch")
+    warned: int = Field(description="drivers warned by this batch (their bookings hold a slot of the lot)")
 
 
 class EntryIn(Strict):

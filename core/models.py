@@ -19,7 +19,7 @@ from core.idempotency import IdempotencyKey
 from core.outbox import Notification
 from feedback.models import Complaint, ComplaintReply, SurveyResponse
 from geo.models import Zone
-from kpi.models import Camera, EntranceEvent, Violation
+from kpi.models import Camera, EntranceEvent, Violation, WaterGauge, WaterLevel
 from ledger.models import Anchor, AnchorJob, ChainDeployment, LedgerEntry, LedgerHead, LedgerNode, TreeHead
 from mobility.models import (
     ComplianceEvent,
@@ -42,6 +42,8 @@ __all__ = [
     "Camera",
     "EntranceEvent",
     "Violation",
+    "WaterGauge",
+    "WaterLevel",
     "Notification",
     "PayStatement",
     "Shift",

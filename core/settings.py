@@ -163,7 +163,15 @@ class Settings(BaseSettings):
         default=144, ge=0, description="home garages and permit spaces outside the shared inventory"
     )
     kpi_min_people: int = Field(default=5, ge=1, le=100, description="k: a KPI cell from fewer people is suppressed")
-    camera_max_age_hours: int = Field(default=72, ge=1, le=24 * 30, description="older camera events are refused")
+    device_event_max_age_hours: int = Field(
+        default=72, ge=1, le=24 * 30, description="older camera events, gauge readings and reports are refused"
+    )
+    flood_clear_margin_cm: int = Field(
+        default=10, ge=0, le=1000, description="a flooded lot is clear again below its gauge's threshold minus this"
+    )
+    flood_lookahead_hours: int = Field(
+        default=12, ge=0, le=72, description="a flood warns the drivers parked in the lot and those booked this soon"
+    )
     complaint_response_hours: int = Field(
         default=24, ge=1, le=24 * 30, description="SLA: the village enterprise answers a complaint within this"
     )

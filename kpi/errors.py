@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from accounts.errors import InvalidCredentials
 from core.errors import Forbidden, NotFound
 
 
@@ -8,12 +7,8 @@ class CameraNotFound(NotFound):
     code = "camera_not_found"
 
 
-class ViolationNotFound(NotFound):
-    code = "violation_not_found"
-
-
-class CameraNotAuthenticated(InvalidCredentials):
-    code = "camera_not_authenticated"
+class WaterGaugeNotFound(NotFound):
+    code = "water_gauge_not_found"
 
 
 class WrongCameraPurpose(Forbidden):

@@ -1,5 +1,6 @@
 """What the city's KPIs are counted from, beyond bookings, staff and money: the village cameras (entrance counts and
-CCTV enforcement) and illegal-parking events from every source. Plates are kept only as a keyed hash."""
+CCTV enforcement) and illegal-parking events from every source; and the water-level gauges by the riverside lots,
+whose readings warn the drivers parked there of a flood. Plates are kept only as a keyed hash."""
 
 from __future__ import annotations
 
@@ -35,16 +36,49 @@ class ViolationSource(StrEnum):
     OPERATOR = "operator"  # the village enterprise's staff
 
 
-class Camera(IdMixin, CreatedAtMixin, Base):
-    __tablename__ = "cameras"
-    __table_args__ = (CheckConstraint(check_in("purpose", CameraPurpose), name="purpose"),)
+class CityDevice(IdMixin, CreatedAtMixin):
+    """A device of the city's in the village that posts to maeul with its own key (`core/device_keys`)."""
 
     device_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(120))  # e.g. "north entrance, Samjeong-ro"
-    purpose: Mapped[CameraPurpose] = mapped_column(String(16))
     location: Mapped[Any] = mapped_column(Geography("POINT", srid=4326))
     key_hash: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of its key; None: revoked
     key_rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Camera(CityDevice, Base):
+    __tablename__ = "cameras"
+    __table_args__ = (CheckConstraint(check_in("purpose", CameraPurpose), name="purpose"),)
+
+    purpose: Mapped[CameraPurpose] = mapped_column(String(16))
+
+
+class WaterGauge(CityDevice, Base):
+    """A water-level gauge watching a riverside parking lot: a reading at or over `threshold_cm` floods the lot
+    (`flooding`, and the drivers parked or booked there are warned); it is clear again below the threshold minus
+    the clearing margin (a setting), so a level hovering at the threshold does not warn again and again."""
+
+    __tablename__ = "water_gauges"
+    __table_args__ = (CheckConstraint("threshold_cm > 0", name="threshold"),)
+
+    lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lots.id"), index=True)
+    threshold_cm: Mapped[int]
+    level_cm: Mapped[int | None]  # the latest reading
+    level_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    flooding_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: not flooding
+
+
+class WaterLevel(Base):
+    """A gauge's reading; one per gauge and time (a batch sent twice is stored once)."""
+
+    __tablename__ = "water_levels"
+    __table_args__ = (UniqueConstraint("gauge_id", "at", name="uq_water_levels_gauge_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    gauge_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("water_gauges.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    level_cm: Mapped[int]
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class EntranceEvent(Base):

@@ -3,14 +3,15 @@ of distinct people it is built from (for suppression). Days are local (the villa
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Date, DateTime, String
 
-from kpi.models import Camera
+from parking.models import HOLDING_STATUSES, Booking, Slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,5 +87,19 @@ async def measure(
     return {day: Measured(float(value), int(people) if people is not None else 0) for day, value, people in rows}
 
 
-async def camera_by_device(session: AsyncSession, device_id: str) -> Camera | None:
-    return await session.scalar(select(Camera).where(Camera.device_id == device_id))
+async def bookings_in_lot(
+    session: AsyncSession, *, lot_id: uuid.UUID, start: datetime, end: datetime
+) -> list[tuple[uuid.UUID, uuid.UUID, str, datetime]]:
+    """(driver, booking, slot code, booking start) of every booking holding a slot of the lot in [start, end): the
+    cars parked there now and those coming, one row per booking."""
+    rows = await session.execute(
+        select(Booking.driver_id, Booking.id, Slot.code, func.lower(Booking.period))
+        .join(Slot, Slot.id == Booking.slot_id)
+        .where(
+            Slot.lot_id == lot_id,
+            Booking.status.in_(HOLDING_STATUSES),
+            Booking.period.op("&&")(func.tstzrange(start, end)),
+        )
+        .order_by(func.lower(Booking.period), Booking.id)
+    )
+    return [(driver, booking, code, at) for driver, booking, code, at in rows]

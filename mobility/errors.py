@@ -1,4 +1,3 @@
-from accounts.errors import InvalidCredentials
 from core.errors import Conflict, InvalidInput, NotFound
 
 
@@ -54,7 +53,3 @@ class InvalidImport(InvalidInput):
     """A CSV or GeoJSON import with row-level errors; `extra["rows"]` lists them. Nothing was imported."""
 
     code = "invalid_import"
-
-
-class DeviceNotAuthenticated(InvalidCredentials):
-    code = "device_not_authenticated"

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DataError, IntegrityError, InternalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
+from accounts.errors import DeviceNotAuthenticated
 from billing import journal, mileage
 from billing.errors import PriceUnavailable
 from billing.models import SettlementRule, Tariff
@@ -38,7 +39,6 @@ from geo.spatial import geography_point
 from ledger import log as ledger
 from mobility import live, repository
 from mobility.errors import (
-    DeviceNotAuthenticated,
     EndNotAllowedHere,
     GeofenceNotFound,
     InvalidGeometry,

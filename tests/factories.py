@@ -102,13 +102,14 @@ async def make_slot(
     accessible: bool = False,
     size: SlotSize = SlotSize.REGULAR,
     entrusted_to: Actor | None = None,
+    lot_id: uuid.UUID | None = None,
     now: datetime,
 ) -> uuid.UUID:
-    """A slot at `east_m`/`north_m` metres from the pilot centre, shared in `windows` (default: always)."""
+    """A slot at `east_m`/`north_m` metres from the pilot centre, shared in `windows` (default: always); a lot slot
+    is in `lot_id`, or in a new lot of its own."""
     owner = owner or await make_account(session, role=Role.OWNER)
     admin = Actor(id=owner.id, role=Role.ADMIN)
-    lot_id = None
-    if kind in (SlotKind.PUBLIC_LOT, SlotKind.PRIVATE_LOT):
+    if lot_id is None and kind in (SlotKind.PUBLIC_LOT, SlotKind.PRIVATE_LOT):
         lon, lat = offset(*CENTRE, east_m=east_m, north_m=north_m)
         lot = await service.create_lot(
             session, name=unique("lot"), kind=kind, lon=lon, lat=lat, owner_id=owner.id, operator_id=None

@@ -1,5 +1,5 @@
-"""The city's data and view: village cameras (entrance counts and CCTV enforcement), illegal-parking reports, and the
-pilot's KPI table from live rows."""
+"""The city's data and view: village cameras (entrance counts and CCTV enforcement), illegal-parking reports, water
+gauges by the riverside lots (flood warnings), and the pilot's KPI table from live rows."""
 
 from __future__ import annotations
 
@@ -32,20 +32,26 @@ from api.schemas import (
     KpiSummaryOut,
     Page,
     RejectedEvent,
+    RejectedReading,
     SightingsIn,
     ViolationIn,
     ViolationOut,
+    WaterGaugeIn,
+    WaterGaugeKeyOut,
+    WaterGaugeOut,
+    WaterLevelsIn,
+    WaterLevelsOut,
     page,
 )
 from api.state import AppState
 from core.errors import InvalidInput
 from kpi import service, table
-from kpi.models import Camera, CameraPurpose, Violation, ViolationKind
+from kpi.models import Camera, CameraPurpose, Violation, ViolationKind, WaterGauge
 
 router = APIRouter(tags=["city"])
 
 DEVICE_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "camera_not_authenticated"},
+    401: {"model": ErrorOut, "description": "device_not_authenticated"},
     403: {"model": ErrorOut, "description": "wrong_camera_purpose"},
 }
 DeviceId = Annotated[str, Header(alias="X-Device-Id", min_length=1, max_length=64)]
@@ -96,7 +102,7 @@ async def register_camera(body: CameraIn, actor: CityOrAdmin, session: SessionDe
 
 @router.get("/cameras", response_model=Page[CameraOut], summary="The village cameras")
 async def list_cameras(actor: Monitor, session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
-    found = await service.cameras(session, limit=limit + 1, offset=offset)
+    found = await service.devices(session, Camera, limit=limit + 1, offset=offset)
     return page([_camera_out(camera) for camera in found], limit=limit, offset=offset)
 
 
@@ -108,7 +114,7 @@ async def list_cameras(actor: Monitor, session: SessionDep, limit: Limit = 50, o
 )
 async def rotate_camera_key(camera_id: uuid.UUID, actor: CityOrAdmin, session: SessionDep, now: NowDep) -> CameraKeyOut:
     """The new key is in the answer, once; the previous key stops working at once."""
-    camera, key = await service.rotate_key(session, camera_id, now=now)
+    camera, key = await service.rotate_key(session, Camera, camera_id, now=now)
     out = _with_key(camera, key)
     await session.commit()
     return out
@@ -122,8 +128,124 @@ async def rotate_camera_key(camera_id: uuid.UUID, actor: CityOrAdmin, session: S
 )
 async def revoke_camera_key(camera_id: uuid.UUID, actor: CityOrAdmin, session: SessionDep, now: NowDep) -> None:
     """The camera is refused (401) until it is given a new key."""
-    await service.revoke_key(session, camera_id, now=now)
+    await service.revoke_key(session, Camera, camera_id, now=now)
     await session.commit()
+
+
+def _gauge_out(gauge: WaterGauge) -> WaterGaugeOut:
+    return WaterGaugeOut(
+        id=gauge.id,
+        device_id=gauge.device_id,
+        name=gauge.name,
+        key_active=gauge.key_hash is not None,
+        key_rotated_at=gauge.key_rotated_at,
+        lot_id=gauge.lot_id,
+        threshold_cm=gauge.threshold_cm,
+        level_cm=gauge.level_cm,
+        level_at=gauge.level_at,
+        flooding_since=gauge.flooding_since,
+    )
+
+
+def _gauge_with_key(gauge: WaterGauge, key: str) -> WaterGaugeKeyOut:
+    return WaterGaugeKeyOut(**_gauge_out(gauge).model_dump(), device_key=key)
+
+
+@router.post(
+    "/water-gauges",
+    response_model=WaterGaugeKeyOut,
+    status_code=201,
+    responses={404: {"model": ErrorOut, "description": "lot_not_found"}, 422: {"model": ErrorOut}},
+    summary="Register a water-level gauge",
+)
+async def register_gauge(body: WaterGaugeIn, actor: CityOrAdmin, session: SessionDep, now: NowDep) -> WaterGaugeKeyOut:
+    """A gauge by a riverside lot: a reading at or over `threshold_cm` floods the lot and warns the drivers whose
+    bookings hold a slot there (parked now, or starting within `MAEUL_FLOOD_LOOKAHEAD_HOURS`), and the operators.
+    Its key is in the answer, once. 422 when the device id is taken."""
+    gauge, key = await service.register_gauge(
+        session,
+        device_id=body.device_id,
+        name=body.name,
+        lot_id=body.lot_id,
+        threshold_cm=body.threshold_cm,
+        lon=body.lon,
+        lat=body.lat,
+        now=now,
+    )
+    out = _gauge_with_key(gauge, key)
+    await session.commit()
+    return out
+
+
+@router.get("/water-gauges", response_model=Page[WaterGaugeOut], summary="The water-level gauges and their levels")
+async def list_gauges(actor: Monitor, session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    """Each with its latest level and whether its lot is flooding."""
+    found = await service.devices(session, WaterGauge, limit=limit + 1, offset=offset)
+    return page([_gauge_out(gauge) for gauge in found], limit=limit, offset=offset)
+
+
+@router.post(
+    "/water-gauges/{gauge_id:uuid}/key",
+    response_model=WaterGaugeKeyOut,
+    responses={404: {"model": ErrorOut}},
+    summary="Give a gauge a new key",
+)
+async def rotate_gauge_key(
+    gauge_id: uuid.UUID, actor: CityOrAdmin, session: SessionDep, now: NowDep
+) -> WaterGaugeKeyOut:
+    """The new key is in the answer, once; the previous key stops working at once."""
+    gauge, key = await service.rotate_key(session, WaterGauge, gauge_id, now=now)
+    out = _gauge_with_key(gauge, key)
+    await session.commit()
+    return out
+
+
+@router.delete(
+    "/water-gauges/{gauge_id:uuid}/key",
+    status_code=204,
+    responses={404: {"model": ErrorOut}},
+    summary="Revoke a gauge's key",
+)
+async def revoke_gauge_key(gauge_id: uuid.UUID, actor: CityOrAdmin, session: SessionDep, now: NowDep) -> None:
+    """The gauge is refused (401) until it is given a new key."""
+    await service.revoke_key(session, WaterGauge, gauge_id, now=now)
+    await session.commit()
+
+
+@router.post(
+    "/water-gauges/readings",
+    response_model=WaterLevelsOut,
+    responses={401: {"model": ErrorOut, "description": "device_not_authenticated"}},
+    summary="Post water levels",
+)
+async def post_water_levels(
+    body: WaterLevelsIn, state: StateDep, session: SessionDep, now: NowDep, device_id: DeviceId, device_key: DeviceKey
+) -> WaterLevelsOut:
+    """A gauge's batch of readings (up to 1,000), each accepted or rejected with a reason (`duplicate`: a time
+    already stored, or twice in the batch; `future`; `stale`, older than `MAEUL_DEVICE_EVENT_MAX_AGE_HOURS`). The
+    latest reading is the gauge's level. Reaching the threshold floods the lot: each driver whose booking holds a
+    slot there now or within `MAEUL_FLOOD_LOOKAHEAD_HOURS` is warned through the notification outbox (`warned`
+    counts them), and the operators; falling below the threshold minus `MAEUL_FLOOD_CLEAR_MARGIN_CM` clears it."""
+    settings = state.settings
+    report = await service.record_water_levels(
+        session,
+        device_id=device_id,
+        device_key=device_key,
+        readings=[service.Reading(r.at, r.level_cm) for r in body.readings],
+        rule=service.FloodRule(
+            clear_margin_cm=settings.flood_clear_margin_cm, lookahead=timedelta(hours=settings.flood_lookahead_hours)
+        ),
+        max_age=timedelta(hours=settings.device_event_max_age_hours),
+        now=now,
+    )
+    await session.commit()
+    return WaterLevelsOut(
+        accepted=report.accepted,
+        rejected=len(report.rejected),
+        rejections=[RejectedReading(index=i, reason=why) for i, why in report.rejected],
+        flooding=report.flooding,
+        warned=report.warned,
+    )
 
 
 def _batch_out(report: service.BatchReport) -> BatchOut:
@@ -143,7 +265,7 @@ async def post_entries(
 ) -> BatchOut:
     """An entrance camera's batch (up to 1,000). Each event is accepted or rejected with a reason: `duplicate` (its
     `event_id` was stored before, or is twice in the batch: sending a batch again is harmless), `future`, `stale`
-    (older than `MAEUL_CAMERA_MAX_AGE_HOURS`), `invalid_plate`. Plates are stored only as a keyed hash."""
+    (older than `MAEUL_DEVICE_EVENT_MAX_AGE_HOURS`), `invalid_plate`. Plates are stored only as a keyed hash."""
     sightings = [service.Sighting(e.event_id, e.at, e.plate) for e in body.events]
     report = await service.record_entries(
         session, device_id=device_id, device_key=device_key, sightings=sightings, **_screening(state), now=now
@@ -153,7 +275,7 @@ async def post_entries(
 
 
 def _screening(state: AppState) -> dict[str, Any]:
-    return {"key": state.settings.plate_key(), "max_age": timedelta(hours=state.settings.camera_max_age_hours)}
+    return {"key": state.settings.plate_key(), "max_age": timedelta(hours=state.settings.device_event_max_age_hours)}
 
 
 @router.post(
@@ -203,7 +325,7 @@ async def report_violation(
 ) -> Any:
     """Residents report through the app, the city's officers and the village enterprise's staff from the field (the
     source follows the role). A `fire_lane` report alerts the operators at once. 422: not a plate, seen in the
-    future or longer ago than `MAEUL_CAMERA_MAX_AGE_HOURS`."""
+    future or longer ago than `MAEUL_DEVICE_EVENT_MAX_AGE_HOURS`."""
 
     async def work() -> ViolationOut:
         screening = _screening(state)

@@ -154,6 +154,11 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/complaints/{complaint_id}/assign"): {OP, A},
     ("POST", "/complaints/{complaint_id}/state"): {R, OW, OP, S, A},
     ("POST", "/bookings/assisted"): {OP, A},
+    ("POST", "/water-gauges"): {C, A},
+    ("GET", "/water-gauges"): {OP, C, A},
+    ("POST", "/water-gauges/{gauge_id}/key"): {C, A},
+    ("DELETE", "/water-gauges/{gauge_id}/key"): {C, A},
+    ("POST", "/water-gauges/readings"): DEVICE,
 }
 
 
@@ -187,6 +192,7 @@ def _url(path: str) -> str:
         .replace("{task_id}", str(uuid.uuid4()))
         .replace("{camera_id}", str(uuid.uuid4()))
         .replace("{complaint_id}", str(uuid.uuid4()))
+        .replace("{gauge_id}", str(uuid.uuid4()))
     )
 
 

@@ -89,7 +89,7 @@ async def test_cameras_post_screened_idempotent_batches_and_plates_stay_hashed(
     wrong = await client.post(
         "/cameras/entries", json={"events": events[:1]}, headers=_device(gate | {"device_key": "nope"})
     )
-    assert (wrong.status_code, error_of(wrong)) == (401, "camera_not_authenticated")
+    assert (wrong.status_code, error_of(wrong)) == (401, "device_not_authenticated")
     cctv = await _camera(client, city, "enforcement", "alley-cctv")
     mixed_up = await client.post("/cameras/entries", json={"events": events[:1]}, headers=_device(cctv))
     assert (mixed_up.status_code, error_of(mixed_up)) == (403, "wrong_camera_purpose")
