@@ -902,7 +902,42 @@ class KpiDayOut(BaseModel):
     shared_slots_open: float | None
     shared_slots_supplied: float | None
     jobs: float | None = Field(description="staff hours over an 8-hour day")
+    revenue_owners: float | None = Field(description="KRW the slot owners earned (captures less refunds)")
+    revenue_providers: float | None = Field(description="KRW the partner fleet companies earned")
+    revenue_enterprise: float | None = Field(description="KRW the village enterprise earned")
+    revenue_city: float | None = Field(description="KRW the city earned")
+    revenue_platform: float | None = Field(description="KRW the platform earned")
+    vehicles_deployed: float | None = Field(description="shared vehicles in any state but removed during the day")
+    vehicles_active: float | None = Field(description="shared vehicles ridden at least once")
+    trips: float | None = Field(description="shared-vehicle trips started")
+    trips_per_vehicle: float | None = Field(description="trips over deployed vehicles (null with none deployed)")
+    idle_share: float | None = Field(description="deployed vehicles nobody rode, over deployed vehicles")
     suppressed: list[str] = Field(description="cells built from fewer than k people: their values are null")
+
+
+class ZoneHoursOut(BaseModel):
+    zone_id: uuid.UUID
+    code: str
+    name: str
+    open_slots: list[float] = Field(description="per local hour 0-23: slots open to sharing, time-weighted")
+    occupancy: list[float | None] = Field(
+        description="per local hour: slot time booked over slot time open (0-1); null when nothing was open or the "
+        "cell was suppressed"
+    )
+    suppressed: list[int] = Field(description="hours whose occupancy came from fewer than k drivers")
+
+
+class KpiHourlyOut(BaseModel):
+    day: str = Field(description="local date, YYYY-MM-DD")
+    min_people: int = Field(description="k: cells from fewer people are suppressed")
+    supply_ratio: list[float] = Field(
+        description="per local hour 0-23: (pre-existing legal spaces + slots open to sharing, time-weighted) / "
+        "registered vehicles"
+    )
+    zones: list[ZoneHoursOut]
+    fleet: list[dict[str, int]] = Field(
+        description="per local hour 0-23: shared vehicles in each MDS state at the start of the hour"
+    )
 
 
 class KpiSummaryOut(BaseModel):

@@ -126,10 +126,12 @@ class VehicleEvent(Base):
     """An MDS vehicle event: the state after it, the event types that led there. Append-only (trigger)."""
 
     __tablename__ = "vehicle_events"
+    # a vehicle's state at an instant is its latest event at or before it (MDS replays, KPIs per hour)
+    __table_args__ = (Index("ix_vehicle_events_vehicle_at", "vehicle_id", "at"),)
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)  # order of recording
     id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4, unique=True)  # MDS event_id
-    vehicle_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("vehicles.id"), index=True)
+    vehicle_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("vehicles.id"))
     event_types: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
     state: Mapped[str] = mapped_column(String(24))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

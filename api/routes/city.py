@@ -28,6 +28,7 @@ from api.schemas import (
     ErrorOut,
     Instant,
     KpiDayOut,
+    KpiHourlyOut,
     KpiMonthOut,
     KpiSummaryOut,
     Page,
@@ -41,6 +42,7 @@ from api.schemas import (
     WaterGaugeOut,
     WaterLevelsIn,
     WaterLevelsOut,
+    ZoneHoursOut,
     page,
 )
 from api.state import AppState
@@ -376,13 +378,28 @@ def _village(state: AppState) -> table.Village:
     return table.Village(
         registered_vehicles=settings.registered_vehicles,
         pre_existing_legal_spaces=settings.pre_existing_legal_spaces,
-        min_people=settings.kpi_min_people,
+        min_people=settings.privacy_min_cell,
         timezone=settings.local_timezone,
     )
 
 
 def _day_out(day: table.Day) -> KpiDayOut:
     return KpiDayOut(day=day.day.isoformat(), day_type=day.day_type, suppressed=list(day.suppressed), **day.values)
+
+
+@router.get("/kpi/hourly", response_model=KpiHourlyOut, summary="One day hour by hour")
+async def kpi_hourly(actor: Monitor, state: StateDep, session: SessionDep, day: Day) -> KpiHourlyOut:
+    """For each local hour of the day: the time-weighted supply ratio, occupancy by zone (slot time booked over slot
+    time open; a cell from fewer than k drivers is null and listed in the zone's `suppressed`) and the shared vehicles
+    in each MDS state at the start of the hour."""
+    found = await table.hourly(session, village=_village(state), day=day)
+    return KpiHourlyOut(
+        day=found.day.isoformat(),
+        min_people=state.settings.privacy_min_cell,
+        supply_ratio=found.supply_ratio,
+        zones=[ZoneHoursOut(**asdict(zone)) for zone in found.zones],
+        fleet=found.fleet,
+    )
 
 
 def _csv(days: list[KpiDayOut]) -> str:
@@ -414,7 +431,8 @@ async def kpi_daily(
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Any:
     """Every local day from `first` to `last` (at most 92 days): vehicles entering, illegal parking, supply ratio,
-    shared slots open and booked, jobs. A cell built from fewer than `MAEUL_KPI_MIN_PEOPLE` people is null and named
+    shared slots open and booked, jobs, revenue by party, the shared fleet (deployed, active, trips, trips per
+    vehicle, idle share). A cell built from fewer than `MAEUL_PRIVACY_MIN_CELL` people is null and named
     in `suppressed`."""
     if last < first:
         raise InvalidInput("last is before first", extra={"field": "last"})

@@ -224,17 +224,17 @@ async def complaint_summary(
 ) -> ComplaintSummaryOut:
     """How many complaints were filed in the month, by category, and how many were resolved late (or are still
     open past their due time): what the pilot's 64 logged conflicts were (29.7% service quality, 14% digital
-    skills). Aggregates only: a category filed by fewer than k people (`MAEUL_KPI_MIN_PEOPLE`) is null."""
+    skills). Aggregates only: a category filed by fewer than k people (`MAEUL_PRIVACY_MIN_CELL`) is null."""
     year, number = (int(part) for part in month.split("-"))
     start, end = month_bounds(date(year, number, 1), state.settings.local_timezone)
     total, counts = await service.complaint_summary(
-        session, start=start, end=end, min_people=state.settings.kpi_min_people
+        session, start=start, end=end, min_people=state.settings.privacy_min_cell
     )
     return ComplaintSummaryOut(
         start=start,
         end=end,
         filed=total,
-        min_people=state.settings.kpi_min_people,
+        min_people=state.settings.privacy_min_cell,
         categories=[
             ComplaintCountOut(
                 category=count.category,

@@ -144,6 +144,7 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/violations"): {OP, C, A},
     ("GET", "/kpi/daily"): {OP, C, A},
     ("GET", "/kpi/monthly"): {OP, C, A},
+    ("GET", "/kpi/hourly"): {OP, C, A},
     ("POST", "/surveys"): {R, OW},
     ("GET", "/surveys"): {OP, C, A},
     ("POST", "/complaints"): {R, OW},

@@ -173,7 +173,7 @@ async def test_violations_alert_the_operators_and_fill_the_kpi_table_with_small_
     kpis = await client.get("/kpi/daily", params={"first": day, "last": day}, headers=city)
     assert kpis.status_code == 200, kpis.text
     (today,) = kpis.json()
-    k = state.settings.kpi_min_people
+    k = state.settings.privacy_min_cell
     assert k == 5 and today["day_type"] == "weekday"
     assert today["illegal_parking"] is None and today["suppressed"] == ["illegal_parking"]  # 4 vehicles: fewer than k
     assert today["shared_slots_open"] == 1  # the weekend-only slot is not open on a Monday
