@@ -7,7 +7,17 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, CreatedAtMixin, IdMixin
@@ -89,6 +99,7 @@ class ComplaintReply(IdMixin, Base):
 
     __tablename__ = "complaint_replies"
 
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)  # the order written (times may tie)
     complaint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
     from_operator: Mapped[bool]

@@ -90,7 +90,7 @@ async def complaints(
 
 async def replies(session: AsyncSession, complaint_id: uuid.UUID) -> Sequence[ComplaintReply]:
     query = select(ComplaintReply).where(ComplaintReply.complaint_id == complaint_id)
-    return (await session.scalars(query.order_by(ComplaintReply.at, ComplaintReply.id))).all()
+    return (await session.scalars(query.order_by(ComplaintReply.seq))).all()
 
 
 async def complaint_counts(

@@ -52,6 +52,7 @@ def upgrade() -> None:
     op.create_table(
         "complaint_replies",
         sa.Column("id", sa.Uuid(), primary_key=True),
+        sa.Column("seq", sa.BigInteger(), sa.Identity(), nullable=False, unique=True),
         sa.Column("complaint_id", sa.Uuid(), sa.ForeignKey("complaints.id", ondelete="CASCADE"), nullable=False),
         sa.Column("author_id", sa.Uuid(), sa.ForeignKey("accounts.id"), nullable=False),
         sa.Column("from_operator", sa.Boolean(), nullable=False),

@@ -59,6 +59,7 @@ async def test_a_complaint_goes_through_the_queue_with_its_sla_times(
     assert datetime.fromisoformat(complaint["resolution_due_at"]) == clock.now() + timedelta(hours=72)
     assert not complaint["response_overdue"] and not complaint["resolution_overdue"]
     url = f"/complaints/{complaint['id']}"
+    clock.advance(timedelta(minutes=1))
     noise = await client.post(
         "/complaints", json={"category": "noise", "text": "scooters at night"}, headers=auth(state, neighbour)
     )
