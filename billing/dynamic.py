@@ -22,22 +22,27 @@ _OCCUPANCY = text(
         SELECT generate_series(date_trunc('hour', CAST(:now AS timestamptz)) - interval '24 hours',
                                date_trunc('hour', CAST(:now AS timestamptz)) + interval '23 hours',
                                interval '1 hour') AS h
+    ), windows AS MATERIALIZED (
+        -- each slot's sharing windows over the 48 hours, computed once (not once per hour)
+        SELECT s.id, s.zone_id,
+               slot_windows(s.id, (SELECT min(h) FROM hours), (SELECT max(h) FROM hours) + interval '1 hour', :tz)
+               AS open
+        FROM slots s
+        WHERE s.active
     ), per_slot AS (
-        SELECT s.zone_id,
+        SELECT w.zone_id,
                extract(hour FROM h AT TIME ZONE :tz)::int AS hour,
                h < date_trunc('hour', CAST(:now AS timestamptz)) AS recent,
                coalesce((SELECT sum(upper(r) - lower(r))
-                         FROM unnest(slot_windows(s.id, h, h + interval '1 hour', :tz)
-                                     * tstzmultirange(tstzrange(h, h + interval '1 hour'))) r),
+                         FROM unnest(w.open * tstzmultirange(tstzrange(h, h + interval '1 hour'))) r),
                         interval '0') AS shared,
                coalesce((SELECT sum(upper(b.period * tstzrange(h, h + interval '1 hour'))
                                     - lower(b.period * tstzrange(h, h + interval '1 hour')))
                          FROM bookings b
-                         WHERE b.slot_id = s.id AND b.status IN ('reserved', 'active', 'overstayed', 'completed')
+                         WHERE b.slot_id = w.id AND b.status IN ('reserved', 'active', 'overstayed', 'completed')
                            AND b.period && tstzrange(h, h + interval '1 hour')),
                         interval '0') AS booked
-        FROM slots s CROSS JOIN hours
-        WHERE s.active
+        FROM windows w CROSS JOIN hours
     )
     SELECT zone_id, hour, extract(epoch FROM sum(shared)) AS shared_s, extract(epoch FROM sum(booked)) AS booked_s
     FROM per_slot GROUP BY zone_id, hour, recent
