@@ -6,7 +6,7 @@ TEST_OS_PACKAGES := chromium
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test test-os-packages openapi lint bench-ledger bench-matching bench-instant bench-mobility bench-dispatch loadtest setup uv os-packages sync node-tools services-down clean
+.PHONY: demo test test-os-packages openapi lint bench-ledger bench-matching bench-instant bench-mobility bench-dispatch bench-pilot loadtest setup uv os-packages sync node-tools services-down clean
 
 ## Install everything, start the private PostgreSQL + PostGIS and Redis, load the Sangsalmi demo, serve the API.
 demo: setup
@@ -35,6 +35,10 @@ bench-mobility: setup
 ## Dispatch benchmark: the PDPTW solver vs Li & Lim's best-known solutions and PyVRP, 2 s and 10 s -> bench/results/dispatch.json
 bench-dispatch: setup
 	$(UV) run python bench/bench_dispatch.py
+
+## Pilot simulator: calibrate to `before`, play before/pilot/maeul over the file's seeds -> bench/results/pilot.json
+bench-pilot: setup
+	$(UV) run python bench/bench_pilot.py
 
 ## Load test: locust against `maeul serve` on the demo data, ratios vs a bare endpoint -> bench/results/load.json
 loadtest: setup

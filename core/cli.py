@@ -171,6 +171,86 @@ def demo(
 
 
 @app.command()
+def calibrate(
+    save: Annotated[bool, typer.Option(help="write the fit to sim/calibrated.toml")] = True,
+) -> None:
+    """Fit the simulator's three free parameters to the pilot's `before` column (in memory, every seed), print each
+    round and the fit."""
+    from sim import calibration
+    from sim.sangsalmi import Assumptions
+
+    assumptions = Assumptions.load()
+    typer.echo("Fitting visitors (weekday, weekend) and the through-traffic share to the `before` column...")
+    fit = asyncio.run(
+        calibration.fit(
+            assumptions, detour=get_settings().walk_detour_factor, report=lambda r: typer.echo(".", nl=False)
+        )
+    )
+    typer.echo("\n" + fit.table(calibration.targets(assumptions)))
+    demand = fit.demand
+    typer.echo(
+        f"\nfit: {demand.visitors_weekday:.2f} visitors a weekday, {demand.visitors_weekend:.2f} a weekend day, "
+        f"{demand.through_traffic_share:.2%} of entering vehicles pass through"
+    )
+    if save:
+        calibration.save(demand)
+        typer.echo(f"written to {calibration.CALIBRATED}")
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[str, typer.Option(help="before, pilot or maeul (sim/assumptions.toml [scenarios])")] = "maeul",
+    days: Annotated[int, typer.Option(min=1, max=28, help="days from a Monday")] = 7,
+    seed: Annotated[int, typer.Option(help="the population's seed")] = 1,
+    database: Annotated[str, typer.Option(help="the run's own database (dropped and made again)")] = "maeul_sim",
+    keep: Annotated[bool, typer.Option(help="keep the database afterwards, to look at its rows")] = False,
+) -> None:
+    """Play the Sangsalmi village through maeul's real services for `days` days (the calibrated demand of
+    sim/calibrated.toml), then print the KPIs the city reads from the rows, day by day."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from sim import calibration
+    from sim.runner import run
+    from sim.sangsalmi import Assumptions
+    from sim.scenarios import SCENARIOS
+
+    if scenario not in SCENARIOS:
+        raise typer.BadParameter(f"one of {', '.join(SCENARIOS)}", param_hint="--scenario")
+    settings = get_settings()
+    try:
+        services.database_up(settings)
+    except services.ServiceError as error:
+        _fail(error)
+    demand = calibration.load()
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[at]}"), TimeElapsedColumn())
+    with Progress(*columns, TimeRemainingColumn()) as bar:
+        task = bar.add_task(f"{scenario}, seed {seed}", total=days * 24, at="")
+        result = asyncio.run(
+            run(
+                settings,
+                Assumptions.load(),
+                demand,
+                scenario=scenario,
+                seed=seed,
+                days=days,
+                database=database,
+                keep=keep,
+                progress=lambda at: bar.update(task, advance=1, at=at.strftime("%a %H:%M")),
+            )
+        )
+    typer.echo(
+        "| day | type | entering | illegal | supply ratio | shared slots booked | drivers served | mean walk m |"
+    )
+    typer.echo("|---|---|---|---|---|---|---|---|")
+    for day in result.days:
+        k = day.kpis
+        typer.echo(
+            f"| {day.day} | {day.day_type} | {k['entering_vehicles']} | {k['illegal_parking']} | {k['supply_ratio']} "
+            f"| {k['shared_slots_supplied']} | {day.drivers_served} of {day.needs} | {day.mean_walk_m} |"
+        )
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,

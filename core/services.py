@@ -398,13 +398,18 @@ def _chain_down(settings: Settings) -> None:
 
 def up(settings: Settings) -> list[ServiceStatus]:
     """Start what is managed locally; return the status of every service."""
-    if settings.manages_database:
-        _pg_up(settings)
+    database_up(settings)
     if settings.manages_redis:
         _redis_up(settings)
     if settings.manages_chain:
         _chain_up(settings)
     return status(settings)
+
+
+def database_up(settings: Settings) -> None:
+    """Start PostgreSQL alone when it is managed locally (the simulator needs nothing else)."""
+    if settings.manages_database:
+        _pg_up(settings)
 
 
 def down(settings: Settings) -> list[ServiceStatus]:
