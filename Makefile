@@ -92,7 +92,7 @@ sync:
 
 ## anvil (a real EVM JSON-RPC node) for the demo's chain and the anchoring tests, pinned in package-lock.json
 node-tools:
-	@[ -x node_modules/.bin/anvil ] || { \
+	@{ [ -x node_modules/.bin/anvil ] && [ -f node_modules/leaflet/dist/leaflet.js ] && [ -f node_modules/chart.js/dist/chart.umd.js ]; } || { \
 	  command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; } || \
 	    { echo "npm is needed for the test tools: apt-get install nodejs npm"; exit 1; }; \

@@ -5,11 +5,12 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import contract, docs, errors
+from api import contract, docs, errors, pages
 from api.middleware import AccessLog, BodyLimit, SecurityHeaders
 from api.ratelimit import RateLimit
 from api.routes import (
@@ -22,6 +23,7 @@ from api.routes import (
     health,
     ledger,
     matching,
+    notifications,
     places,
     pricing,
     rebalancing,
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     errors.install(app)
     contract.install(app)
     docs.install(app)
+    pages.install(app)
     for module in (
         health,
         auth,
@@ -114,6 +117,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         shuttle,
         city,
         feedback,
+        notifications,
     ):
         app.include_router(module.router)
     app.include_router(feeds.gbfs)
@@ -131,6 +135,8 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
             expose_headers=["Retry-After", "X-Request-ID", "Idempotent-Replayed"],
         )
-    app.add_middleware(SecurityHeaders, hsts_seconds=settings.hsts_seconds)
+    tiles = urlsplit(settings.map_tile_url) if settings.map_tile_url else None
+    tile_origin = f"{tiles.scheme}://{tiles.netloc.replace('{s}', '*')}" if tiles else None
+    app.add_middleware(SecurityHeaders, hsts_seconds=settings.hsts_seconds, tile_origin=tile_origin)
     app.add_middleware(AccessLog)
     return app

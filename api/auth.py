@@ -1,7 +1,13 @@
-"""JWT access tokens (HS256, with a key id and a token id) and the role gate every endpoint declares."""
+"""JWT access tokens (HS256, with a key id and a token id) and the role gate every endpoint declares.
+
+A token comes as `Authorization: Bearer` (apps, scripts) or, for the dashboards, in the session cookie that signing in
+at `/pages/sign-in` sets (HttpOnly, SameSite=Strict). A request authenticated by the cookie that changes anything
+(not GET, HEAD or OPTIONS) must also send the `X-CSRF-Token` header with the value of the `maeul_csrf` cookie
+(double submit): another site can make a browser send the cookie, never read it to copy it into a header."""
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -9,19 +15,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends
-from fastapi.security import OAuth2PasswordBearer
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, OAuth2PasswordBearer
 
 from accounts.actor import Actor
 from accounts.models import Role
 from accounts.service import active_role
 from api.deps import NowDep, SessionDep, StateDep
-from api.errors import NotAuthenticated
+from api.errors import CsrfFailed, NotAuthenticated
 from api.state import TokenKeys, key_id
 from core.errors import Forbidden
 
 ALGORITHM = "HS256"
 oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+SESSION_COOKIE, CSRF_COOKIE, CSRF_HEADER = "maeul_session", "maeul_csrf", "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="SessionCookie",
+    description="The dashboards' session, set by signing in at /pages/sign-in. A change (not GET) made with it also "
+    f"needs the `{CSRF_HEADER}` header, equal to the `{CSRF_COOKIE}` cookie.",
+)
 
 EVERYONE = frozenset(Role)
 DRIVERS = frozenset({Role.RESIDENT, Role.OWNER})
@@ -66,9 +81,24 @@ def token_subject(token: str, keys: TokenKeys) -> str | None:
         return None
 
 
+def csrf_matches(request: Request, offered: str | None) -> bool:
+    """The double-submit check: `offered` (a header or a form field) equals the CSRF cookie."""
+    cookie = request.cookies.get(CSRF_COOKIE)
+    return bool(cookie and offered and hmac.compare_digest(cookie, offered))
+
+
 async def current_token(
-    state: StateDep, session: SessionDep, now: NowDep, token: Annotated[str | None, Depends(oauth2)]
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    bearer: Annotated[str | None, Depends(oauth2)],
+    cookie: Annotated[str | None, Depends(session_cookie)],
 ) -> Token:
+    token = bearer or cookie
+    if bearer is None and cookie is not None and request.method not in SAFE_METHODS:
+        if not csrf_matches(request, request.headers.get(CSRF_HEADER)):
+            raise CsrfFailed(f"a change made with the session cookie needs the {CSRF_HEADER} header (the csrf cookie)")
     if token is None:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>' from POST /auth/token")
     try:

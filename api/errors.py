@@ -27,6 +27,12 @@ class NotAuthenticated(DomainError):
     code = "not_authenticated"
 
 
+class CsrfFailed(Forbidden):
+    """A change authenticated by the dashboards' session cookie without the matching CSRF token."""
+
+    code = "csrf_failed"
+
+
 STATUS: dict[type[DomainError], int] = {
     NotAuthenticated: 401,
     InvalidCredentials: 401,

@@ -55,23 +55,24 @@ class AccessLog:
 
 
 # Every response: no MIME sniffing, never framed, no referrer leaks; the CSP lets the docs pages run their (local)
-# scripts and ReDoc its blob worker, and nothing else.
+# scripts and ReDoc its blob worker, the dashboards draw the base map's tiles (their origin, when set), and nothing
+# else.
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-        b"img-src 'self' data: https://cdn.redoc.ly; worker-src 'self' blob:; frame-ancestors 'none'",
-    ),
 ]
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: https://cdn.redoc.ly{tiles}; worker-src 'self' blob:; frame-ancestors 'none'"
+)
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, hsts_seconds: int) -> None:
+    def __init__(self, app: ASGIApp, *, hsts_seconds: int, tile_origin: str | None = None) -> None:
         self.app = app
-        self.headers = list(SECURITY_HEADERS)
+        csp = CSP.format(tiles=f" {tile_origin}" if tile_origin else "")
+        self.headers = [*SECURITY_HEADERS, (b"content-security-policy", csp.encode())]
         if hsts_seconds:
             self.headers.append((b"strict-transport-security", f"max-age={hsts_seconds}".encode()))
 

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Emai
 
 from accounts.actor import Actor
 from accounts.models import Account, Role
+from core.outbox import Notification
 from ledger.log import Receipt
 from mobility.models import ParkAndRide
 from ops.models import Skill
@@ -1037,3 +1038,23 @@ class ComplaintSummaryOut(BaseModel):
     filed: int
     min_people: int = Field(description="k: categories with fewer filers are suppressed")
     categories: list[ComplaintCountOut]
+
+
+class NotificationOut(BaseModel):
+    id: uuid.UUID
+    kind: str = Field(description="flood_alert, flood_clear, fire_lane_alert, ...")
+    subject: str
+    body: dict[str, Any]
+    created_at: datetime
+    delivered_at: datetime | None = Field(description="when the delivery channel took it; null while pending")
+
+    @classmethod
+    def of(cls, notification: Notification) -> NotificationOut:
+        return cls(
+            id=notification.id,
+            kind=notification.kind,
+            subject=notification.subject,
+            body=notification.body,
+            created_at=notification.created_at,
+            delivered_at=notification.delivered_at,
+        )

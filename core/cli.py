@@ -97,6 +97,10 @@ async def _load_demo(settings: Settings, seed: int) -> None:
 
             redis = make_redis(settings)
             await rebuild(redis, session)
+            if result.created:  # a new village: its simulated day starts from midnight again
+                from sim.live import REACHED
+
+                await redis.delete(REACHED)
             await redis.aclose()
     finally:
         await engine.dispose()
@@ -118,11 +122,17 @@ async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     # the demo rides a few scooters around so the GBFS and MDS feeds move while a newcomer watches
     simulated = settings.demo_simulated_rides or 5
     worker = Worker(**worker_settings(settings.model_copy(update={"demo_simulated_rides": simulated})))
-    running = asyncio.create_task(worker.async_run())
+    running = [asyncio.create_task(worker.async_run())]
+    if settings.demo_simulation_speedup:  # today's simulated village, so the KPIs and dashboards move
+        from core.clock import SystemClock
+        from sim.live import run_forever
+
+        running.append(asyncio.create_task(run_forever(settings, real=SystemClock())))
     try:
         await server.serve()
     finally:
-        running.cancel()
+        for task in running:
+            task.cancel()
         await worker.close()
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import Base, CreatedAtMixin, IdMixin
 
 log = structlog.get_logger("maeul.notify")
+OPERATORS = "operator"  # the audience of alerts for the village enterprise's operators
 
 
 class Notification(IdMixin, CreatedAtMixin, Base):
@@ -60,6 +61,22 @@ def notify(
     notification.created_at = now
     session.add(notification)
     return notification
+
+
+def audiences_of(account_id: object, *, operator: bool) -> list[str]:
+    """What an account reads: what was sent to it, and what was sent to the operators when it is one of them."""
+    return [f"account:{account_id}", *([OPERATORS] if operator else [])]
+
+
+async def sent_to(
+    session: AsyncSession, *, audiences: list[str], kind: str | None, limit: int, offset: int
+) -> list[Notification]:
+    """Notifications for any of `audiences`, newest first (delivered or not: the outbox is also the inbox)."""
+    query = select(Notification).where(Notification.audience.in_(audiences))
+    if kind is not None:
+        query = query.where(Notification.kind == kind)
+    query = query.order_by(Notification.created_at.desc(), Notification.id).limit(limit).offset(offset)
+    return list(await session.scalars(query))
 
 
 async def deliver_pending(session: AsyncSession, channel: Channel, *, now: datetime, batch: int = 100) -> int:

@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     telemetry_far_m: int = Field(default=20_000, ge=100, description="points this far outside the service area")
     telemetry_max_speed_mps: float = Field(default=50.0, gt=0, description="faster between fixes: impossible")
     telemetry_retention_days: int = Field(default=90, ge=1, description="daily partitions older are dropped")
+    demo_simulation_speedup: float = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="`maeul demo` plays today's simulated village this many times faster than the wall clock until it "
+        "has caught up (0: not at all)",
+    )
     demo_simulated_rides: int = Field(
         default=0, ge=0, le=20, description="vehicles the worker rides around, posting telemetry to the API (demo)"
     )
@@ -178,6 +185,15 @@ class Settings(BaseSettings):
     complaint_resolution_hours: int = Field(
         default=72, ge=1, le=24 * 90, description="SLA: a complaint is resolved within this"
     )
+
+    # The dashboards (`/pages`).
+    map_tile_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s'\"]+\{z\}[^\s'\"]*$",
+        description="base map tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; unset: zones and points on a "
+        "blank map (works with no internet)",
+    )
+    map_tile_attribution: str = Field(default="", max_length=300, description="shown under the map with the tiles")
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -3,8 +3,9 @@
 Set-up: a fresh database (migrations, the Sangsalmi demo inventory of `sim/pilot.py`), the scenario's inventory
 (`before`: nothing shared; `pilot`/`maeul`: resident-priority slots shared only by the holders who share), an
 entrance and an enforcement camera, and a driver account per resident car and a pool of accounts visitors pay from.
-Then `sim.scenarios.play` runs the week on the injected clock, the cameras upload each midnight, and `kpi.table.daily`
-computes the day's KPIs from the rows, as the city's dashboard does.
+Then `sim.scenarios.play` runs the week on the injected clock, the cameras upload every hour, and `kpi.table.daily`
+computes the day's KPIs from the rows, as the city's dashboard does. `sim/live.py` plays the same village on the
+demo's own database, today, at a speed-up.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from core.migrate import upgrade
 from core.settings import Settings
 from kpi import service as cameras
 from kpi import table
-from kpi.models import CameraPurpose
+from kpi.models import Camera, CameraPurpose
 from parking.models import Slot, SlotKind
 from parking.policy import BookingPolicy
 from sim import pilot
@@ -148,14 +149,21 @@ async def run(
             await session.execute(text("SET synchronous_commit = off"))
             await pilot.load(session, clock=clock, policy=policy)
             await _inventory(session, scenario, week)
-            device = await _cameras(session, assumptions, now=clock.now())
-            market = await _market(session, settings, assumptions, scenario, policy=policy, week=week)
+            device = await devices(session, assumptions, plate_key=uuid.uuid4().bytes, now=clock.now())
+            market: Market = (
+                GateMarket(list(public_lot_spaces()), settings.walk_detour_factor)
+                if scenario == "before"
+                else await service_market(
+                    session, settings, assumptions, smart=scenario == "maeul", policy=policy, funded_at=clock.now()
+                )
+            )
             await session.commit()
 
             async def upload(now: datetime, seen: Seen) -> None:
-                await device.post(session, seen, now=now, max_age=timedelta(hours=settings.device_event_max_age_hours))
+                max_age = timedelta(hours=settings.device_event_max_age_hours)
+                assert await device.post(session, seen, now=now, max_age=max_age) == 0
 
-            tally, _ = await play(week, market, set_clock=clock.set, on_midnight=upload, progress=progress)
+            tally, _ = await play(week, market, set_clock=clock.set, upload=upload, progress=progress)
             await session.commit()
             village = table.Village(
                 registered_vehicles=assumptions["supply"]["registered_resident_vehicles"],
@@ -184,13 +192,17 @@ async def _inventory(session: AsyncSession, scenario: str, week: Week) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Devices:
+class Devices:
+    """The village cameras the simulator uploads through."""
+
     entrance: tuple[str, str]  # device id, key
     enforcement: tuple[str, str]
     plate_key: bytes
 
-    async def post(self, session: AsyncSession, seen: Seen, *, now: datetime, max_age: timedelta) -> None:
-        """The cameras' upload: batches of up to 1,000, every event accepted."""
+    async def post(self, session: AsyncSession, seen: Seen, *, now: datetime, max_age: timedelta) -> int:
+        """The cameras' upload, in batches of up to 1,000; how many events were refused (duplicates: the same
+        event sent again)."""
+        refused = 0
         entries = [cameras.Sighting(f"e-{at.timestamp():.0f}-{plate}", at, plate) for plate, at in seen.entries]
         violations = [
             cameras.Sighting(f"v-{at.timestamp():.0f}-{plate}", at, plate, None, lon, lat)
@@ -210,34 +222,42 @@ class _Devices:
                     max_age=max_age,
                     now=now,
                 )
-                assert not report.rejected, report.rejected
+                refused += len(report.rejected)
+        return refused
 
 
-async def _cameras(session: AsyncSession, assumptions: Assumptions, *, now: datetime) -> _Devices:
+async def devices(session: AsyncSession, assumptions: Assumptions, *, plate_key: bytes, now: datetime) -> Devices:
+    """The simulator's entrance and enforcement cameras, registered the first time, with a new key every time (a
+    key is shown only once)."""
     lon, lat = assumptions.centre
     keys = []
     for device, name, purpose in (
         ("sim-entrances", "village entrances", CameraPurpose.ENTRANCE),
         ("sim-cctv", "village CCTV and officers' rounds", CameraPurpose.ENFORCEMENT),
     ):
-        _, key = await cameras.register_camera(
-            session, device_id=device, name=name, purpose=purpose, lon=lon, lat=lat, now=now
-        )
+        found = await session.scalar(select(Camera.id).where(Camera.device_id == device))
+        if found is None:
+            _, key = await cameras.register_camera(
+                session, device_id=device, name=name, purpose=purpose, lon=lon, lat=lat, now=now
+            )
+        else:
+            _, key = await cameras.rotate_key(session, Camera, found, now=now)
         keys.append((device, key))
-    return _Devices(keys[0], keys[1], plate_key=uuid.uuid4().bytes)
+    return Devices(keys[0], keys[1], plate_key=plate_key)
 
 
-async def _market(
+async def service_market(
     session: AsyncSession,
     settings: Settings,
     assumptions: Assumptions,
-    scenario: str,
     *,
+    smart: bool,
     policy: BookingPolicy,
-    week: Week,
-) -> Market:
-    if scenario == "before":
-        return GateMarket(list(public_lot_spaces()), settings.walk_detour_factor)
+    funded_at: datetime,
+) -> ServiceMarket:
+    """Bookings through maeul's services for the simulated drivers: an account per resident car and a pool visitors
+    pay from (made the first time, found again afterwards), the public lots' gates booking walk-ins as the village
+    enterprise's operator."""
     rows = await session.execute(select(Slot.id, Slot.code).where(Slot.kind == SlotKind.PUBLIC_LOT))
     by_code = {code: slot_id for slot_id, code in rows}
     spaces: list[tuple[object, float, float]] = [(by_code[code], lon, lat) for code, lon, lat in public_lot_spaces()]
@@ -248,10 +268,14 @@ async def _market(
     pool: list[Actor] = []
 
     async def account(key: str) -> Actor:
+        email = f"{key}@sim.{pilot.DEMO_DOMAIN}"
+        found = await session.scalar(select(Account.id).where(Account.email == email))
+        if found is not None:
+            return Actor(found, Role.RESIDENT)
         made = await create_account(
-            session, email=f"{key}@sim.maeul.demo", password_hash=password_hash, display_name=key, role=Role.RESIDENT
+            session, email=email, password_hash=password_hash, display_name=key, role=Role.RESIDENT
         )
-        await Wallet().top_up(session, account_id=made.id, amount=MAX_TOP_UP_KRW, now=week.day_start(0))
+        await Wallet().top_up(session, account_id=made.id, amount=MAX_TOP_UP_KRW, now=funded_at)
         return Actor(made.id, Role.RESIDENT)
 
     async def driver_of(need: Need) -> Actor:
@@ -268,7 +292,7 @@ async def _market(
         session=session,
         policy=policy,
         detour=settings.walk_detour_factor,
-        smart=scenario == "maeul",
+        smart=smart,
         max_slot_walk_m=assumptions["park_and_ride"]["max_slot_walk_m"],
         gate=Actor(operator, Role.OPERATOR),
         spaces=spaces,

@@ -361,11 +361,16 @@ async def play(
     market: Market,
     *,
     set_clock: Callable[[datetime], None],
-    on_midnight: Callable[[datetime, Seen], Awaitable[None]] | None = None,
+    upload: Callable[[datetime, Seen], Awaitable[None]] | None = None,
     progress: Callable[[datetime], None] | None = None,
+    pace: Callable[[datetime], Awaitable[None]] | None = None,
+    skip_before: datetime | None = None,
+    upload_every: timedelta = timedelta(hours=1),
 ) -> tuple[Tally, Seen]:
     """Play the week in time order: arrivals park (or park illegally, or leave), stays end, the hour's jobs run,
-    cameras see. `on_midnight` gets what was seen since the last midnight (the cameras' daily upload)."""
+    cameras see. `upload` gets what was seen since its last call, every `upload_every` of simulated time (the
+    cameras' upload); `pace` is awaited before each step (the live demo waits for its clock); steps before
+    `skip_before` are passed over (a live demo resumed)."""
     tally, seen, pending = Tally.of(week.days), Seen(), Seen()
     events: list[tuple[datetime, int, str, object]] = []
     order = itertools.count()
@@ -376,6 +381,7 @@ async def play(
     for hour in range(week.days * 24 + 1):
         heapq.heappush(events, (week.day_start(0) + timedelta(hours=hour), next(order), "hour", None))
     position = 0
+    uploaded = week.day_start(0)
 
     def saw_entry(plate: str, at: datetime) -> None:
         seen.entries.append((plate, at))
@@ -385,14 +391,19 @@ async def play(
         at, _, kind, payload = heapq.heappop(events)
         if at > week.end:
             break
+        if skip_before is not None and at < skip_before:
+            continue
+        if pace is not None:
+            await pace(at)
         set_clock(at)
+        if upload is not None and at - uploaded >= upload_every:
+            await upload(at, pending)
+            pending, uploaded = Seen(), at
+            await market.settle()
         if kind == "hour":
             while position < len(week.needs) and week.needs[position].start < at:
                 position += 1
             await market.hour(at, list(week.needs[position : position + 3000]))
-            if at.astimezone(SEOUL).hour == 0 and on_midnight is not None:
-                await on_midnight(at, pending)
-                pending = Seen()
             await market.settle()
             if progress is not None:
                 progress(at)
@@ -429,8 +440,8 @@ async def play(
             elif need.parks_illegally:
                 for sighting in _sightings(week, need, at):
                     heapq.heappush(events, (sighting[1], next(order), "sighting", sighting))
-    if on_midnight is not None and (pending.entries or pending.violations):
-        await on_midnight(week.end, pending)
+    if upload is not None and (pending.entries or pending.violations):
+        await upload(week.end, pending)
     return tally, seen
 
 

@@ -4,6 +4,7 @@ test database per run, and one transaction per test rolled back at the end."""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -28,10 +29,11 @@ from core.clock import FixedClock
 from core.db import database_url
 from core.idempotency import IdempotencyKey
 from core.migrate import upgrade
+from core.serving import wait_until_answering
 from core.settings import Settings
 from geo.models import Zone
 from parking.models import Booking, Lot, MatchRequest, SharingRule, Slot
-from tests.factories import free_port
+from tests.factories import free_port, start_demo
 
 KST = ZoneInfo("Asia/Seoul")
 # Monday 23 November 2026, 07:00 in Seoul: the tests' "now".
@@ -187,3 +189,32 @@ async def committed(engine: AsyncEngine) -> AsyncIterator[dict[str, object]]:
         await session.execute(delete(Tariff).where(Tariff.zone_id.not_in(zone_ids)))
         await session.execute(delete(Zone).where(Zone.id.not_in(zone_ids)))
         await session.commit()
+
+
+@pytest.fixture(scope="session")
+def demo_api(settings: Settings, database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`maeul demo` in a subprocess, as a newcomer runs it, for the whole session (the contract's schemathesis runs
+    and the dashboards in a browser): its simulated village plays today at a high speed-up, so the KPIs have rows."""
+    port = free_port()
+    env = {
+        # schemathesis makes more requests a minute than the rate limits let one account or address (a 429 is not
+        # what its checks look for; tests/api/test_protection.py tests the limits)
+        "MAEUL_RATE_LIMIT_PER_ACCOUNT": "1000000/minute",
+        "MAEUL_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
+        "MAEUL_DEMO_SIMULATION_SPEEDUP": "3600",
+    }
+    demo = start_demo(settings, "maeul_demo_test", port, tmp_path_factory.mktemp("demo") / "demo.log", env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(demo, f"{base}/health")
+        # the worker's first round (partitions, the anchor contract's deployment) is done: the API is in its steady
+        # state
+        deadline = time.monotonic() + 120
+        while httpx.get(f"{base}/ledger/anchoring").json()["anchored_size"] == 0:
+            assert time.monotonic() < deadline, "the demo never anchored"
+            time.sleep(0.5)
+        yield base
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=30)
+        services.drop_database(settings, "maeul_demo_test")

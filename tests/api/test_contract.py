@@ -9,53 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from api.app import create_app
-from core import services
-from core.serving import wait_until_answering
-from core.settings import Settings
 from sim.pilot import DEMO_PASSWORD
-from tests.factories import free_port, start_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = str(Path(sys.executable).parent / "st")
 SEED = 2019
 SECONDS = int(os.environ.get("MAEUL_CONTRACT_SECONDS", "30"))
 ROLES = ["anonymous", "resident", "owner", "operator", "staff", "city", "admin"]
-
-
-@pytest.fixture(scope="module")
-def demo_api(settings: Settings, database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    # schemathesis makes more requests a minute than the rate limits let one account or address (a 429 is not what
-    # its checks look for; tests/api/test_protection.py tests the limits)
-    unlimited = {"MAEUL_RATE_LIMIT_PER_ACCOUNT": "1000000/minute", "MAEUL_RATE_LIMIT_PER_ADDRESS": "1000000/minute"}
-    demo = start_demo(
-        settings, "maeul_contract_test", port, tmp_path_factory.mktemp("demo") / "demo.log", env=unlimited
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(demo, f"{base}/health")
-        # the worker's first round (partitions, the anchor contract's deployment) is done: the API is in its steady
-        # state
-        deadline = time.monotonic() + 120
-        while httpx.get(f"{base}/ledger/anchoring").json()["anchored_size"] == 0:
-            assert time.monotonic() < deadline, "the demo never anchored"
-            time.sleep(0.5)
-        yield base
-    finally:
-        demo.send_signal(signal.SIGINT)
-        demo.wait(timeout=30)
-        services.drop_database(settings, "maeul_contract_test")
 
 
 def test_every_error_response_is_the_shared_error_schema():

@@ -147,6 +147,7 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/kpi/hourly"): {OP, C, A},
     ("POST", "/surveys"): {R, OW},
     ("GET", "/surveys"): {OP, C, A},
+    ("GET", "/notifications"): EVERYONE,
     ("POST", "/complaints"): {R, OW},
     ("GET", "/complaints"): {R, OW, OP, S, A},
     ("GET", "/complaints/summary"): {OP, C, A},

@@ -1,0 +1,99 @@
+"""The demo's village: `maeul demo` plays today's simulated Sangsalmi (the `maeul` scenario, the calibrated demand)
+through the services on the demo's own database, so a newcomer sees the KPIs and the dashboards move.
+
+Its clock starts at today's midnight and runs `speedup` times faster than the wall clock until it has caught up with
+it (at 60, an hour of the village a minute), then keeps pace with it: nothing it books lies in the future. Where it
+got to is kept in Redis, so a demo started again the same day goes on from there instead of booking the morning twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock, FixedClock
+from core.db import make_engine, make_sessionmaker
+from core.errors import DomainError
+from core.redis import make_redis
+from core.settings import Settings
+from parking.policy import BookingPolicy
+from sim import calibration
+from sim.runner import devices, service_market, week_of
+from sim.sangsalmi import SEOUL, Assumptions
+from sim.scenarios import Seen, play
+
+log = structlog.get_logger("maeul.sim")
+REACHED = "maeul:demo-simulation:reached"
+
+
+class CatchUp:
+    """Simulated time from `start`, `speedup` times the wall clock's pace, never ahead of the real clock."""
+
+    def __init__(self, start: datetime, *, speedup: float, real: Clock) -> None:
+        self.start, self.speedup, self.real = start, speedup, real
+        self.began = time.monotonic()
+
+    def now(self) -> datetime:
+        ahead = self.start + timedelta(seconds=(time.monotonic() - self.began) * self.speedup)
+        return min(ahead, self.real.now())
+
+    async def wait_for(self, at: datetime) -> None:
+        """Until simulated time reaches `at`: when the sped-up clock has got there, and the real clock too."""
+        sped_up = (at - self.start).total_seconds() / self.speedup - (time.monotonic() - self.began)
+        real = (at - self.real.now()).total_seconds()
+        if max(sped_up, real) > 0:
+            await asyncio.sleep(max(sped_up, real))
+
+
+async def play_today(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], redis: Redis, *, real: Clock
+) -> dict[str, Any]:
+    """Play today (local time) until its end; returns what was served."""
+    assumptions = Assumptions.load()
+    today = real.now().astimezone(SEOUL).date()
+    week = week_of(assumptions, calibration.load(), seed=today.toordinal(), days=1, first_day=today)
+    reached_raw = await redis.get(REACHED)
+    reached = datetime.fromisoformat(reached_raw.decode()) if reached_raw else None
+    start = max(week.day_start(0), reached) if reached is not None else week.day_start(0)
+    pace = CatchUp(start, speedup=settings.demo_simulation_speedup, real=real)
+    clock = FixedClock(start)
+    policy = BookingPolicy.from_settings(settings)
+    async with sessions() as session:
+        device = await devices(session, assumptions, plate_key=settings.plate_key(), now=real.now())
+        market = await service_market(session, settings, assumptions, smart=True, policy=policy, funded_at=real.now())
+        await session.commit()
+
+        async def upload(now: datetime, seen: Seen) -> None:
+            max_age = timedelta(hours=settings.device_event_max_age_hours)
+            refused = await device.post(session, seen, now=real.now(), max_age=max_age)
+            await redis.set(REACHED, now.isoformat(), ex=2 * 24 * 3600)
+            log.info("demo village", at=now.isoformat(), entered=len(seen.entries), refused=refused)
+
+        tally, _ = await play(week, market, set_clock=clock.set, upload=upload, pace=pace.wait_for, skip_before=reached)
+    return {"day": today.isoformat(), "needs": sum(tally.needs), "served": sum(tally.served)}
+
+
+async def run_forever(settings: Settings, *, real: Clock) -> None:
+    """Day after day, until cancelled (`maeul demo` runs it beside the API and the worker); a failure is logged and
+    the day tried again a minute later."""
+    engine = make_engine(settings)
+    redis = make_redis(settings)
+    try:
+        while True:
+            try:
+                played = await play_today(settings, make_sessionmaker(engine), redis, real=real)
+                log.info("demo village: day played", **played)
+            except (OSError, SQLAlchemyError, RedisError, DomainError):
+                log.exception("demo village: the simulated day failed; trying again in a minute")
+                await asyncio.sleep(60)
+    finally:
+        await redis.aclose()
+        await engine.dispose()
