@@ -51,8 +51,11 @@ Backend of maeul, the shared-parking and micro-mobility service of Sangsalmi vil
 * **Village enterprise (operator)**: registers lots and slots, manages entrusted slots, sees all bookings.
 * **City**: read-only monitoring of zones, lots, slots and bookings.
 
-Sign in with `POST /auth/token` (OAuth2 password flow; the **Authorize** button below). Every error is
-`{"error": <code>, "detail": ...}` with a stable code.
+Sign in with `POST /auth/token` (OAuth2 password flow; the **Authorize** button below) and send
+`Authorization: Bearer <token>`. The dashboards (`/pages`) sign in at `/pages/sign-in` instead, which sets the
+`maeul_session` cookie (HttpOnly, SameSite=Strict): every operation also takes that cookie in place of the header,
+and a change made with it (not GET) must send `X-CSRF-Token` equal to the `maeul_csrf` cookie (403 `csrf_failed`
+otherwise). Every error is `{"error": <code>, "detail": ...}` with a stable code.
 """
 
 

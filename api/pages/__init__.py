@@ -149,7 +149,7 @@ async def sign_out(
     token = request.cookies.get(SESSION_COOKIE)
     if token is not None:
         try:
-            found = await current_token(request, state, session, now, bearer=token, cookie=None)
+            found = await current_token(request, state, session, now, bearer=token)
         except NotAuthenticated:
             found = None
         if found is not None:
@@ -167,7 +167,7 @@ async def _actor(request: Request, state: AppState, session: SessionDep, now: No
     if token is None:
         return None
     try:
-        return (await current_token(request, state, session, now, bearer=token, cookie=None)).actor
+        return (await current_token(request, state, session, now, bearer=token)).actor
     except (NotAuthenticated, jwt.PyJWTError):
         return None
 
