@@ -16,6 +16,7 @@ RUN uv sync --locked --no-dev --no-install-project
 COPY accounts ./accounts
 COPY api ./api
 COPY billing ./billing
+COPY cars ./cars
 COPY core ./core
 COPY feedback ./feedback
 COPY geo ./geo

@@ -16,6 +16,7 @@ from api.ratelimit import RateLimit
 from api.routes import (
     auth,
     bookings,
+    cars,
     city,
     feedback,
     feeds,
@@ -123,6 +124,8 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         notifications,
     ):
         app.include_router(module.router)
+    app.include_router(cars.router)
+    app.include_router(cars.carpool_router)
     app.include_router(feeds.gbfs)
     app.include_router(feeds.mds)
 

@@ -36,7 +36,7 @@ FRAMEWORK_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
 # each keeps its errors in errors.py
-DOMAINS = ("accounts", "billing", "feedback", "geo", "kpi", "ledger", "mobility", "ops", "parking")
+DOMAINS = ("accounts", "billing", "cars", "feedback", "geo", "kpi", "ledger", "mobility", "ops", "parking")
 
 
 def _domain_errors() -> list[type[DomainError]]:

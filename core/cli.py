@@ -77,12 +77,13 @@ def migrate() -> None:
 
 
 async def _load_demo(settings: Settings, seed: int) -> None:
+    from cars.service import CarRules
     from core.clock import SystemClock
     from core.db import make_engine, make_sessionmaker
     from mobility.live import rebuild
     from mobility.service import prepare_telemetry
     from parking.policy import BookingPolicy
-    from sim.fleet import load_fleet
+    from sim.fleet import load_fleet, load_happiness_cars
     from sim.pilot import load
 
     engine = make_engine(settings)
@@ -91,6 +92,7 @@ async def _load_demo(settings: Settings, seed: int) -> None:
         async with make_sessionmaker(engine)() as session:
             result = await load(session, clock=SystemClock(), policy=BookingPolicy.from_settings(settings), seed=seed)
             fleet = await load_fleet(session, now=now, seed=seed)
+            await load_happiness_cars(session, rules=CarRules.from_settings(settings), now=now)
             await prepare_telemetry(session, now=now, retention_days=settings.telemetry_retention_days)
             await session.commit()
             from core.redis import make_redis

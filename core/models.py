@@ -14,6 +14,18 @@ from billing.models import (
     Tariff,
     ZonePriceCap,
 )
+from cars.models import (
+    CarBooking,
+    CarContract,
+    CarInvoice,
+    Carpool,
+    CarpoolRating,
+    CarpoolSeat,
+    ConditionReport,
+    GuaranteedWindow,
+    RebookingOffer,
+    WindowException,
+)
 from core.db import Base
 from core.idempotency import IdempotencyKey
 from core.outbox import Notification
@@ -36,6 +48,16 @@ from ops.models import PayStatement, Shift, StaffMember, Task
 from parking.models import Booking, Lot, MatchRequest, SharingException, SharingRule, Slot
 
 __all__ = [
+    "CarBooking",
+    "CarContract",
+    "CarInvoice",
+    "Carpool",
+    "CarpoolRating",
+    "CarpoolSeat",
+    "ConditionReport",
+    "GuaranteedWindow",
+    "RebookingOffer",
+    "WindowException",
     "Complaint",
     "ComplaintReply",
     "SurveyResponse",

@@ -161,6 +161,27 @@ class Settings(BaseSettings):
     rebalance_time_limit_s: float = Field(default=5.0, gt=0, le=120, description="solver time per crew plan")
     gbfs_ttl_seconds: int = Field(default=30, ge=0, le=60, description="GBFS feeds are rebuilt at least this often")
 
+    # Happiness cars (shared micro-EVs with a primary user).
+    car_buffer_minutes: int = Field(
+        default=30, ge=0, le=240, description="kept free after every car booking (charging, cleaning)"
+    )
+    car_per_km_krw: int = Field(default=150, ge=0, description="a car booking's price per km driven")
+    car_estimate_km: int = Field(default=20, ge=0, le=500, description="km held at booking beside the time price")
+    car_late_fee_krw_per_10_min: int = Field(default=2000, ge=0, description="returning late, per started 10 minutes")
+    car_low_battery_pct: int = Field(default=20, ge=0, le=100, description="returned below this battery: a fee")
+    car_low_battery_fee_krw: int = Field(default=5000, ge=0)
+    car_cleaning_fee_krw: int = Field(default=10000, ge=0, description="when the return's checklist says not clean")
+    car_return_radius_m: int = Field(default=150, ge=10, le=2000, description="a car is home within this of its slot")
+    car_release_credit_krw_per_hour: int = Field(
+        default=1000, ge=0, description="a new contract's credit to the primary user per hour of their time released"
+    )
+    photo_max_bytes: int = Field(
+        default=1_500_000, ge=1024, description="largest condition-report photo (under MAEUL_MAX_BODY_BYTES)"
+    )
+    storage_dir: Path | None = Field(
+        default=None, description="where uploaded photos are kept; unset: `home`/photos (the local storage)"
+    )
+
     # The city's view: village facts, camera events, KPIs.
     plate_hash_key: SecretStr | None = Field(
         default=None, description="key of the keyed hash (HMAC-SHA256) plates are stored under; never stored in clear"

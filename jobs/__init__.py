@@ -12,6 +12,7 @@ from arq.connections import RedisSettings
 
 from accounts import service as accounts
 from billing.dynamic import reprice
+from cars import service as cars
 from core import outbox
 from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
@@ -95,6 +96,17 @@ async def fleet_upkeep(ctx: dict[str, Any]) -> dict[str, int]:
         await session.commit()
         placed = await live.rebuild(ctx["cache"], session)
     return {"reservations_expired": expired, "last_legs_held": len(held), **silent, "live_vehicles": placed}
+
+
+async def car_upkeep(ctx: dict[str, Any]) -> int:
+    """Happiness cars still out after their booking's end that threaten the next booking: open its rebooking offer
+    and an operator task (once each)."""
+    async with ctx["sessionmaker"]() as session:
+        opened = await cars.check_late(
+            session, rules=cars.CarRules.from_settings(ctx["settings"]), now=ctx["clock"].now()
+        )
+        await session.commit()
+    return opened
 
 
 async def refresh_gbfs(ctx: dict[str, Any]) -> None:
@@ -206,6 +218,7 @@ JOBS = [
     match_batch,
     reprice_zones,
     fleet_upkeep,
+    car_upkeep,
     refresh_gbfs,
     telemetry_partitions,
     prune_revoked_tokens,
@@ -232,6 +245,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 observed_job(reprice_zones), minute=set(range(0, 60, 5)), second={30}, run_at_startup=True, unique=True
             ),
             cron(observed_job(fleet_upkeep), second={15, 45}, run_at_startup=True, unique=True),
+            cron(observed_job(car_upkeep), second={25}, run_at_startup=True, unique=True),
             cron(observed_job(refresh_gbfs), second=set(range(0, 60, 10)), run_at_startup=True, unique=True),
             cron(observed_job(telemetry_partitions), minute={5}, second={0}, run_at_startup=True, unique=True),
             cron(observed_job(prune_revoked_tokens), minute={35}, second={0}, unique=True),

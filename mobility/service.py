@@ -856,7 +856,7 @@ async def ride_shares(session: AsyncSession, *, type_code: str, provider_row: Pr
     return shares
 
 
-def _trip_record(trip: Trip, *, kind: str, now: datetime) -> ledger.Record:
+def trip_record(trip: Trip, *, kind: str, now: datetime) -> ledger.Record:
     """The ledger entry of a trip: no rider identity."""
     body: dict[str, Any] = {
         "trip_id": trip.id,
@@ -925,7 +925,7 @@ async def unlock(
         trip.hold_id = hold.id
     vehicle.reserved_by = vehicle.reserved_until = None
     await record(session, vehicle, "trip_start", now=now, trip_id=trip.id, lon=where[0], lat=where[1])
-    await ledger.append(session, _trip_record(trip, kind="trip.started", now=now))
+    await ledger.append(session, trip_record(trip, kind="trip.started", now=now))
     return trip
 
 
@@ -982,7 +982,7 @@ async def end_ride(
     if vehicle.battery_pct < rules.battery_low_pct:
         await record(session, vehicle, "battery_low", now=now, lon=lon, lat=lat)
     await _earn_mileage(session, trip=trip, now=now)
-    await ledger.append(session, _trip_record(trip, kind="trip.completed", now=now))
+    await ledger.append(session, trip_record(trip, kind="trip.completed", now=now))
     return trip
 
 

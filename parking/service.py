@@ -543,6 +543,56 @@ async def create_booking(
     return await _with_receipts(session, BookingRow(booking, slot.code, slot.owner_id))
 
 
+async def hold_for_car(
+    session: AsyncSession,
+    *,
+    slot_id: uuid.UUID,
+    driver_id: uuid.UUID,
+    vehicle_plate: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> Booking:
+    """A happiness car's home slot, held for the car (its primary user as driver) for the whole contract: a booking
+    parked from the start (`active`), unpriced (the contract's fee covers it), longer than drivers may book. The
+    exclusion constraint keeps everyone else out of the slot, as for any booking (409 `slot_unavailable`)."""
+    slot = await repository.lock_slot(session, slot_id, exclusive=False)
+    if slot is None:
+        raise SlotNotFound(f"slot {slot_id} not found")
+    booking = Booking(
+        slot_id=slot_id,
+        driver_id=driver_id,
+        period=repository.half_open(start, end),
+        status=BookingStatus.ACTIVE,
+        vehicle_plate=normalize_plate(vehicle_plate),
+        checked_in_at=start,
+        status_changed_at=now,
+        quote_krw=0,
+        quote_lines=[{"kind": "car_contract", "amount_krw": 0}],
+    )
+    try:
+        async with session.begin_nested():
+            session.add(booking)
+            await session.flush()
+    except IntegrityError as error:
+        if getattr(error.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
+            raise SlotUnavailable(
+                f"slot {slot.code} is booked for part of the contract", extra={"slot_id": str(slot_id)}
+            ) from error
+        raise
+    await ledger.append(session, _record(booking, now=now))
+    return booking
+
+
+async def end_car_hold(session: AsyncSession, *, booking_id: uuid.UUID, now: datetime) -> None:
+    """The contract ended: the home slot's booking is completed, unpriced."""
+    booking = await session.get(Booking, booking_id, with_for_update=True)
+    assert booking is not None
+    booking.status, booking.checked_out_at, booking.status_changed_at = BookingStatus.COMPLETED, now, now
+    booking.charged_krw, booking.charge_lines = 0, [{"kind": "car_contract", "amount_krw": 0}]
+    await ledger.append(session, _record(booking, now=now))
+
+
 async def driver_of_assisted_booking(session: AsyncSession, driver_id: uuid.UUID) -> Actor:
     """The driver an operator books for: an account that books for itself (resident or owner)."""
     account = await get_account(session, driver_id)

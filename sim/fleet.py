@@ -1,6 +1,7 @@
 """The Sangsalmi shared fleet as demo data: two providers, 60 e-scooters and 20 e-bikes deployed around the village,
 geofences (service area, parking areas at the public lots and the village entrances, a slow core, a no-parking fire
-lane), per-minute ride tariffs and the city's ride caps. Deterministic (seeded), loaded through the real services."""
+lane), per-minute ride and car tariffs and the city's ride caps, and three happiness cars contracted to demo
+residents. Deterministic (seeded), loaded through the real services."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import structlog
@@ -17,12 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.actor import Actor
 from accounts.models import Account, Role
 from billing.models import Tariff
+from cars import service as cars
+from cars.service import CarRules
 from core.errors import DomainError
 from geo.models import Zone
+from geo.spatial import latitude, longitude
 from mobility import repository, service
 from mobility.models import GeofenceKind, Provider, ProviderKind, RideFareCap, Vehicle
 from mobility.telemetry import distance_m
-from sim.pilot import CENTRE, offset
+from parking.models import Slot
+from parking.policy import WeeklyWindow
+from sim.pilot import CENTRE, DEMO_DOMAIN, offset
 
 log = structlog.get_logger("maeul.sim")
 PROVIDERS = (
@@ -30,7 +37,7 @@ PROVIDERS = (
     ("bucheon-scoot", "Bucheon Scoot (partner e-scooter company)", ProviderKind.PARTNER),
 )
 FLEET = (("scooter", "SC", 60), ("ebike", "EB", 20))
-RIDE_KRW_PER_MINUTE = {"scooter": 150, "ebike": 120}
+RIDE_KRW_PER_MINUTE = {"scooter": 150, "ebike": 120, "car": 50}
 CITY_RIDE_CAP = (250, 1500)  # KRW per minute, unlock fee
 # name, kind, east m, north m, half side m, max km/h
 AREAS = (
@@ -101,6 +108,54 @@ async def load_fleet(session: AsyncSession, *, now: datetime, seed: int = 2019) 
         lon, lat = offset(*CENTRE, east_m=rng.uniform(-500, 500), north_m=rng.uniform(-500, 500))
         await service.deploy(session, vehicle.id, lon=lon, lat=lat, now=now)
     return FleetResult(True, len(made))
+
+
+# happiness cars: label, primary user (demo account key), home slot (spaces of the public lot entrusted to the
+# village enterprise, set aside for the cars); each primary user has the car on weekday mornings and evenings
+HAPPINESS_CARS = (
+    ("CAR-01", "resident", "SAMJEONG-PUBLIC-058"),
+    ("CAR-02", "resident01", "SAMJEONG-PUBLIC-059"),
+    ("CAR-03", "resident02", "SAMJEONG-PUBLIC-060"),
+)
+HAPPINESS_WINDOWS = (("07:00", "09:30"), ("17:30", "22:00"))
+HAPPINESS_FEE_KRW = 150_000  # a month
+
+
+async def load_happiness_cars(session: AsyncSession, *, rules: CarRules, now: datetime) -> int:
+    """Three happiness cars of the village enterprise at their home slots, contracted for a year to demo residents
+    (Mon-Fri 07:00-09:30 and 17:30-22:00 theirs, the rest shared); idempotent. Flushes; the caller commits."""
+    if await session.scalar(select(Vehicle.id).where(Vehicle.label == HAPPINESS_CARS[0][0])) is not None:
+        return 0
+    enterprise = await session.scalar(select(Provider.id).where(Provider.code == PROVIDERS[0][0]))
+    assert enterprise is not None
+    windows = [WeeklyWindow.parse(["mon", "tue", "wed", "thu", "fri"], start, end) for start, end in HAPPINESS_WINDOWS]
+    today = now.astimezone(ZoneInfo(rules.timezone)).date()
+    for label, primary, slot_code in HAPPINESS_CARS:
+        [(car, _)] = await service.register_vehicles(
+            session, [service.NewVehicle("car", enterprise, label, f"iot-{label.lower()}", 90)]
+        )
+        slot_id, lon, lat = (
+            await session.execute(
+                select(Slot.id, longitude(Slot.location), latitude(Slot.location)).where(Slot.code == slot_code)
+            )
+        ).one()
+        await service.deploy(session, car.id, lon=float(lon), lat=float(lat), now=now)
+        primary_id = await session.scalar(select(Account.id).where(Account.email == f"{primary}@{DEMO_DOMAIN}"))
+        assert primary_id is not None
+        await cars.create_contract(
+            session,
+            car_id=car.id,
+            primary_id=primary_id,
+            home_slot_id=slot_id,
+            monthly_fee_krw=HAPPINESS_FEE_KRW,
+            release_credit_krw_per_hour=1000,
+            starts_on=today,
+            ends_on=today + timedelta(days=364),
+            windows=windows,
+            rules=rules,
+            now=now,
+        )
+    return len(HAPPINESS_CARS)
 
 
 SIMULATED_RIDE_SPEED_MPS = 4.0  # an e-scooter in the village's narrow lanes

@@ -203,7 +203,7 @@ def demo_api(settings: Settings, database: str, tmp_path_factory: pytest.TempPat
         "MAEUL_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
         "MAEUL_DEMO_SIMULATION_SPEEDUP": "3600",
     }
-    demo = start_demo(settings, "maeul_demo_test", port, tmp_path_factory.mktemp("demo") / "demo.log", env=env)
+    demo = start_demo(settings, "maeul_demo_session", port, tmp_path_factory.mktemp("demo") / "demo.log", env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_answering(demo, f"{base}/health")
@@ -217,4 +217,4 @@ def demo_api(settings: Settings, database: str, tmp_path_factory: pytest.TempPat
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(timeout=30)
-        services.drop_database(settings, "maeul_demo_test")
+        services.drop_database(settings, "maeul_demo_session")

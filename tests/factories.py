@@ -10,6 +10,7 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -147,14 +148,20 @@ def error_of(response: httpx.Response) -> str:
 
 
 RIDE_KRW_PER_MINUTE = 150
+CAR_KRW_PER_MINUTE = 50  # 3,000 KRW an hour
 
 
 async def make_fleet(session: AsyncSession, *, now: datetime) -> dict[str, object]:
-    """A zone around the pilot centre priced for scooter rides (per minute), a service area, a parking area at the
-    centre (200 m square) and a no-parking square 400 m east, two providers, and telemetry partitions."""
+    """A zone around the pilot centre priced for scooter, e-bike and car trips (per minute), a service area, a
+    parking area at the centre (200 m square) and a no-parking square 400 m east, two providers, and telemetry
+    partitions."""
     zone_id = await make_zone(session)
-    for code in ("scooter", "ebike"):
-        session.add_all(fleet.all_day_ride_tariffs(zone_id, code, RIDE_KRW_PER_MINUTE))
+    for code, per_minute in (
+        ("scooter", RIDE_KRW_PER_MINUTE),
+        ("ebike", RIDE_KRW_PER_MINUTE),
+        ("car", CAR_KRW_PER_MINUTE),
+    ):
+        session.add_all(fleet.all_day_ride_tariffs(zone_id, code, per_minute))
     enterprise = Provider(code=unique("ve"), name="village enterprise", kind=ProviderKind.VILLAGE_ENTERPRISE)
     partner = Provider(code=unique("partner"), name="partner scooters", kind=ProviderKind.PARTNER)
     session.add_all([enterprise, partner])
@@ -292,3 +299,44 @@ async def staff_on_shift(
     clocked = await client.post("/staff/me/clock-in", json=near_centre(east_m), headers=headers)
     assert clocked.status_code == 200, clocked.text
     return staff, headers
+
+
+HAPPINESS_WINDOWS = [
+    WeeklyWindow.parse(["mon", "tue", "wed", "thu", "fri"], "07:00", "09:30"),
+    WeeklyWindow.parse(["mon", "tue", "wed", "thu", "fri"], "17:30", "22:00"),
+]
+
+
+async def make_happiness_car(
+    session: AsyncSession,
+    *,
+    fleet_: dict[str, object],
+    primary: Actor,
+    east_m: float = 0,
+    windows: list[WeeklyWindow] | None = None,
+    now: datetime,
+) -> dict[str, object]:
+    """A car of the village enterprise at a home slot `east_m` from the centre, contracted to `primary` for 30 days
+    (Mon-Fri 07:00-09:30 and 17:30-22:00 by default, 150,000 KRW a month, 1,000 KRW per released hour)."""
+    from cars import service as cars
+
+    enterprise = fleet_["enterprise"]
+    car_id, device, key = await make_vehicle(
+        session, provider_id=enterprise.id, type_code="car", east_m=east_m, now=now
+    )  # type: ignore[attr-defined]
+    home = await make_slot(session, east_m=east_m, now=now)
+    local = now.astimezone(ZoneInfo(POLICY.timezone)).date()
+    contract = await cars.create_contract(
+        session,
+        car_id=car_id,
+        primary_id=primary.id,
+        home_slot_id=home,
+        monthly_fee_krw=150_000,
+        release_credit_krw_per_hour=1000,
+        starts_on=local,
+        ends_on=local + timedelta(days=29),
+        windows=windows if windows is not None else HAPPINESS_WINDOWS,
+        rules=cars.CarRules.from_settings(Settings(env="test")),
+        now=now,
+    )
+    return {"car_id": car_id, "device": device, "key": key, "contract_id": contract.id, "home_slot_id": home}

@@ -161,6 +161,38 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/water-gauges/{gauge_id}/key"): {C, A},
     ("DELETE", "/water-gauges/{gauge_id}/key"): {C, A},
     ("POST", "/water-gauges/readings"): DEVICE,
+    ("POST", "/cars/contracts"): {OP, A},
+    ("GET", "/cars/contracts"): EVERYONE,
+    ("GET", "/cars/contracts/{contract_id}"): EVERYONE,
+    ("PUT", "/cars/contracts/{contract_id}/windows"): EVERYONE,
+    ("POST", "/cars/contracts/{contract_id}/extra-windows"): EVERYONE,
+    ("POST", "/cars/contracts/{contract_id}/releases"): EVERYONE,
+    ("POST", "/cars/contracts/{contract_id}/invoices"): {OP, A},
+    ("POST", "/cars/contracts/{contract_id}/end"): {OP, A},
+    ("GET", "/cars/search"): EVERYONE,
+    ("POST", "/cars/bookings"): {R, OW},
+    ("GET", "/cars/bookings"): EVERYONE,
+    ("GET", "/cars/bookings/{booking_id}"): EVERYONE,
+    ("POST", "/cars/bookings/{booking_id}/cancel"): EVERYONE,
+    ("POST", "/cars/bookings/{booking_id}/pick-up"): EVERYONE,
+    ("POST", "/cars/bookings/{booking_id}/return"): EVERYONE,
+    ("POST", "/cars/photos"): EVERYONE,
+    ("GET", "/cars/photos/{key}"): {OP, A},
+    ("GET", "/cars/condition-reports"): {OP, A},
+    ("POST", "/cars/condition-reports/{report_id}/handled"): {OP, A},
+    ("GET", "/cars/offers"): EVERYONE,
+    ("POST", "/cars/offers/{offer_id}/accept"): EVERYONE,
+    ("POST", "/cars/offers/{offer_id}/refund"): EVERYONE,
+    ("POST", "/carpools"): {R, OW},
+    ("GET", "/carpools"): EVERYONE,
+    ("GET", "/carpools/{carpool_id}"): EVERYONE,
+    ("POST", "/carpools/{carpool_id}/seats"): {R, OW},
+    ("DELETE", "/carpools/{carpool_id}/seats/mine"): {R, OW},
+    ("POST", "/carpools/{carpool_id}/seats/{seat_id}/accept"): {R, OW},
+    ("POST", "/carpools/{carpool_id}/seats/{seat_id}/decline"): {R, OW},
+    ("POST", "/carpools/{carpool_id}/cancel"): EVERYONE,
+    ("POST", "/carpools/{carpool_id}/complete"): {R, OW},
+    ("POST", "/carpools/{carpool_id}/ratings"): {R, OW},
 }
 
 
@@ -195,6 +227,12 @@ def _url(path: str) -> str:
         .replace("{camera_id}", str(uuid.uuid4()))
         .replace("{complaint_id}", str(uuid.uuid4()))
         .replace("{gauge_id}", str(uuid.uuid4()))
+        .replace("{contract_id}", str(uuid.uuid4()))
+        .replace("{report_id}", str(uuid.uuid4()))
+        .replace("{offer_id}", str(uuid.uuid4()))
+        .replace("{carpool_id}", str(uuid.uuid4()))
+        .replace("{seat_id}", str(uuid.uuid4()))
+        .replace("{key}", "0" * 64 + ".jpg")
     )
 
 
