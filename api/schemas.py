@@ -50,6 +50,18 @@ def _iso_only(value: Any) -> Any:
 
 
 Instant = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+
+
+def _iso_date_only(value: Any) -> Any:
+    """pydantic takes a number for a date (Unix seconds: 0 is 1970-01-01); the contract says YYYY-MM-DD."""
+    if isinstance(value, str) and "-" in value:
+        return value
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+        raise ValueError("give a date as YYYY-MM-DD")
+    return value
+
+
+LocalDate = Annotated[date, BeforeValidator(_iso_date_only)]
 MONTH = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"  # YYYY-MM
 HOUR = r"^[1-9]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])$"  # YYYY-MM-DDTHH
 Latitude = Annotated[
@@ -1074,8 +1086,8 @@ class CarContractIn(Strict):
         le=100_000,
         description="credit per released hour; default MAEUL_CAR_RELEASE_CREDIT_KRW_PER_HOUR",
     )
-    starts_on: date = Field(description="first day (Seoul)")
-    ends_on: date = Field(description="last day (Seoul)")
+    starts_on: LocalDate = Field(description="first day (Seoul)")
+    ends_on: LocalDate = Field(description="last day (Seoul)")
     windows: list[WeeklyWindowIO] = Field(max_length=20, description="the primary user's guaranteed weekly windows")
 
 

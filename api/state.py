@@ -16,6 +16,7 @@ from core.pools import solver_pool
 from core.ratelimit import RateLimits
 from core.redis import make_redis
 from core.settings import Settings
+from core.storage import Storage, storage_for
 from ledger.signing import Signer, signer_for
 from mobility.service import FleetRules, TypeCodes
 from ops.crew import CrewRules
@@ -59,6 +60,7 @@ class AppState:
     rate_limits: RateLimits
     signer: Signer
     solver_pool: Executor
+    photos: Storage  # condition-report photos: a local directory, or an S3-compatible bucket
     jobs: ArqRedis | None = None  # arq queue, opened on first use
 
     def matching(self) -> Solving:
@@ -87,6 +89,12 @@ def build_state(settings: Settings, *, clock: Clock | None = None, database_url:
             settings.signing_secret(), [secret.get_secret_value() for secret in settings.jwt_retired_secrets]
         ),
         signer=signer_for(settings),
+        photos=storage_for(
+            settings.storage_url,
+            home=settings.home,
+            endpoint_url=settings.storage_endpoint_url,
+            region=settings.storage_region,
+        ),
     )
 
 

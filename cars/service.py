@@ -20,6 +20,7 @@ The model, for a newcomer:
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -213,7 +214,7 @@ async def create_contract(
         session,
         slot_id=home_slot_id,
         driver_id=primary_id,
-        vehicle_plate=car.label,
+        vehicle_plate=plate_of(car),
         start=max(starts_at, now),
         end=ends_at,
         now=now,
@@ -236,6 +237,11 @@ async def create_contract(
     await session.flush()
     await ledger.append(session, _contract_record(contract, kind="car_contract.active", now=now))
     return contract
+
+
+def plate_of(car: Vehicle) -> str:
+    """What the home slot's booking names the car by: its label as a plate (letters and digits, at most 12)."""
+    return (re.sub(r"[^0-9A-Za-z]", "", car.label).upper() or "CAR")[-12:].rjust(2, "0")
 
 
 def _window_rows(contract_id: uuid.UUID, windows: Sequence[WeeklyWindow]) -> list[GuaranteedWindow]:
@@ -730,21 +736,9 @@ async def pick_up(
     contract = await session.get(CarContract, booking.contract_id)
     assert contract is not None
     lon, lat, zone_id = await _home(session, contract)
-    trip = Trip(
-        vehicle_id=car.id,
-        rider_id=booking.driver_id,
-        provider_id=car.provider_id,
-        type_code=CAR,
-        zone_id=zone_id,
-        status=TripStatus.ON_TRIP,
-        started_at=now,
-        start_lon=lon,
-        start_lat=lat,
-        hold_id=booking.hold_id,
+    trip = await fleet.start_trip(
+        session, car, rider_id=booking.driver_id, zone_id=zone_id, lon=lon, lat=lat, hold_id=booking.hold_id, now=now
     )
-    session.add(trip)
-    await session.flush()
-    await fleet.record(session, car, "trip_start", now=now, trip_id=trip.id, lon=lon, lat=lat)
     booking.trip_id, booking.picked_up_at = trip.id, now
     booking.odometer_start_m, booking.battery_start_pct = car.odometer_m, car.battery_pct
     _move(booking, CarBookingStatus.ACTIVE, now=now)
@@ -752,7 +746,6 @@ async def pick_up(
         session, booking, stage=Stage.PICK_UP, reporter=actor, checklist=checklist, note=note, photos=photos, now=now
     )
     await ledger.append(session, _booking_record(booking, now=now))
-    await ledger.append(session, fleet.trip_record(trip, kind="trip.started", now=now))
     return booking
 
 

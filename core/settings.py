@@ -178,9 +178,16 @@ class Settings(BaseSettings):
     photo_max_bytes: int = Field(
         default=1_500_000, ge=1024, description="largest condition-report photo (under MAEUL_MAX_BODY_BYTES)"
     )
-    storage_dir: Path | None = Field(
-        default=None, description="where uploaded photos are kept; unset: `home`/photos (the local storage)"
+    storage_url: str | None = Field(
+        default=None,
+        pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?|/.*|\.{0,2}/.*)$",
+        description="where uploaded photos are kept: s3://bucket/prefix (an S3-compatible store) or a local "
+        "directory; unset: `home`/photos",
     )
+    storage_endpoint_url: str | None = Field(
+        default=None, description="the S3-compatible store's endpoint when it is not AWS (MinIO, Ceph, ...)"
+    )
+    storage_region: str | None = Field(default=None, description="the S3 region")
 
     # The city's view: village facts, camera events, KPIs.
     plate_hash_key: SecretStr | None = Field(

@@ -1,5 +1,7 @@
-"""Where uploaded files (condition-report photos) are kept: one small boundary, `Storage`, so that production can put
-them in an object store; the default keeps them in a local directory.
+"""Where uploaded files (condition-report photos) are kept: one small boundary, `Storage`. The default keeps them in a
+local directory; production puts them in an S3-compatible object store (AWS S3, MinIO, Ceph, NCloud Object Storage)
+with `MAEUL_STORAGE_URL=s3://bucket/prefix` (and `MAEUL_STORAGE_ENDPOINT_URL` for a store that is not AWS; the
+credentials come from the usual AWS settings: environment, profile or instance role).
 
 Keys are the content's SHA-256 with its extension: the same photo uploaded twice is stored once, and a key cannot
 name anything outside the directory."""
@@ -33,7 +35,7 @@ def sniff(data: bytes) -> str | None:
 
 
 class LocalStorage:
-    """A directory on this machine (the default: `MAEUL_STORAGE_DIR`, else `.maeul/photos`)."""
+    """A directory on this machine (the default: `.maeul/photos`, or the directory `MAEUL_STORAGE_URL` names)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -58,3 +60,43 @@ class LocalStorage:
         if not path.exists():
             return None
         return await asyncio.to_thread(path.read_bytes), CONTENT_TYPES[key.rsplit(".", 1)[1]]
+
+
+class S3Storage:
+    """An S3-compatible bucket (boto3; its blocking calls run in a thread)."""
+
+    def __init__(self, bucket: str, prefix: str, *, endpoint_url: str | None = None, region: str | None = None) -> None:
+        import boto3
+
+        self.bucket, self.prefix = bucket, prefix.strip("/")
+        self.client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+
+    def _name(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    async def put(self, data: bytes, *, content_type: str) -> str:
+        key = f"{hashlib.sha256(data).hexdigest()}.{EXTENSIONS[content_type]}"
+        await asyncio.to_thread(
+            self.client.put_object, Bucket=self.bucket, Key=self._name(key), Body=data, ContentType=content_type
+        )
+        return key
+
+    async def get(self, key: str) -> tuple[bytes, str] | None:
+        if not KEY.match(key):
+            return None
+        try:
+            found = await asyncio.to_thread(self.client.get_object, Bucket=self.bucket, Key=self._name(key))
+        except self.client.exceptions.NoSuchKey:
+            return None
+        body: bytes = await asyncio.to_thread(found["Body"].read)
+        return body, CONTENT_TYPES[key.rsplit(".", 1)[1]]
+
+
+def storage_for(url: str | None, *, home: Path, endpoint_url: str | None = None, region: str | None = None) -> Storage:
+    """`s3://bucket/prefix` -> the bucket; unset -> `home`/photos; any other value is a local directory."""
+    if url is None:
+        return LocalStorage(home / "photos")
+    if url.startswith("s3://"):
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        return S3Storage(bucket, prefix, endpoint_url=endpoint_url, region=region)
+    return LocalStorage(Path(url))

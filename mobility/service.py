@@ -902,29 +902,59 @@ async def unlock(
         end=now + timedelta(minutes=rules.hold_minutes),
         timezone=rules.timezone,
     )
-    trip = Trip(
-        vehicle_id=vehicle.id,
-        rider_id=rider.id,
-        provider_id=vehicle.provider_id,
-        type_code=vehicle.type_code,
-        zone_id=zone.id,
-        status=TripStatus.ON_TRIP,
-        started_at=now,
-        start_lon=where[0],
-        start_lat=where[1],
-    )
     leg = await _close_held_leg(session, vehicle, ParkAndRideStatus.RIDDEN, now=now)
-    trip.parking_booking_id = leg.booking_id if leg is not None else None
-    session.add(trip)
-    await session.flush()
     amount = sum(line["amount_krw"] for line in estimate)
-    if amount:
-        hold = await Wallet().hold(
+    hold = (
+        await Wallet().hold(
             session, driver_id=rider.id, amount=amount, booking_id=None, expires_at=now + HOLD_VALID, now=now
         )
-        trip.hold_id = hold.id
+        if amount
+        else None
+    )
     vehicle.reserved_by = vehicle.reserved_until = None
-    await record(session, vehicle, "trip_start", now=now, trip_id=trip.id, lon=where[0], lat=where[1])
+    return await start_trip(
+        session,
+        vehicle,
+        rider_id=rider.id,
+        zone_id=zone.id,
+        lon=where[0],
+        lat=where[1],
+        hold_id=hold.id if hold else None,
+        parking_booking_id=leg.booking_id if leg is not None else None,
+        now=now,
+    )
+
+
+async def start_trip(
+    session: AsyncSession,
+    vehicle: Vehicle,
+    *,
+    rider_id: uuid.UUID,
+    zone_id: uuid.UUID,
+    lon: float,
+    lat: float,
+    hold_id: uuid.UUID | None,
+    now: datetime,
+    parking_booking_id: uuid.UUID | None = None,
+) -> Trip:
+    """A trip on the vehicle from (lon, lat), its fare held by `hold_id`: the MDS `trip_start` and the ledger entry
+    (a ride's unlock, a happiness car's pick-up)."""
+    trip = Trip(
+        vehicle_id=vehicle.id,
+        rider_id=rider_id,
+        provider_id=vehicle.provider_id,
+        type_code=vehicle.type_code,
+        zone_id=zone_id,
+        status=TripStatus.ON_TRIP,
+        started_at=now,
+        start_lon=lon,
+        start_lat=lat,
+        hold_id=hold_id,
+        parking_booking_id=parking_booking_id,
+    )
+    session.add(trip)
+    await session.flush()
+    await record(session, vehicle, "trip_start", now=now, trip_id=trip.id, lon=lon, lat=lat)
     await ledger.append(session, trip_record(trip, kind="trip.started", now=now))
     return trip
 

@@ -51,7 +51,7 @@ from cars import carpools, service
 from cars.errors import InvalidPhoto
 from cars.models import CarBooking, CarContract, Carpool, ConditionReport, ExceptionKind, RebookingOffer, SeatStatus
 from core.errors import NotFound
-from core.storage import LocalStorage, Storage, sniff
+from core.storage import sniff
 from parking.policy import WeeklyWindow
 
 router = APIRouter(tags=["happiness cars"])
@@ -67,12 +67,6 @@ PAYS: dict[int | str, dict[str, Any]] = {
 
 def _rules(state: AppState) -> service.CarRules:
     return service.CarRules.from_settings(state.settings)
-
-
-def photo_storage(state: AppState) -> Storage:
-    """The storage boundary: a local directory (`MAEUL_STORAGE_DIR`, else `.maeul/photos`)."""
-    settings = state.settings
-    return LocalStorage(settings.storage_dir or settings.home / "photos")
 
 
 def _windows(body: list[WeeklyWindowIO]) -> list[WeeklyWindow]:
@@ -500,7 +494,7 @@ async def upload_photo(
     kind = sniff(data)
     if kind is None:
         raise InvalidPhoto("a photo is a JPEG or a PNG")
-    key = await photo_storage(state).put(data, content_type=kind)
+    key = await state.photos.put(data, content_type=kind)
     return PhotoOut(key=key, bytes=len(data))
 
 
@@ -511,7 +505,7 @@ async def upload_photo(
     summary="A condition-report photo",
 )
 async def get_photo(key: str, actor: Operator, state: StateDep) -> Response:
-    found = await photo_storage(state).get(key)
+    found = await state.photos.get(key)
     if found is None:
         raise NotFound(f"no photo {key}")
     data, content_type = found

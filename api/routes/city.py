@@ -31,6 +31,7 @@ from api.schemas import (
     KpiHourlyOut,
     KpiMonthOut,
     KpiSummaryOut,
+    LocalDate,
     Page,
     RejectedEvent,
     RejectedReading,
@@ -58,7 +59,7 @@ DEVICE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 DeviceId = Annotated[str, Header(alias="X-Device-Id", min_length=1, max_length=64)]
 DeviceKey = Annotated[str, Header(alias="X-Device-Key", min_length=1, max_length=200)]
-Day = Annotated[date, Query(description="local date, YYYY-MM-DD")]
+Day = Annotated[LocalDate, Query(description="local date, YYYY-MM-DD")]
 MAX_DAYS = 92
 
 

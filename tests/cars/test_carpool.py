@@ -4,11 +4,12 @@ a carpool called off releases everyone."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.actor import Actor
 from api.state import AppState
 from billing import journal
 from cars.carpools import share
@@ -23,24 +24,25 @@ def test_the_cost_rule():
     assert share(0, 3) == 0
 
 
+async def _booked(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, driver: Actor
+) -> tuple[datetime, httpx.Response]:
+    """A happiness car (all its time shareable) that `driver` has booked from three hours on, for two hours."""
+    fleet_ = await make_fleet(session, now=NOW)
+    car = await make_happiness_car(session, fleet_=fleet_, primary=await make_account(session), windows=[], now=NOW)
+    await session.commit()
+    start = NOW + timedelta(hours=3)
+    body = {"car_id": str(car["car_id"]), "start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()}
+    booking = await client.post("/cars/bookings", json=body, headers=auth(state, driver))
+    assert booking.status_code == 201, booking.text
+    return start, booking
+
+
 async def test_a_carpool_shares_the_cost_through_the_wallets(
     client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
 ):
-    fleet_ = await make_fleet(session, now=NOW)
-    primary, driver, ana, ben, cho = [await make_account(session) for _ in range(5)]
-    car = await make_happiness_car(session, fleet_=fleet_, primary=primary, windows=[], now=NOW)
-    await session.commit()
-    start = NOW + timedelta(hours=3)
-    booking = await client.post(
-        "/cars/bookings",
-        json={
-            "car_id": str(car["car_id"]),
-            "start": start.isoformat(),
-            "end": (start + timedelta(hours=2)).isoformat(),
-        },
-        headers=auth(state, driver),
-    )
-    assert booking.status_code == 201, booking.text
+    driver, ana, ben, cho = [await make_account(session) for _ in range(4)]
+    start, booking = await _booked(client, session, state, driver)
     offer = {
         "booking_id": booking.json()["id"],
         "origin": near_centre(),
@@ -109,20 +111,8 @@ async def test_a_carpool_shares_the_cost_through_the_wallets(
 async def test_a_carpool_called_off_releases_everyone(
     client: httpx.AsyncClient, session: AsyncSession, state: AppState
 ):
-    fleet_ = await make_fleet(session, now=NOW)
-    primary, driver, ana = [await make_account(session) for _ in range(3)]
-    car = await make_happiness_car(session, fleet_=fleet_, primary=primary, windows=[], now=NOW)
-    await session.commit()
-    start = NOW + timedelta(hours=3)
-    booking = await client.post(
-        "/cars/bookings",
-        json={
-            "car_id": str(car["car_id"]),
-            "start": start.isoformat(),
-            "end": (start + timedelta(hours=2)).isoformat(),
-        },
-        headers=auth(state, driver),
-    )
+    driver, ana = [await make_account(session) for _ in range(2)]
+    start, booking = await _booked(client, session, state, driver)
     offer = {
         "booking_id": booking.json()["id"],
         "origin": near_centre(),

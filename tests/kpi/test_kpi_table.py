@@ -90,7 +90,8 @@ async def test_revenue_fleet_and_hourly_measures_from_live_rows(
     hourly = await client.get("/kpi/hourly", params={"day": day}, headers=city)
     assert hourly.status_code == 200, hourly.text
     answer = hourly.json()
-    [zone] = [z for z in answer["zones"] if z["zone_id"] == str(fleet["zone_id"])]
+    home_zone = (await client.get(f"/slots/{slots[0]}", headers=city)).json()["zone_id"]
+    [zone] = [z for z in answer["zones"] if z["zone_id"] == home_zone]
     # ten slots open 09:00-18:00
     assert zone["open_slots"] == [10.0 if 9 <= h < 18 else 0.0 for h in range(24)]
     assert answer["supply_ratio"][10] == round((144 + 10) / 388, 4)

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { t, api, localDay, localHour, dayStart, number, makeMap, occupancyColour, status, who, row } = Maeul;
+  const { t, api, localDay, number, row } = Maeul;
   const TABLE = ["entering_vehicles", "illegal_parking", "supply_ratio", "shared_slots_supplied", "satisfaction", "jobs"];
   const PUBLISHED = {
     entering_vehicles: ["entering_vehicles_per_day", "entering_vehicles_per_day"],
@@ -12,8 +12,7 @@
   };
   const charts = {};
   window.maeulCharts = charts; // the browser tests read what the charts show
-  const map = makeMap("map");
-  const layers = { zones: L.layerGroup().addTo(map), violations: L.layerGroup().addTo(map), vehicles: L.layerGroup().addTo(map) };
+  const map = Maeul.village("map");
 
   function published(summary) {
     const both = summary.published || {};
@@ -84,44 +83,9 @@
     return answer;
   }
 
-  async function drawMap(hourly) {
-    const now = localHour();
-    const byZone = Object.fromEntries(hourly.zones.map((zone) => [zone.zone_id, zone.occupancy[now]]));
-    const zones = await api("/zones");
-    layers.zones.clearLayers();
-    for (const zone of zones) {
-      const share = byZone[zone.id];
-      L.geoJSON(zone.area, { style: { color: "#17405e", weight: 1, fillColor: occupancyColour(share), fillOpacity: 0.25 } })
-        .bindTooltip(`${zone.name}: ${share === null || share === undefined ? "-" : number(share * 100) + "%"}`)
-        .addTo(layers.zones);
-    }
-    const since = dayStart(localDay(-6));
-    const violations = await api(`/violations?start=${encodeURIComponent(since)}&limit=500`);
-    layers.violations.clearLayers();
-    for (const v of violations.items) {
-      L.circleMarker([v.lat, v.lon], { radius: 4, color: "#d93025", fillOpacity: 0.5, weight: 1 }).bindTooltip(v.kind).addTo(layers.violations);
-    }
-    const feed = await api("/gbfs/vehicle_status.json");
-    layers.vehicles.clearLayers();
-    for (const vehicle of feed.data.vehicles) {
-      L.circleMarker([vehicle.lat, vehicle.lon], { radius: 3, color: "#1a73e8", fillOpacity: 0.8, weight: 1 }).addTo(layers.vehicles);
-    }
-  }
-
-  async function refresh() {
-    try {
-      await kpiTable();
-      await days();
-      await drawMap(await hours());
-      status(`${t("updated")} ${new Date().toLocaleTimeString()}`);
-      document.body.dataset.ready = "true";
-    } catch (error) {
-      status(`${t("failed")}: ${error.message}`);
-    }
-  }
-
-  Maeul.translate();
-  status(t("loading"));
-  who().then(refresh);
-  setInterval(refresh, 60000);
+  Maeul.run(async () => {
+    await kpiTable();
+    await days();
+    await map.draw(await hours(), localDay(-6));
+  }, 60000);
 })();

@@ -146,5 +146,50 @@ const Maeul = (() => {
     return tr;
   }
 
-  return { t, translate, api, localDay, localHour, dayStart, number, makeMap, occupancyColour, status, who, element, row, lang };
+  // the village on the map: zones coloured by this hour's occupancy, illegal parking since a day, the shared vehicles
+  function village(element) {
+    const map = makeMap(element);
+    const layers = { zones: L.layerGroup().addTo(map), violations: L.layerGroup().addTo(map), vehicles: L.layerGroup().addTo(map) };
+    async function draw(hourly, sinceDay) {
+      const now = localHour();
+      const byZone = Object.fromEntries(hourly.zones.map((zone) => [zone.zone_id, zone.occupancy[now]]));
+      layers.zones.clearLayers();
+      for (const zone of await api("/zones")) {
+        const share = byZone[zone.id];
+        L.geoJSON(zone.area, { style: { color: "#17405e", weight: 1, fillColor: occupancyColour(share), fillOpacity: 0.25 } })
+          .bindTooltip(`${zone.name}: ${share === null || share === undefined ? "-" : number(share * 100) + "%"}`)
+          .addTo(layers.zones);
+      }
+      const violations = await api(`/violations?start=${encodeURIComponent(dayStart(sinceDay))}&limit=500`);
+      layers.violations.clearLayers();
+      for (const v of violations.items) {
+        L.circleMarker([v.lat, v.lon], { radius: 4, color: "#d93025", fillOpacity: 0.5, weight: 1 }).bindTooltip(v.kind).addTo(layers.violations);
+      }
+      const feed = await api("/gbfs/vehicle_status.json");
+      layers.vehicles.clearLayers();
+      for (const vehicle of feed.data.vehicles) {
+        L.circleMarker([vehicle.lat, vehicle.lon], { radius: 3, color: "#1a73e8", fillOpacity: 0.8, weight: 1 }).addTo(layers.vehicles);
+      }
+    }
+    return { draw };
+  }
+
+  // a dashboard: labels, who is signed in, then `refresh` now and every `everyMs`, saying when it last worked
+  function run(refresh, everyMs) {
+    async function once() {
+      try {
+        await refresh();
+        status(`${t("updated")} ${new Date().toLocaleTimeString()}`);
+        document.body.dataset.ready = "true";
+      } catch (error) {
+        status(`${t("failed")}: ${error.message}`);
+      }
+    }
+    translate();
+    status(t("loading"));
+    who().then(once);
+    setInterval(once, everyMs);
+  }
+
+  return { t, translate, api, localDay, localHour, dayStart, number, occupancyColour, status, element, row, lang, village, run };
 })();

@@ -3,11 +3,10 @@
 "use strict";
 
 (() => {
-  const { t, api, localDay, localHour, dayStart, number, makeMap, occupancyColour, status, who, element, row } = Maeul;
+  const { t, api, localDay, localHour, dayStart, number, occupancyColour, element, row } = Maeul;
   const charts = {};
   window.maeulCharts = charts;
-  const map = makeMap("map");
-  const layers = { zones: L.layerGroup().addTo(map), violations: L.layerGroup().addTo(map), vehicles: L.layerGroup().addTo(map) };
+  const map = Maeul.village("map");
 
   function list(id, items, empty) {
     const target = document.getElementById(id);
@@ -62,36 +61,10 @@
     return answer;
   }
 
-  async function drawMap(hourly) {
-    const now = localHour();
-    const byZone = Object.fromEntries(hourly.zones.map((zone) => [zone.zone_id, zone.occupancy[now]]));
-    layers.zones.clearLayers();
-    for (const zone of await api("/zones")) {
-      L.geoJSON(zone.area, { style: { color: "#17405e", weight: 1, fillColor: occupancyColour(byZone[zone.id]), fillOpacity: 0.2 } }).addTo(layers.zones);
-    }
-    const violations = await api(`/violations?start=${encodeURIComponent(dayStart(localDay(0)))}&limit=500`);
-    layers.violations.clearLayers();
-    for (const v of violations.items) L.circleMarker([v.lat, v.lon], { radius: 4, color: "#d93025", fillOpacity: 0.5, weight: 1 }).addTo(layers.violations);
-    const feed = await api("/gbfs/vehicle_status.json");
-    layers.vehicles.clearLayers();
-    for (const vehicle of feed.data.vehicles) L.circleMarker([vehicle.lat, vehicle.lon], { radius: 3, color: "#1a73e8", fillOpacity: 0.8, weight: 1 }).addTo(layers.vehicles);
-  }
-
-  async function refresh() {
-    try {
-      await alerts();
-      await bookings();
-      await complaints();
-      await drawMap(await occupancy());
-      status(`${t("updated")} ${new Date().toLocaleTimeString()}`);
-      document.body.dataset.ready = "true";
-    } catch (error) {
-      status(`${t("failed")}: ${error.message}`);
-    }
-  }
-
-  Maeul.translate();
-  status(t("loading"));
-  who().then(refresh);
-  setInterval(refresh, 30000);
+  Maeul.run(async () => {
+    await alerts();
+    await bookings();
+    await complaints();
+    await map.draw(await occupancy(), localDay(0));
+  }, 30000);
 })();
