@@ -653,7 +653,15 @@ def _move(booking: CarBooking, status: CarBookingStatus, *, now: datetime) -> No
     booking.status, booking.status_changed_at = status, now
 
 
-async def _cancel(session: AsyncSession, booking: CarBooking, *, fee: int, now: datetime) -> None:
+async def _cancel(
+    session: AsyncSession,
+    booking: CarBooking,
+    *,
+    fee: int,
+    now: datetime,
+    status: CarBookingStatus = CarBookingStatus.CANCELLED,
+) -> None:
+    """Close a reserved booking (cancelled, or a no-show) with `fee` captured and the rest of its hold released."""
     wallet = Wallet()
     if booking.hold_id is not None:
         if fee:
@@ -662,10 +670,32 @@ async def _cancel(session: AsyncSession, booking: CarBooking, *, fee: int, now: 
             )
         await wallet.release(session, hold_id=booking.hold_id, now=now)
     booking.charged_krw = fee
-    booking.charge_lines = [{"kind": "cancellation_fee", "amount_krw": fee}] if fee else []
+    kind = "no_show_fee" if status == CarBookingStatus.NO_SHOW else "cancellation_fee"
+    booking.charge_lines = [{"kind": kind, "amount_krw": fee}] if fee else []
     booking.cancelled_at = now
-    _move(booking, CarBookingStatus.CANCELLED, now=now)
+    _move(booking, status, now=now)
+    await session.flush()
     await ledger.append(session, _booking_record(booking, now=now))
+
+
+async def mark_no_shows(session: AsyncSession, *, rules: CarRules, now: datetime) -> int:
+    """Bookings not picked up by `no_show_grace` after their start: `no_show`, the no-show share of the quote
+    charged, the car free again (the worker, every minute)."""
+    missed = await session.scalars(
+        select(CarBooking)
+        .where(
+            CarBooking.status == CarBookingStatus.RESERVED,
+            func.lower(CarBooking.period) < now - rules.policy.no_show_grace,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    count = 0
+    for booking in list(missed):
+        fee = booking.quote_krw * rules.policy.charges.no_show_fee_bp // 10_000
+        await _cancel(session, booking, fee=fee, now=now, status=CarBookingStatus.NO_SHOW)
+        count += 1
+    await session.flush()
+    return count
 
 
 async def cancel(

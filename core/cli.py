@@ -161,6 +161,7 @@ def demo(
     typer.echo(
         f"\nmaeul API      {base}\n"
         f"API docs       {base}/docs\n"
+        f"dashboards     {base}/pages (city@maeul.demo, operator@maeul.demo)\n"
         f"health         {base}/health\n"
         f"try a search   {base}/slots/search?lat=37.5205&lon=126.7795&start=<ISO time>&end=<ISO time>"
         f" (sign in first)\n\nDemo accounts (password '{DEMO_PASSWORD}'):"

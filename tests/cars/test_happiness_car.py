@@ -186,6 +186,15 @@ async def test_a_happiness_cars_week(
     ).status_code == 422
     tuesday = await client.post("/cars/bookings", json=span(at(1, 7), at(1, 9), car_id), headers=auth(state, carol))
     assert tuesday.status_code == 201, tuesday.text
+    # Carol never comes: at 07:31 her booking is a no-show (30% of the quote), the car free again
+    rules = cars.CarRules.from_settings(Settings(env="test"))
+    # (Monday's bookings never picked up go first: the primary user's evening and Bob's afternoon on the other car)
+    assert await cars.mark_no_shows(session, rules=rules, now=at(1, 7, 29)) == 2
+    assert await cars.mark_no_shows(session, rules=rules, now=at(1, 7, 31)) == 1
+    await session.commit()
+    missed = (await client.get(f"/cars/bookings/{tuesday.json()['id']}", headers=auth(state, carol))).json()
+    assert missed["status"] == "no_show" and missed["charged_krw"] == tuesday.json()["quote_krw"] * 3000 // 10_000
+    assert await journal.balance(session, journal.wallet(carol.id)) == WALLET_KRW - missed["charged_krw"]
     clock.set(datetime(2026, 12, 1, 9, tzinfo=NOW.tzinfo))
     bill = await client.post(
         f"/cars/contracts/{contract}/invoices", json={"month": "2026-11"}, headers=auth(state, operator)
