@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.state import AppState
@@ -39,3 +39,7 @@ async def get_now(state: StateDep) -> datetime:
 
 
 NowDep = Annotated[datetime, Depends(get_now)]
+
+# a page of a listing (`page()` in api/schemas.py fetches limit + 1 to tell whether there is a next one)
+Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]

@@ -12,9 +12,8 @@ from fastapi.responses import Response
 
 from accounts.actor import Actor
 from api.auth import Anyone, Driver, Operator
-from api.deps import NowDep, SessionDep, StateDep
+from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.routes.vehicles import Limit, Offset
 from api.schemas import (
     CarBookingIn,
     CarBookingOut,

@@ -15,9 +15,8 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import PlainTextResponse
 
 from api.auth import Anyone, CityOrAdmin, Monitor
-from api.deps import NowDep, SessionDep, StateDep
+from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.routes.vehicles import Limit, Offset
 from api.schemas import (
     MONTH,
     BatchOut,

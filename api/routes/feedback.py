@@ -13,9 +13,8 @@ from fastapi import APIRouter, Depends, Query
 from accounts.actor import Actor
 from accounts.models import Role
 from api.auth import DRIVERS, OPERATORS, Driver, Monitor, Operator, require
-from api.deps import NowDep, SessionDep, StateDep
+from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.routes.vehicles import Limit, Offset
 from api.schemas import (
     MONTH,
     ComplaintAssignIn,

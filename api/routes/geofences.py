@@ -9,8 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import ValidationError
 
 from api.auth import Operator
-from api.deps import NowDep, SessionDep
-from api.routes.vehicles import Limit, Offset
+from api.deps import Limit, NowDep, Offset, SessionDep
 from api.schemas import ErrorOut, GeofenceEndIn, GeofenceImportIn, GeofenceIn, GeofenceOut, Instant, Page, page
 from mobility import repository, service
 from mobility.errors import GeofenceNotFound, InvalidImport

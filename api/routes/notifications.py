@@ -8,8 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.auth import Anyone
-from api.deps import SessionDep
-from api.routes.vehicles import Limit, Offset
+from api.deps import Limit, Offset, SessionDep
 from api.schemas import NotificationOut, Page, page
 from core import outbox
 

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Anyone, Driver
-from api.deps import NowDep, SessionDep, StateDep
+from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.routes.vehicles import Limit, Offset, commit_and_sync
+from api.routes.vehicles import commit_and_sync
 from api.schemas import (
     ErrorOut,
     Location,

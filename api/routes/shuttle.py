@@ -10,10 +10,9 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Anyone, Driver, Operator
-from api.deps import NowDep, SessionDep, StateDep
+from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.routes.tasks import task_detail, task_outs
-from api.routes.vehicles import Limit, Offset
 from api.schemas import ErrorOut, Page, PlanOut, RideIn, RideOut, TaskOut, page
 from api.state import AppState
 from ops import shuttle

@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
 from api.auth import Crew, FieldStaff, Operator
-from api.deps import NowDep, SessionDep, StateDep
+from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.routes.tasks import replan_after
-from api.routes.vehicles import Limit, Offset
 from api.schemas import (
     ClockInOut,
     EarningsOut,

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Anyone, Crew, Operator
-from api.deps import NowDep, SessionDep, StateDep
-from api.routes.vehicles import Limit, Offset, commit_and_sync
+from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
+from api.routes.vehicles import commit_and_sync
 from api.schemas import (
     AssignIn,
     ErrorOut,

@@ -8,10 +8,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.auth import Anyone, Driver
-from api.deps import NowDep, SessionDep, StateDep
+from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.routes.tasks import task_detail, task_outs
-from api.routes.vehicles import Limit, Offset
 from api.schemas import ErrorOut, Page, TaskOut, ValetParkingIn, ValetReturnIn, page
 from ops import service, valet
 from ops.valet import VALET_KINDS

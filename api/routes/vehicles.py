@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Anyone, Monitor, Operator
-from api.deps import NowDep, SessionDep, StateDep
+from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.schemas import (
     DeployIn,
     DeviceKeyOut,
@@ -39,8 +39,6 @@ from mobility.telemetry import Fix
 
 router = APIRouter(tags=["fleet"])
 
-Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
 TRANSITION: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut},
