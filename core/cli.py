@@ -124,18 +124,25 @@ async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     # the demo rides a few scooters around so the GBFS and MDS feeds move while a newcomer watches
     simulated = settings.demo_simulated_rides or 5
     worker = Worker(**worker_settings(settings.model_copy(update={"demo_simulated_rides": simulated})))
-    running = [asyncio.create_task(worker.async_run())]
+    running = asyncio.create_task(worker.async_run())
+    village = None
     if settings.demo_simulation_speedup:  # today's simulated village, so the KPIs and dashboards move
-        from core.clock import SystemClock
-        from sim.live import run_forever
+        import multiprocessing
 
-        running.append(asyncio.create_task(run_forever(settings, real=SystemClock())))
+        from sim import live
+
+        village = multiprocessing.get_context("spawn").Process(
+            target=live.main, args=(settings,), name="maeul-demo-village", daemon=True
+        )
+        village.start()
     try:
         await server.serve()
     finally:
-        for task in running:
-            task.cancel()
+        running.cancel()
         await worker.close()
+        if village is not None:
+            village.terminate()
+            village.join(timeout=10)
 
 
 @app.command()

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.clock import Clock, FixedClock
+from core.clock import Clock, FixedClock, SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.errors import DomainError
 from core.redis import make_redis
@@ -79,6 +79,15 @@ async def play_today(
 
         tally, _ = await play(week, market, set_clock=clock.set, upload=upload, pace=pace.wait_for, skip_before=reached)
     return {"day": today.isoformat(), "needs": sum(tally.needs), "served": sum(tally.served)}
+
+
+def main(settings: Settings) -> None:
+    """A process of its own for the demo's village (`maeul demo` starts it beside the API): its bookings and its
+    matching never wait on, nor hold up, the API's event loop."""
+    from core.logging import configure_logging
+
+    configure_logging(json=settings.env == "production")
+    asyncio.run(run_forever(settings, real=SystemClock()))
 
 
 async def run_forever(settings: Settings, *, real: Clock) -> None:

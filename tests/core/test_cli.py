@@ -92,7 +92,7 @@ def test_demo_serves_docs_and_finds_slots(settings: Settings, database: str, tmp
         body = {"slot_id": slot, "start": params["start"], "end": params["end"], "vehicle_plate": "12가3456"}
         receipt = httpx.post(f"{base}/bookings", json=body, headers=headers).json()["receipts"][0]
         # the worker running beside the API publishes a tree head and anchors it on the demo's anvil node
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # the demo's simulated village writes to the ledger meanwhile
         while httpx.get(f"{base}/ledger/anchoring").json()["anchored_size"] <= receipt["leaf_index"]:
             assert time.monotonic() < deadline, httpx.get(f"{base}/ledger/anchoring").text
             time.sleep(0.5)
