@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -36,15 +37,30 @@ from api.state import AppState
 HERE = Path(__file__).parent
 NODE_MODULES = HERE.parent.parent / "node_modules"
 VENDOR = {"leaflet": NODE_MODULES / "leaflet" / "dist", "chart.js": NODE_MODULES / "chart.js" / "dist"}
-# each dashboard: who may open it
-DASHBOARDS: dict[str, frozenset[Role]] = {"city": MONITORS, "operator": OPERATORS}
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    """A dashboard page: the shell `dashboard.html` around its own `<main>` (`templates/<name>.html`) and script
+    (`static/<name>.js`); its heading's label key is `<name>_title`."""
+
+    roles: frozenset[Role]  # who may open it
+    title: str  # in the browser's tab, after "maeul · "
+    heading: str  # in English, until the script puts the labels in the reader's language
+
+
+DASHBOARDS = {
+    "city": Dashboard(MONITORS, "city", "City dashboard"),
+    "operator": Dashboard(OPERATORS, "village enterprise", "Village enterprise"),
+}
 HOME = {Role.CITY: "city", Role.OPERATOR: "operator", Role.ADMIN: "operator"}
 
 router = APIRouter(prefix="/pages", include_in_schema=False)
 
 
-def _template(name: str, **values: str) -> str:
-    text = (HERE / "templates" / name).read_text()
+def _template(name: str, *, main: str = "", **values: str) -> str:
+    """A page: `{{main}}` takes a fragment of our own as it is, every other `{{key}}` its value escaped."""
+    text = (HERE / "templates" / name).read_text().replace("{{main}}", main)
     for key, value in values.items():
         text = text.replace("{{" + key + "}}", html.escape(value, quote=True))
     return text
@@ -59,10 +75,12 @@ def _with_csrf(response: Response, request: Request, state: AppState, token: str
     return response
 
 
-def _page(request: Request, state: AppState, name: str, *, status: int = 200, **values: str) -> Response:
+def _page(
+    request: Request, state: AppState, name: str, *, status: int = 200, main: str = "", **values: str
+) -> Response:
     """A page with the request's CSRF token (a new one, set as a cookie, when it has none yet) in its forms."""
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
-    response = HTMLResponse(_template(name, csrf=csrf, **values), status_code=status)
+    response = HTMLResponse(_template(name, main=main, csrf=csrf, **values), status_code=status)
     return _with_csrf(response, request, state, csrf)
 
 
@@ -183,13 +201,18 @@ async def dashboard(dashboard: str, request: Request, state: StateDep, session: 
     actor = await _actor(request, state, session, now)
     if actor is None:
         return RedirectResponse(f"/pages/sign-in?next={quote(f'/pages/{dashboard}')}", status_code=303)
-    if actor.role not in DASHBOARDS[dashboard]:
+    page = DASHBOARDS[dashboard]
+    if actor.role not in page.roles:
         return _forbidden(request, state, actor)
     settings = state.settings
     return _page(
         request,
         state,
-        f"{dashboard}.html",
+        "dashboard.html",
+        main=(HERE / "templates" / f"{dashboard}.html").read_text(),
+        dashboard=dashboard,
+        title=page.title,
+        heading=page.heading,
         tiles=settings.map_tile_url or "",
         attribution=settings.map_tile_attribution,
         timezone=settings.local_timezone,
