@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.clock import Clock, FixedClock, SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.errors import DomainError
+from core.logging import configure_logging
 from core.redis import make_redis
 from core.settings import Settings
 from parking.policy import BookingPolicy
@@ -84,8 +85,6 @@ async def play_today(
 def main(settings: Settings) -> None:
     """A process of its own for the demo's village (`maeul demo` starts it beside the API): its bookings and its
     matching never wait on, nor hold up, the API's event loop."""
-    from core.logging import configure_logging
-
     configure_logging(json=settings.env == "production")
     asyncio.run(run_forever(settings, real=SystemClock()))
 
