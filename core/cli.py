@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 from pathlib import Path
 from typing import Annotated
 
@@ -127,8 +128,6 @@ async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     running = asyncio.create_task(worker.async_run())
     village = None
     if settings.demo_simulation_speedup:  # today's simulated village, so the KPIs and dashboards move
-        import multiprocessing
-
         from sim import live
 
         village = multiprocessing.get_context("spawn").Process(
