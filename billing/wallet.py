@@ -26,6 +26,8 @@ MAX_TOP_UP_KRW = 1_000_000
 class PaymentProvider(Protocol):
     async def top_up(self, session: AsyncSession, *, account_id: uuid.UUID, amount: int, now: datetime) -> int: ...
 
+    async def can_hold(self, session: AsyncSession, *, driver_id: uuid.UUID, amount: int) -> None: ...
+
     async def hold(
         self,
         session: AsyncSession,
@@ -76,6 +78,13 @@ class Wallet:
         )
         return await journal.balance(session, journal.wallet(account_id))
 
+    async def can_hold(self, session: AsyncSession, *, driver_id: uuid.UUID, amount: int) -> None:
+        """Refuse (402 `insufficient_funds`) a hold the wallet could not make, before work that would be done for
+        nothing (a solver run); the wallet's balance row stays locked to the transaction's end, so the hold that
+        follows finds the money still there."""
+        _positive(amount, "a hold")
+        await journal.require(session, journal.wallet(driver_id), amount, what="not enough money in the wallet")
+
     async def hold(
         self,
         session: AsyncSession,
@@ -86,8 +95,7 @@ class Wallet:
         expires_at: datetime,
         now: datetime,
     ) -> PaymentHold:
-        _positive(amount, "a hold")
-        await journal.require(session, journal.wallet(driver_id), amount, what="not enough money in the wallet")
+        await self.can_hold(session, driver_id=driver_id, amount=amount)
         hold = PaymentHold(
             driver_id=driver_id,
             booking_id=booking_id,

@@ -25,6 +25,7 @@ class Base(DeclarativeBase):
 
 
 EXCLUSION_VIOLATION = "23P01"  # PostgreSQL's SQLSTATE when an exclusion constraint refuses a row
+LOCK_NOT_AVAILABLE = "55P03"  # ... when a lock was not granted within `lock_timeout`
 
 
 def new_id() -> uuid.UUID:

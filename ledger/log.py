@@ -17,15 +17,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ARRAY, DateTime, LargeBinary, String, bindparam, func, select, text, tuple_
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import metrics
+from core.db import LOCK_NOT_AVAILABLE
 from ledger import merkle
 from ledger.errors import EntryNotFound, InvalidProofRequest, TreeHeadNotFound
 from ledger.models import AnchorJob, LedgerEntry, LedgerHead, LedgerNode, TreeHead
 from ledger.signing import Signer
 
 ENTRY_VERSION = 1
+HEAD_WAIT_MS = 1000  # how long a tree head waits for the appends in flight
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +204,11 @@ async def publish_tree_head(
     session: AsyncSession, *, signer: Signer, now: datetime, every_entries: int, every_seconds: float
 ) -> TreeHead | None:
     """Sign and store a tree head when `every_entries` entries wait for one, or the oldest has waited
-    `every_seconds`; queue it for anchoring in the same transaction (outbox). None when nothing is due."""
-    head = (
-        await session.execute(
-            select(LedgerHead).where(LedgerHead.id == 1).with_for_update().execution_options(populate_existing=True)
-        )
-    ).scalar_one()
+    `every_seconds`; queue it for anchoring in the same transaction (outbox). None when nothing is due, or when
+    appends in flight keep the log's head (`_head_unless_busy`)."""
+    head = await _head_unless_busy(session)
+    if head is None:
+        return None
     published = int(await session.scalar(select(func.coalesce(func.max(TreeHead.size), 0))) or 0)
     waiting = head.size - published
     if waiting <= 0:
@@ -229,6 +231,29 @@ async def publish_tree_head(
     session.add(AnchorJob(tree_size=sth.size, status="pending", attempts=0, next_attempt_at=now))
     await session.flush()
     return sth
+
+
+async def _head_unless_busy(session: AsyncSession) -> LedgerHead | None:
+    """The head row, locked; None when appends in flight keep it past `HEAD_WAIT_MS`. Tree heads are published by
+    a job every second: one queued behind a long transaction would hold a worker slot as long, and so would the next
+    second's, until the worker had none left for anything else. The next run publishes instead."""
+    try:
+        async with session.begin_nested():
+            await session.execute(text(f"SET LOCAL lock_timeout = {HEAD_WAIT_MS}"))
+            head = (
+                await session.execute(
+                    select(LedgerHead)
+                    .where(LedgerHead.id == 1)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            ).scalar_one()
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            return None
+        raise
+    await session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+    return head
 
 
 def entry_document(row: LedgerEntry) -> dict[str, Any]:

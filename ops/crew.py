@@ -239,11 +239,10 @@ async def plan(session: AsyncSession, *, rules: CrewRules, pool: Executor | None
     carrying = set(await repository.carrying(session, staff_ids))  # a vehicle in the van: its dropoff's pickup done
     on_tour = carrying | {task.staff_id for task in open_tasks if task.state in UNDER_WAY}
     kept = [task for task in open_tasks if task.staff_id in on_tour]
-    for task in open_tasks:
-        if task.staff_id not in on_tour:
-            task.sequence = None
-            stamp(task, TaskState.CANCELLED, now=now)
-            await ledger.append(session, task_record(task, now=now))
+    cancelled = [task for task in open_tasks if task.staff_id not in on_tour]
+    for task in cancelled:
+        task.sequence = None
+        stamp(task, TaskState.CANCELLED, now=now)
     crew = [member for member in await repository.on_shift(session, skill=Skill.CREW) if member.staff_id not in on_tour]
     seen = await snapshot(session, rules=rules, now=now, busy={t.vehicle_id for t in kept if t.vehicle_id})
     vans = [
@@ -297,7 +296,9 @@ async def plan(session: AsyncSession, *, rules: CrewRules, pool: Executor | None
     await session.flush()
     for task in made:
         await session.refresh(task)  # the row's server defaults (created_at), for the answer
-        await ledger.append(session, task_record(task, now=now))
+    # on the ledger last, after the solve: an append holds the ledger's head until commit, and every other append
+    # (every booking, every payment) waits for it
+    await ledger.append(session, *(task_record(task, now=now) for task in (*cancelled, *made)))
     score = evaluate(seen.areas, seen.vehicles, tours, rules.times)
     return CrewPlan(len(vans), len(on_tour), made, score, tours.solve_s)
 

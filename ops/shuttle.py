@@ -386,16 +386,9 @@ async def request(
     fare = rules.fare(direct_m, passengers)
     await session.execute(select(func.pg_advisory_xact_lock(PLANNING_LOCK)))
     ride_id = uuid.uuid4()
-    hold = None
+    wallet = Wallet()
     if fare:
-        hold = await Wallet().hold(
-            session,
-            driver_id=rider.id,
-            amount=fare,
-            booking_id=None,
-            expires_at=when.dropoff[1] + HOLD_AFTER,
-            now=now,
-        )
+        await wallet.can_hold(session, driver_id=rider.id, amount=fare)
     common = dict(state=TaskState.UNASSIGNED, pinned=False, requested_by=rider.id, state_changed_at=now)
     first = Task(
         id=ride_id,
@@ -407,7 +400,6 @@ async def request(
         destination_from=when.dropoff[0],
         destination_by=when.dropoff[1],
         passengers=passengers,
-        hold_id=hold.id if hold is not None else None,
         **common,
     )
     second = Task(
@@ -439,10 +431,20 @@ async def request(
             extra={"drivers_on_shift": len(live.drivers)},
         )
     _apply(live, plan, now=now)
+    if fare:  # the hold and the entries after the solve: they append to the ledger, whose head stays locked to commit
+        hold = await wallet.hold(
+            session,
+            driver_id=rider.id,
+            amount=fare,
+            booking_id=None,
+            expires_at=when.dropoff[1] + HOLD_AFTER,
+            now=now,
+        )
+        first.hold_id = hold.id
     await session.flush()
     for task in (first, second):
         await session.refresh(task)
-        await ledger.append(session, task_record(task, now=now))
+    await ledger.append(session, *(task_record(task, now=now) for task in (first, second)))
     return Ride(first, second, fare)
 
 

@@ -193,10 +193,16 @@ async def plan(
 async def _accept(
     session: AsyncSession, task: Task, *, rules: ValetRules, pool: Executor | None, now: datetime
 ) -> Task:
-    """Hold the fee, plan the task in (or refuse it), and record it."""
+    """Plan the task in (or refuse it), hold the fee, and record it. The hold and the entry come after the solve:
+    they append to the ledger, whose head stays locked to commit and every other append waits for it."""
     last = task.destination_by or task.origin_by or now
     assert task.requested_by is not None
-    hold = await Wallet().hold(
+    wallet = Wallet()
+    await wallet.can_hold(session, driver_id=task.requested_by, amount=rules.fee_krw)
+    session.add(task)
+    await session.flush()
+    await plan(session, rules=rules, pool=pool, now=now, insist=task)
+    hold = await wallet.hold(
         session,
         driver_id=task.requested_by,
         amount=rules.fee_krw,
@@ -205,9 +211,7 @@ async def _accept(
         now=now,
     )
     task.hold_id = hold.id
-    session.add(task)
     await session.flush()
-    await plan(session, rules=rules, pool=pool, now=now, insist=task)
     await ledger.append(session, task_record(task, now=now))
     return task
 

@@ -33,7 +33,7 @@ from core.serving import wait_until_answering
 from core.settings import Settings
 from geo.models import Zone
 from parking.models import Booking, Lot, MatchRequest, SharingRule, Slot
-from tests.factories import free_port, start_demo
+from tests.factories import SolveWatch, free_port, start_demo
 
 KST = ZoneInfo("Asia/Seoul")
 # Monday 23 November 2026, 07:00 in Seoul: the tests' "now".
@@ -110,6 +110,13 @@ async def state(settings: Settings, database: str, clock: FixedClock) -> AsyncIt
     yield state
     await state.redis.aclose()
     await state.engine.dispose()
+
+
+@pytest.fixture
+def solve_watch() -> Iterator[SolveWatch]:
+    """A solver pool that notes the ledger's appends at each solve (`SolveWatch`); a test installs it as the app's."""
+    with SolveWatch() as watch:
+        yield watch
 
 
 @asynccontextmanager

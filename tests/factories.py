@@ -8,11 +8,15 @@ import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
@@ -34,6 +38,7 @@ from parking.policy import BookingPolicy, WeeklyWindow
 from sim.pilot import CENTRE, DEMO_PASSWORD, offset, square
 
 POLICY = BookingPolicy.from_settings(Settings(env="test"))
+T = TypeVar("T")
 PASSWORD = "correct horse battery"
 _HASH = hash_password(PASSWORD)
 _counter = itertools.count(1)
@@ -340,3 +345,22 @@ async def make_happiness_car(
         now=now,
     )
     return {"car_id": car_id, "device": device, "key": key, "contract_id": contract.id, "home_slot_id": home}
+
+
+def appended() -> float:
+    """Ledger entries this process has appended so far (committed or not)."""
+    return REGISTRY.get_sample_value("maeul_ledger_entries_appended_total") or 0.0
+
+
+class SolveWatch(ThreadPoolExecutor):
+    """A solver pool (one thread) that notes, as each solve starts, how many ledger entries this process has
+    appended: an append made earlier in the same transaction would keep the ledger's head locked through the solve,
+    and every other append in the system would wait for it."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.appended_at_solves: list[float] = []
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        self.appended_at_solves.append(appended())
+        return super().submit(fn, *args, **kwargs)

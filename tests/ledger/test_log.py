@@ -3,14 +3,16 @@ append-only triggers, and the audit catching changes made behind them."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from accounts.models import Role
 from api.state import AppState
@@ -144,6 +146,23 @@ async def test_tree_heads_every_n_entries_or_t_seconds(session: AsyncSession, st
         await publish(session, signer=state.signer, now=NOW + timedelta(seconds=62), every_entries=1, every_seconds=60)
         is None
     )
+
+
+async def test_a_tree_head_does_not_queue_behind_an_append_in_flight(engine: AsyncEngine, state: AppState):
+    """A transaction that appended and has not committed holds the ledger's head: publishing gives up after
+    `HEAD_WAIT_MS` (the job's next run publishes) instead of holding a worker slot for as long; its own transaction
+    stays usable. Once the append commits, the tree head covers it. (Committed for real, like the worker's.)"""
+    now = datetime.now(UTC)
+    publish = partial(ledger.publish_tree_head, signer=state.signer, every_entries=1, every_seconds=3600)
+    async with AsyncSession(engine) as writer, AsyncSession(engine) as publisher:
+        [receipt] = await ledger.append(writer, ledger.Record(kind="test.in_flight", subject="busy", body={}, at=now))
+        assert await asyncio.wait_for(publish(publisher, now=now), timeout=30) is None
+        assert await publisher.scalar(text("SELECT 1")) == 1
+        await publisher.rollback()
+        await writer.commit()
+        head = await publish(publisher, now=now)
+        assert head is not None and head.size > receipt.leaf_index
+        await publisher.commit()
 
 
 async def _publish_pending(session: AsyncSession, state: AppState) -> None:

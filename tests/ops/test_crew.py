@@ -21,7 +21,7 @@ from mobility.models import Geofence, Trip, TripStatus, Vehicle, VehicleEvent
 from ops.rebalance import targets_from_history
 from sim.fleet import load_fleet
 from sim.pilot import load
-from tests.factories import POLICY, sign_in_demo, step_task
+from tests.factories import POLICY, SolveWatch, appended, sign_in_demo, step_task
 
 
 async def _demo(session: AsyncSession, clock: FixedClock) -> None:
@@ -183,3 +183,28 @@ async def test_a_vehicle_a_rider_took_fails_its_pickup_and_its_dropoff_is_cancel
     taken = uuid.UUID(pickup["vehicle_id"])
     events = await session.scalars(select(VehicleEvent.event_types).where(VehicleEvent.vehicle_id == taken))
     assert not any("rebalance_pick_up" in types for types in events)
+
+
+async def test_a_re_plan_cancels_the_tour_not_begun_on_the_ledger_after_the_solve(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    state: AppState,
+    clock: FixedClock,
+    solve_watch: SolveWatch,
+) -> None:
+    """The crew member has not set off: a re-plan cancels the tour and plans a new one. Both are on the ledger, but
+    only once the solve is done (an append keeps the ledger's head locked to commit: a crew solve takes seconds)."""
+    await _demo(session, clock)
+    await _flatten(session, 3)
+    operator = await sign_in_demo(client, "operator")
+    old = (await client.post("/rebalancing/plan", headers=operator)).json()["tasks"]
+    assert old
+    state.solver_pool, before = solve_watch, appended()
+    replanned = await client.post("/rebalancing/plan", headers=operator)
+    assert replanned.status_code == 200, replanned.text
+    new = replanned.json()["tasks"]
+    assert solve_watch.appended_at_solves == [before]
+    assert appended() == before + len(old) + len(new)
+    for task in old:
+        seen = (await client.get(f"/tasks/{task['id']}", headers=operator)).json()
+        assert seen["state"] == "cancelled" and len(seen["receipts"]) == 2  # assigned, cancelled

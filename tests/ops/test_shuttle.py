@@ -17,7 +17,16 @@ from core.clock import FixedClock
 from ops.models import Task
 from routing.travel import Mode, Point
 from sim.pilot import load
-from tests.factories import POLICY, error_of, near_centre, sign_in_demo, staff_on_shift, step_task
+from tests.factories import (
+    POLICY,
+    SolveWatch,
+    appended,
+    error_of,
+    near_centre,
+    sign_in_demo,
+    staff_on_shift,
+    step_task,
+)
 
 
 async def _balance(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
@@ -31,7 +40,7 @@ def _time(value: str) -> datetime:
 
 
 async def test_two_residents_share_the_van_and_pay_at_the_drop_off(
-    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock, solve_watch: SolveWatch
 ) -> None:
     await load(session, clock=clock, policy=POLICY)
     await session.commit()
@@ -48,8 +57,10 @@ async def test_two_residents_share_the_van_and_pay_at_the_drop_off(
     assert clocked.status_code == 200, clocked.text
     before = {"resident": await _balance(client, resident), "owner": await _balance(client, owner)}
     now = clock.now()
+    state.solver_pool, entries = solve_watch, appended()  # the fare's hold and the entries come after the solve
     first = await client.post("/shuttle/rides", json=ride, headers=resident)
     assert first.status_code == 201, first.text
+    assert solve_watch.appended_at_solves and set(solve_watch.appended_at_solves) == {entries} and appended() > entries
     a = first.json()
     assert a["state"] == "assigned" and a["passengers"] == 1 and a["fare_krw"] > 0
     pickup_eta = _time(a["pickup"]["eta_origin"])

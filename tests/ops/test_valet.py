@@ -19,6 +19,8 @@ from sim.pilot import load
 from tests.factories import (
     POLICY,
     WALLET_KRW,
+    SolveWatch,
+    appended,
     auth,
     error_of,
     make_account,
@@ -34,7 +36,7 @@ FEE = 3000
 
 
 async def test_a_car_is_parked_and_brought_back_by_a_valet(
-    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock, solve_watch: SolveWatch
 ):
     now = clock.now()
     await make_zone(session)
@@ -98,8 +100,10 @@ async def test_a_car_is_parked_and_brought_back_by_a_valet(
         "deliver_from": (clock.now() + timedelta(minutes=15)).isoformat(),
         "deliver_by": (clock.now() + timedelta(minutes=45)).isoformat(),
     }
+    state.solver_pool, before = solve_watch, appended()  # the fee's hold and the entry come after the solve
     returned = await client.post("/valet/returns", json=back, headers=me)
     assert returned.status_code == 201, returned.text
+    assert solve_watch.appended_at_solves == [before] and appended() > before
     fetch = returned.json()
     assert fetch["kind"] == "valet_return" and fetch["staff_id"] == str(valet.id)
     again = await client.post("/valet/returns", json=back, headers=me)
