@@ -210,7 +210,8 @@ def demo_api(settings: Settings, database: str, tmp_path_factory: pytest.TempPat
         "MAEUL_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
         "MAEUL_DEMO_SIMULATION_SPEEDUP": "3600",
     }
-    demo = start_demo(settings, "maeul_demo_session", port, tmp_path_factory.mktemp("demo") / "demo.log", env=env)
+    log = tmp_path_factory.mktemp("demo") / "demo.log"
+    demo = start_demo(settings, "maeul_demo_session", port, log, redis_db=2, env=env)  # tests use 1
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_answering(demo, f"{base}/health")

@@ -226,11 +226,19 @@ def fix(at: datetime, *, east_m: float = 0, north_m: float = 0, **extra: object)
 
 
 def start_demo(
-    settings: Settings, database_name: str, port: int, log: Path, *, env: dict[str, str] | None = None
+    settings: Settings,
+    database_name: str,
+    port: int,
+    log: Path,
+    *,
+    redis_db: int,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[str]:
     """`maeul demo` as a newcomer runs it (services, migrations, pilot data, API and worker), on a fresh database of
-    its own and Redis database 2, with `env` over the environment; its output goes to `log` (a pipe nobody reads
-    would fill and stall the server)."""
+    its own and Redis database `redis_db`, with `env` over the environment; its output goes to `log` (a pipe nobody
+    reads would fill and stall the server). Two demos running at once need two Redis databases: on one, their workers
+    share one job queue and each runs the other's scheduled jobs against its own database (the CLI test's demo then
+    saw no tree head for two minutes while the session's demo published them)."""
     services.drop_database(settings, database_name)
     env = {
         **os.environ,
@@ -241,7 +249,7 @@ def start_demo(
     }
     env.pop("MAEUL_DATABASE_URL", None)
     if settings.redis_url:
-        env["MAEUL_REDIS_URL"] = settings.redis_url.rsplit("/", 1)[0] + "/2"
+        env["MAEUL_REDIS_URL"] = settings.redis_url.rsplit("/", 1)[0] + f"/{redis_db}"
     maeul = str(Path(sys.executable).parent / "maeul")
     with log.open("w") as output:
         return subprocess.Popen([maeul, "demo"], env=env, stdout=output, stderr=subprocess.STDOUT, text=True)

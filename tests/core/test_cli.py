@@ -67,9 +67,8 @@ def test_demo_serves_docs_and_finds_slots(settings: Settings, database: str, tmp
     name = "maeul_demo_test"
     port = free_port()
     log = tmp_path / "demo.log"
-    # without the simulated village (the browser tests' demo plays it): on two cores its catch-up from midnight
-    # competes with the worker this test waits on for an anchor
-    demo = start_demo(settings, name, port, log, env={"MAEUL_DEMO_SIMULATION_SPEEDUP": "0"})
+    # without the simulated village: the session's demo (tests/conftest.py::demo_api) plays it
+    demo = start_demo(settings, name, port, log, redis_db=3, env={"MAEUL_DEMO_SIMULATION_SPEEDUP": "0"})
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_answering(demo, f"{base}/health")
