@@ -13,7 +13,9 @@ class HoldExpired(Conflict):
     code = "payment_hold_expired"
 
 
-class RefundTooLarge(InvalidInput):
+class RefundTooLarge(Conflict):
+    """More than was captured and not yet refunded: what was captured is state (409, like mileage already spent)."""
+
     code = "refund_exceeds_capture"
 
 

@@ -122,7 +122,7 @@ async def set_caps(zone_id: uuid.UUID, body: CapsIO, actor: CityOrAdmin, session
 @router.post(
     "/bookings/{booking_id:uuid}/refund",
     response_model=BookingOut,
-    responses=ERRORS,
+    responses={**ERRORS, 409: {"model": ErrorOut}},
     summary="Refund part of a booking's charge (staff)",
 )
 async def refund(
@@ -134,7 +134,7 @@ async def refund(
     now: NowDep,
 ) -> BookingOut:
     """Returns money to the driver's wallet, taken back from the parties in the capture's proportions; never more
-    than was charged (422 `refund_exceeds_capture`)."""
+    than was charged and not yet refunded (409 `refund_exceeds_capture`)."""
     row = await service.refund(
         session, actor=actor, booking_id=booking_id, amount=body.amount_krw, policy=state.policy, now=now
     )

@@ -92,4 +92,4 @@ async def test_staff_refund(client: httpx.AsyncClient, session: AsyncSession, st
     too_much = await client.post(
         f"/bookings/{booking['id']}/refund", json={"amount_krw": 1600, "reason": "again"}, headers=staff
     )
-    assert too_much.status_code == 422 and too_much.json()["error"] == "refund_exceeds_capture"
+    assert too_much.status_code == 409 and too_much.json()["error"] == "refund_exceeds_capture"
