@@ -193,21 +193,32 @@ async def plan(
 async def _accept(
     session: AsyncSession, task: Task, *, rules: ValetRules, pool: Executor | None, now: datetime
 ) -> Task:
-    """Plan the task in (or refuse it), hold the fee, and record it. The hold and the entry come after the solve:
-    they append to the ledger, whose head stays locked to commit and every other append waits for it."""
-    last = task.destination_by or task.origin_by or now
+    """Plan the task in (or refuse it), hold the fee, and record it."""
+    await _plan_in(session, task, rules=rules, pool=pool, now=now)
+    return await _hold_and_record(session, task, rules=rules, now=now)
+
+
+async def _plan_in(
+    session: AsyncSession, task: Task, *, rules: ValetRules, pool: Executor | None, now: datetime
+) -> None:
+    """Refuse a resident who cannot pay the fee (402), then plan the task into the valets' day (or refuse it, 409)."""
     assert task.requested_by is not None
-    wallet = Wallet()
-    await wallet.can_hold(session, driver_id=task.requested_by, amount=rules.fee_krw)
+    await Wallet().can_hold(session, driver_id=task.requested_by, amount=rules.fee_krw)
     session.add(task)
     await session.flush()
     await plan(session, rules=rules, pool=pool, now=now, insist=task)
-    hold = await wallet.hold(
+
+
+async def _hold_and_record(session: AsyncSession, task: Task, *, rules: ValetRules, now: datetime) -> Task:
+    """Hold the fee and put the task on the ledger, after every solve of the request: an append keeps the ledger's
+    head locked to commit, and every other append in the system waits for it."""
+    assert task.requested_by is not None
+    hold = await Wallet().hold(
         session,
         driver_id=task.requested_by,
         amount=rules.fee_krw,
         booking_id=None,
-        expires_at=last + HOLD_AFTER,
+        expires_at=(task.destination_by or task.origin_by or now) + HOLD_AFTER,
         now=now,
     )
     task.hold_id = hold.id
@@ -247,7 +258,8 @@ async def request_parking(
     now: datetime,
 ) -> Task:
     """A valet takes the car from `home` in [pickup_from, pickup_by] and parks it in a slot matched now and booked
-    from `pickup_from` to `park_until` (the booking is the resident's, priced and held like any other)."""
+    from `pickup_from` to `park_until` (the booking is the resident's, priced and held like any other). The valet
+    is planned on each slot matched before it is booked, so no solve waits behind the booking's ledger entry."""
     _check_window(pickup_from, pickup_by, now=now, what="pickup")
     if park_until <= pickup_by:
         raise InvalidInput("park_until must be after the pickup window")
@@ -263,24 +275,27 @@ async def request_parking(
         vehicle_size=vehicle_size,
         vehicle_plate=vehicle_plate,
     )
-    instant = await allocation.book_instant(
-        session, driver=resident, need=need, policy=policy, solving=solving, now=now
-    )
-    booking = instant.booking.booking
-    slot = await parking.get_slot(session, booking.slot_id)
     task = _task(
         TaskKind.VALET_PICKUP,
         requester=resident,
         now=now,
         origin=geography_point(home.lon, home.lat),
-        destination=geography_point(slot.lon, slot.lat),
         origin_from=start,
         origin_by=pickup_by,
         destination_by=start + policy.no_show_grace,  # parked and checked in before the booking is a no-show
-        booking_id=booking.id,
-        vehicle_plate=booking.vehicle_plate,
     )
-    return await _accept(session, task, rules=rules, pool=pool, now=now)
+
+    async def plan_to(slot_id: uuid.UUID) -> None:  # the valet's solve, before the booking's ledger entry
+        slot = await parking.get_slot(session, slot_id)
+        task.destination = geography_point(slot.lon, slot.lat)
+        await _plan_in(session, task, rules=rules, pool=pool, now=now)
+
+    instant = await allocation.book_instant(
+        session, driver=resident, need=need, policy=policy, solving=solving, now=now, before_booking=plan_to
+    )
+    booking = instant.booking.booking
+    task.booking_id, task.vehicle_plate = booking.id, booking.vehicle_plate
+    return await _hold_and_record(session, task, rules=rules, now=now)
 
 
 async def request_return(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
-from collections.abc import Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -272,10 +272,18 @@ class Instant:
 
 
 async def book_instant(
-    session: AsyncSession, *, driver: Actor, need: Need, policy: BookingPolicy, solving: Solving, now: datetime
+    session: AsyncSession,
+    *,
+    driver: Actor,
+    need: Need,
+    policy: BookingPolicy,
+    solving: Solving,
+    now: datetime,
+    before_booking: Callable[[uuid.UUID], Awaitable[None]] | None = None,
 ) -> Instant:
     """Match one driver now against current free inventory and book, in one request. A slot lost to a
-    concurrent booking is excluded and the driver is matched again."""
+    concurrent booking is excluded and the driver is matched again. `before_booking(slot_id)` runs on each slot
+    matched, before it is booked: work that must not wait behind the booking's ledger entry (a valet's solve)."""
     policy.check_interval(need.start, need.end, now=now)
     normalize_plate(need.vehicle_plate)
     frame = Frame(need.lon, need.lat, need.start)
@@ -292,6 +300,8 @@ async def book_instant(
         if not allocation.assignments:
             raise NoSlotAvailable(explanation.get("reason", "no slot is available"), extra={"explanation": explanation})
         slot_id = allocation.assignments[0].slot_id
+        if before_booking is not None:
+            await before_booking(cast(uuid.UUID, slot_id))
         try:
             row = await service.create_booking(
                 session,

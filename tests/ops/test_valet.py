@@ -54,8 +54,10 @@ async def test_a_car_is_parked_and_brought_back_by_a_valet(
         "pickup_by": (now + timedelta(minutes=40)).isoformat(),
         "park_until": (now + timedelta(hours=5)).isoformat(),
     }
+    state.solver_pool, entries = solve_watch, appended()  # see SolveWatch: every solve before the first entry
     asked = await client.post("/valet/parking", json=request, headers=me)
     assert asked.status_code == 201, asked.text
+    assert solve_watch.appended_at_solves == [entries, entries]  # the slot's matching, the valets' plan
     task = asked.json()
     assert task["kind"] == "valet_pickup" and task["state"] == "assigned" and task["staff_id"] == str(valet.id)
     assert task["staff"]["display_name"] == "Valet -300" and task["staff"]["position"] is not None
@@ -100,10 +102,10 @@ async def test_a_car_is_parked_and_brought_back_by_a_valet(
         "deliver_from": (clock.now() + timedelta(minutes=15)).isoformat(),
         "deliver_by": (clock.now() + timedelta(minutes=45)).isoformat(),
     }
-    state.solver_pool, before = solve_watch, appended()  # the fee's hold and the entry come after the solve
+    solves, entries = len(solve_watch.appended_at_solves), appended()
     returned = await client.post("/valet/returns", json=back, headers=me)
     assert returned.status_code == 201, returned.text
-    assert solve_watch.appended_at_solves == [before] and appended() > before
+    assert solve_watch.appended_at_solves[solves:] == [entries] and appended() > entries
     fetch = returned.json()
     assert fetch["kind"] == "valet_return" and fetch["staff_id"] == str(valet.id)
     again = await client.post("/valet/returns", json=back, headers=me)
