@@ -40,6 +40,7 @@ from api.routes import (
 from api.state import AppState, build_state, close_state
 from core.logging import configure_logging
 from core.pools import warm
+from core.redis import claim
 from core.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -80,9 +81,10 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
             yield
             return
         app.state.maeul = build_state(settings)
-        warm(app.state.maeul.solver_pool)
-        freeze_start_up_objects()
         try:
+            await claim(app.state.maeul.redis, settings)  # one Redis database per deployment, or no start
+            warm(app.state.maeul.solver_pool)
+            freeze_start_up_objects()
             yield
         finally:
             await close_state(app.state.maeul)

@@ -11,6 +11,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from core import services
+from core.redis import RedisServesAnother, claim, make_redis
 from core.settings import Settings, get_settings
 
 app = typer.Typer(help="maeul: shared parking and micro-mobility for Sangsalmi village.", no_args_is_help=True)
@@ -96,15 +97,16 @@ async def _load_demo(settings: Settings, seed: int) -> None:
             await load_happiness_cars(session, rules=CarRules.from_settings(settings), now=now)
             await prepare_telemetry(session, now=now, retention_days=settings.telemetry_retention_days)
             await session.commit()
-            from core.redis import make_redis
-
             redis = make_redis(settings)
-            await rebuild(redis, session)
-            if result.created:  # a new village: its simulated day starts from midnight again
-                from sim.live import REACHED
+            try:
+                await claim(redis, settings)
+                await rebuild(redis, session)
+                if result.created:  # a new village: its simulated day starts from midnight again
+                    from sim.live import REACHED
 
-                await redis.delete(REACHED)
-            await redis.aclose()
+                    await redis.delete(REACHED)
+            finally:
+                await redis.aclose()
     finally:
         await engine.dispose()
     verb = "loaded" if result.created else "already present:"
@@ -162,7 +164,10 @@ def demo(
         _migrate(settings)
     except services.ServiceError as error:
         _fail(error)
-    asyncio.run(_load_demo(settings, seed))
+    try:
+        asyncio.run(_load_demo(settings, seed))
+    except RedisServesAnother as error:
+        _fail(error)
     base = f"http://{host}:{port}"
     typer.echo(
         f"\nmaeul API      {base}\n"
@@ -371,7 +376,10 @@ def worker() -> None:
     settings = get_settings()
     if settings.worker_metrics_port is not None:
         start_http_server(settings.worker_metrics_port, addr=settings.api_host)
-    Worker(**{**worker_settings(settings), "handle_signals": True}).run()
+    try:
+        Worker(**{**worker_settings(settings), "handle_signals": True}).run()
+    except RedisServesAnother as error:
+        _fail(error)
 
 
 @app.command()

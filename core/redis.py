@@ -1,10 +1,18 @@
-"""Redis client construction."""
+"""Redis client construction, and the rule of one Redis database per deployment."""
 
 from __future__ import annotations
 
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 
+from core.db import database_url
 from core.settings import Settings
+
+CLAIM_KEY = "maeul:database"  # the address of the maeul database this Redis database serves
+
+
+class RedisServesAnother(RuntimeError):
+    """This Redis database already serves another maeul database."""
 
 
 def redis_url(settings: Settings) -> str:
@@ -16,3 +24,28 @@ def redis_url(settings: Settings) -> str:
 def make_redis(settings: Settings) -> Redis:
     client: Redis = Redis.from_url(redis_url(settings), decode_responses=True)
     return client
+
+
+def deployment(settings: Settings) -> str:
+    """The maeul database's address (host, port, name; never credentials)."""
+    url = make_url(database_url(settings))
+    return f"{url.host}:{url.port}/{url.database}"
+
+
+async def claim(redis: Redis, settings: Settings) -> None:
+    """Hold this Redis database for this deployment, or refuse to start. The worker's job queue, the live fleet
+    index and the feeds' cache live in it: two deployments on one would share them, and each worker would run the
+    other's scheduled jobs against its own database. The first process to start writes its database's address;
+    a process of another database gets `RedisServesAnother`, saying what to do."""
+    mine = deployment(settings)
+    while not await redis.set(CLAIM_KEY, mine, nx=True):
+        theirs = await redis.get(CLAIM_KEY)
+        if theirs == mine:
+            return
+        if theirs is not None:
+            where = make_url(redis_url(settings)).render_as_string(hide_password=True)
+            raise RedisServesAnother(
+                f"the Redis database {where} serves the maeul database {theirs}, not {mine}: give each deployment "
+                f"a Redis database of its own (MAEUL_REDIS_URL=redis://host:port/<another number>), or, if {theirs} "
+                f"is gone for good, free this one (`redis-cli -n <number> del {CLAIM_KEY}`)"
+            )

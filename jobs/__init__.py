@@ -18,7 +18,7 @@ from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.metrics import observed_job
 from core.pools import solver_pool
-from core.redis import make_redis, redis_url
+from core.redis import claim, make_redis, redis_url
 from core.settings import Settings, get_settings
 from ledger.chain import Chain
 from ledger.jobs import anchor_tree_heads, publish_tree_head
@@ -36,6 +36,8 @@ EVERY_SECOND = set(range(60))
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or get_settings()
+    ctx["cache"] = make_redis(settings)  # decoded client (arq keeps ctx["redis"] for its own pool)
+    await claim(ctx["cache"], settings)  # one Redis database per deployment: its job queue is this worker's alone
     engine = make_engine(settings)
     private_key = settings.chain_private_key.get_secret_value() if settings.chain_private_key else None
     ctx.update(
@@ -46,17 +48,21 @@ async def startup(ctx: dict[str, Any]) -> None:
         chain=Chain.connect(settings.chain_endpoint(), private_key=private_key),
         clock=ctx.get("clock") or SystemClock(),
         pool=solver_pool(),
-        cache=make_redis(settings),  # decoded client (arq keeps ctx["redis"] for its own pool)
     )
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    await ctx["chain"].close()
-    await ctx["cache"].aclose()
+    """Close what start-up opened: all of it, or what it had opened when it stopped (arq shuts down either way)."""
+    if "chain" in ctx:
+        await ctx["chain"].close()
+    if "cache" in ctx:
+        await ctx["cache"].aclose()
     if "simulator_http" in ctx:
         await ctx["simulator_http"].aclose()
-    await ctx["engine"].dispose()
-    ctx["pool"].shutdown(wait=False, cancel_futures=True)
+    if "engine" in ctx:
+        await ctx["engine"].dispose()
+    if "pool" in ctx:
+        ctx["pool"].shutdown(wait=False, cancel_futures=True)
 
 
 async def match_batch(ctx: dict[str, Any]) -> dict[str, Any]:

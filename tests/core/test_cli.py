@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -11,10 +12,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from redis import Redis
 from typer.testing import CliRunner
 
 from core import services
 from core.cli import app
+from core.redis import CLAIM_KEY
 from core.serving import wait_until_answering
 from core.settings import Settings, get_settings
 from tests.factories import free_port, start_demo
@@ -134,3 +137,21 @@ def test_a_taken_port_is_named_with_its_holder(tmp_path: Path):
     assert f"port {port} for PostgreSQL is taken by: " in result.output
     assert "pytest" in result.output or "python" in result.output  # the holder's command line
     assert "MAEUL_PG_PORT" in result.output
+
+
+def test_a_worker_refuses_a_redis_database_another_deployment_holds(settings: Settings, database: str):
+    """One Redis database per deployment (`core.redis.claim`): `maeul worker` on a Redis database that another maeul
+    database holds stops at once and says what to do, instead of running that deployment's jobs on its own."""
+    assert settings.redis_url is not None
+    url = settings.redis_url.rsplit("/", 1)[0] + "/5"
+    held = Redis.from_url(url, decode_responses=True)
+    held.set(CLAIM_KEY, "db.example:5432/another")
+    try:
+        env = {**os.environ, "MAEUL_DATABASE_URL": database, "MAEUL_REDIS_URL": url}
+        run = subprocess.run([MAEUL, "worker"], capture_output=True, text=True, env=env, timeout=60)
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert "serves the maeul database db.example:5432/another" in run.stderr, run.stderr
+        assert "Traceback" not in run.stderr
+    finally:
+        held.flushdb()
+        held.close()
