@@ -124,9 +124,17 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 
+# SQLSTATEs of text PostgreSQL cannot store, whichever field or parameter carried it: the NUL character (22021),
+# a \u0000 escape inside JSON (22P05). The request is wrong, not the server (schemathesis sent a NUL in a name)
+UNSTORABLE_TEXT_SQLSTATES = ("22021", "22P05")
+
+
 async def _database_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DBAPIError)
     sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
+    if sqlstate in UNSTORABLE_TEXT_SQLSTATES:
+        detail = "text may not contain the NUL character (U+0000); nothing was changed"
+        return JSONResponse(error_body("invalid_request", detail), status_code=422)
     if (
         error.connection_invalidated
         or isinstance(error, OperationalError | InterfaceError)

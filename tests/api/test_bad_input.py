@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts.models import Role
+from accounts.models import Account, Role
 from api.state import AppState
 from parking.models import Booking, Slot
 from sim.pilot import CENTRE
@@ -170,3 +170,17 @@ async def test_bad_slot_registration_writes_nothing(client: httpx.AsyncClient, s
         assert 400 <= response.status_code < 500, response.text
         assert error_of(response)
     assert await session.scalar(select(func.count()).select_from(Slot)) == before
+
+
+async def test_text_with_a_nul_character_is_refused_and_nothing_written(
+    client: httpx.AsyncClient, session: AsyncSession
+):
+    """PostgreSQL cannot store U+0000: a name carrying one is a 422 wherever it comes in (schemathesis found a 500
+    on POST /staff), not a 500, and the account is not created."""
+    body = {"email": "nul.name@example.org", "password": "a long passphrase", "display_name": "Kim\u0000Minji"}
+    refused = await client.post("/auth/register", json=body)  # JSON carries it as \u0000
+    assert refused.status_code == 422, refused.text
+    assert error_of(refused) == "invalid_request" and "U+0000" in refused.json()["detail"]
+    assert await session.scalar(select(func.count()).select_from(Account).where(Account.email == body["email"])) == 0
+    accepted = await client.post("/auth/register", json={**body, "display_name": "Kim Minji"})
+    assert accepted.status_code == 201, accepted.text
