@@ -3,8 +3,9 @@
     uv run python loadtests/run.py [--users 16] [--seconds 20] [--workers 2]
 
 1. loads the Sangsalmi demo (`maeul demo --no-serve`) into its own database `maeul_load` (Redis database 3), and
-   copies it to `maeul_load_noledger`, where `ledger_append` is replaced by a function that only numbers and hashes
-   the entries: no head-row lock, no leaf or node rows. Nothing in maeul itself can switch its ledger off;
+   copies it to `maeul_load_noledger` (Redis database 6: a deployment of its own), where `ledger_append` is
+   replaced by a function that only numbers and hashes the entries: no head-row lock, no leaf or node rows. Nothing
+   in maeul itself can switch its ledger off;
 2. serves the API with `maeul serve --workers N` and, beside it, a bare FastAPI endpoint (loadtests/bare.py) under the
    same uvicorn with the same workers;
 3. runs locust headless, one scenario after another, each for `--seconds` with `--users` users and no think time:
@@ -43,7 +44,7 @@ REPORTS = ROOT / "loadtests" / "reports"
 RESULTS = ROOT / "bench" / "results" / "load.json"
 DATABASE = "maeul_load"
 WITHOUT_LEDGER = "maeul_load_noledger"
-REDIS_DB = 3
+REDIS_DBS = {DATABASE: 3, WITHOUT_LEDGER: 6}  # a deployment each (core.redis.claim)
 BIN = Path(sys.executable).parent
 
 NO_LEDGER_APPEND = [
@@ -80,7 +81,7 @@ def _env(settings: Settings, database: str) -> dict[str, str]:
     env = {
         **os.environ,
         "MAEUL_DATABASE_NAME": database,
-        "MAEUL_REDIS_URL": f"redis://127.0.0.1:{settings.redis_port}/{REDIS_DB}",
+        "MAEUL_REDIS_URL": f"redis://127.0.0.1:{settings.redis_port}/{REDIS_DBS[database]}",
         "MAEUL_RATE_LIMIT_PER_ACCOUNT": "1000000/minute",
         "MAEUL_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
         "PYTHONPATH": str(ROOT),
@@ -113,7 +114,8 @@ def _prepare(settings: Settings) -> None:
     services.up(settings)
     services.drop_database(settings, WITHOUT_LEDGER)
     services.drop_database(settings, DATABASE)
-    Redis(port=settings.redis_port, db=REDIS_DB).flushdb()  # fleet positions and counters of an earlier run
+    for number in REDIS_DBS.values():  # fleet positions and counters of an earlier run
+        Redis(port=settings.redis_port, db=number).flushdb()
     env = _env(settings, DATABASE)
     print(f"loading the Sangsalmi demo into {DATABASE} ...", flush=True)
     subprocess.run([str(BIN / "maeul"), "demo", "--no-serve"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)

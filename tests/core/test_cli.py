@@ -71,7 +71,7 @@ def test_demo_serves_docs_and_finds_slots(settings: Settings, database: str, tmp
     port = free_port()
     log = tmp_path / "demo.log"
     # without the simulated village: the session's demo (tests/conftest.py::demo_api) plays it
-    demo = start_demo(settings, name, port, log, redis_db=3, env={"MAEUL_DEMO_SIMULATION_SPEEDUP": "0"})
+    demo = start_demo(settings, name, port, log, redis_db=5, env={"MAEUL_DEMO_SIMULATION_SPEEDUP": "0"})
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_answering(demo, f"{base}/health")
@@ -143,7 +143,7 @@ def test_a_worker_refuses_a_redis_database_another_deployment_holds(settings: Se
     """One Redis database per deployment (`core.redis.claim`): `maeul worker` on a Redis database that another maeul
     database holds stops at once and says what to do, instead of running that deployment's jobs on its own."""
     assert settings.redis_url is not None
-    url = settings.redis_url.rsplit("/", 1)[0] + "/5"
+    url = settings.redis_url.rsplit("/", 1)[0] + "/7"
     held = Redis.from_url(url, decode_responses=True)
     held.set(CLAIM_KEY, "db.example:5432/another")
     try:
