@@ -23,6 +23,7 @@ from api.state import build_state, close_state
 from core import services
 from core.db import database_url
 from core.migrate import upgrade
+from core.redis import claim, redis_database
 from core.settings import Settings
 from sim.pilot import CENTRE, DEMO_PASSWORD, load, offset
 
@@ -36,6 +37,8 @@ def percentile(values: list[float], fraction: float) -> float:
 
 async def main(settings: Settings, requests: int) -> None:
     state = build_state(settings)
+    await state.redis.flushdb()  # the benchmark's own database: what an earlier run left
+    await claim(state.redis, settings)
     async with state.sessionmaker() as session:
         await load(session, clock=state.clock, policy=state.policy)
         await session.commit()
@@ -101,6 +104,8 @@ if __name__ == "__main__":
     args = parser.parse_args()
     bench_settings = Settings(database_name="maeul_instant_bench")
     services.up(bench_settings)
+    # a Redis database of its own (core.redis.claim): not `make demo`'s, whose live fleet index it would overwrite
+    bench_settings = bench_settings.model_copy(update={"redis_url": redis_database(bench_settings, 9)})
     services.drop_database(bench_settings, bench_settings.database_name)
     services.ensure_database(bench_settings, bench_settings.database_name)
     upgrade(database_url(bench_settings))

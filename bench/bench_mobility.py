@@ -35,6 +35,7 @@ from core import services
 from core.db import database_url
 from core.logging import configure_logging
 from core.migrate import upgrade
+from core.redis import claim, redis_database
 from core.settings import Settings
 from mobility import feeds, live
 from mobility import service as fleet
@@ -67,6 +68,8 @@ def track(rng: random.Random, start: datetime, count: int) -> list[dict[str, Any
 
 async def main(settings: Settings, points: int) -> None:
     state = build_state(settings)
+    await state.redis.flushdb()  # the benchmark's own database: what an earlier run left
+    await claim(state.redis, settings)
     rng = random.Random(11)
     now = datetime.now(UTC)
     print("loading the demo data and a fleet of", GBFS_VEHICLES, "vehicles ...", flush=True)
@@ -187,6 +190,8 @@ if __name__ == "__main__":
     args = parser.parse_args()
     bench_settings = Settings(database_name="maeul_mobility_bench")
     services.up(bench_settings)
+    # a Redis database of its own (core.redis.claim): not `make demo`'s, whose live fleet index it would overwrite
+    bench_settings = bench_settings.model_copy(update={"redis_url": redis_database(bench_settings, 8)})
     services.drop_database(bench_settings, bench_settings.database_name)
     services.ensure_database(bench_settings, bench_settings.database_name)
     upgrade(database_url(bench_settings))

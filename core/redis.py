@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
@@ -19,6 +21,12 @@ def redis_url(settings: Settings) -> str:
     if settings.redis_url is not None:
         return settings.redis_url
     return f"redis://127.0.0.1:{settings.redis_port}/0"
+
+
+def redis_database(settings: Settings, number: int) -> str:
+    """The URL of database `number` on the Redis server the settings point at (the local one by default): another
+    deployment on the same server needs a database of its own (`claim`)."""
+    return urlunsplit(urlsplit(redis_url(settings))._replace(path=f"/{number}"))
 
 
 def make_redis(settings: Settings) -> Redis:

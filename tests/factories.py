@@ -28,6 +28,7 @@ from billing.models import Tariff
 from billing.pricing import DayType
 from billing.wallet import Wallet
 from core import services
+from core.redis import redis_database
 from core.settings import Settings
 from geo.repository import add_zone
 from mobility import service as fleet
@@ -249,7 +250,7 @@ def start_demo(
     }
     env.pop("MAEUL_DATABASE_URL", None)
     if settings.redis_url:
-        env["MAEUL_REDIS_URL"] = settings.redis_url.rsplit("/", 1)[0] + f"/{redis_db}"
+        env["MAEUL_REDIS_URL"] = redis_database(settings, redis_db)
     maeul = str(Path(sys.executable).parent / "maeul")
     with log.open("w") as output:
         return subprocess.Popen([maeul, "demo"], env=env, stdout=output, stderr=subprocess.STDOUT, text=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from core import services
 from core.backup import libpq_url
+from core.redis import redis_database
 from core.settings import Settings
 from tests.factories import free_port
 
@@ -33,7 +34,7 @@ def test_backup_restores_into_a_fresh_cluster_and_audits(settings: Settings, dat
     common = {**os.environ, "MAEUL_LEDGER_SIGNING_KEY": key, "MAEUL_LOCAL_CHAIN": "in-process"}
     common.pop("MAEUL_DATABASE_URL", None)
     if settings.redis_url:
-        common["MAEUL_REDIS_URL"] = settings.redis_url.rsplit("/", 1)[0] + "/4"  # its own: see core.redis.claim
+        common["MAEUL_REDIS_URL"] = redis_database(settings, 4)  # its own: see core.redis.claim
     source_env = {**common, "MAEUL_DATABASE_NAME": SOURCE}
     services.drop_database(settings, SOURCE)
     fresh = Settings(home=tmp_path / "fresh", pg_port=free_port(), redis_port=free_port(), local_chain="in-process")

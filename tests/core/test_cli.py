@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from core import services
 from core.cli import app
-from core.redis import CLAIM_KEY
+from core.redis import CLAIM_KEY, redis_database
 from core.serving import wait_until_answering
 from core.settings import Settings, get_settings
 from tests.factories import free_port, start_demo
@@ -142,8 +142,7 @@ def test_a_taken_port_is_named_with_its_holder(tmp_path: Path):
 def test_a_worker_refuses_a_redis_database_another_deployment_holds(settings: Settings, database: str):
     """One Redis database per deployment (`core.redis.claim`): `maeul worker` on a Redis database that another maeul
     database holds stops at once and says what to do, instead of running that deployment's jobs on its own."""
-    assert settings.redis_url is not None
-    url = settings.redis_url.rsplit("/", 1)[0] + "/7"
+    url = redis_database(settings, 7)
     held = Redis.from_url(url, decode_responses=True)
     held.set(CLAIM_KEY, "db.example:5432/another")
     try:
