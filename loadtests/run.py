@@ -36,6 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core import services
+from core.redis import redis_database
 from core.serving import wait_until_answering
 from core.settings import Settings
 
@@ -81,7 +82,7 @@ def _env(settings: Settings, database: str) -> dict[str, str]:
     env = {
         **os.environ,
         "MAEUL_DATABASE_NAME": database,
-        "MAEUL_REDIS_URL": f"redis://127.0.0.1:{settings.redis_port}/{REDIS_DBS[database]}",
+        "MAEUL_REDIS_URL": redis_database(settings, REDIS_DBS[database]),
         "MAEUL_RATE_LIMIT_PER_ACCOUNT": "1000000/minute",
         "MAEUL_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
         "PYTHONPATH": str(ROOT),
@@ -115,7 +116,7 @@ def _prepare(settings: Settings) -> None:
     services.drop_database(settings, WITHOUT_LEDGER)
     services.drop_database(settings, DATABASE)
     for number in REDIS_DBS.values():  # fleet positions and counters of an earlier run
-        Redis(port=settings.redis_port, db=number).flushdb()
+        Redis.from_url(redis_database(settings, number)).flushdb()
     env = _env(settings, DATABASE)
     print(f"loading the Sangsalmi demo into {DATABASE} ...", flush=True)
     subprocess.run([str(BIN / "maeul"), "demo", "--no-serve"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
