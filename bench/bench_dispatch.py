@@ -33,6 +33,7 @@ from pathlib import Path
 import pyvrp
 from pyvrp.stop import MaxRuntime
 
+from core.arguments import at_least, listed, one_of
 from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, plan_carriers
 from ops.rebalance import Times, Values, evaluate, greedy_tours, place_table, plan_tours
 from ops.shuttle import ShuttleRules
@@ -308,8 +309,15 @@ def main(
     ride_seeds: int = 2,
     ride_hours: float = 4.0,
 ) -> None:
+    if not (directory / "BKS.json").is_file():
+        raise SystemExit(f"{directory} has no BKS.json (the best-known solutions of its instances)")
     best_known = json.loads((directory / "BKS.json").read_text())
     paths = [p for p in sorted(directory.glob("*.txt")) if only is None or p.stem in only]
+    unknown = sorted((only or set()) - {p.stem for p in paths})
+    if unknown:
+        raise SystemExit(f"{directory} has no instance named {', '.join(unknown)}")
+    if not paths:
+        raise SystemExit(f"{directory} holds no instance (a .txt file in Li & Lim's format)")
     missing = [p.stem for p in paths if p.stem not in best_known]
     if missing:
         raise SystemExit(f"{directory / 'BKS.json'} has no best-known solution for {', '.join(missing)}")
@@ -417,22 +425,29 @@ def main(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lilim", type=Path, default=HERE / "lilim", help="instances in Li & Lim's format + BKS.json")
-    parser.add_argument("--limits", default="2,10", help="comma-separated seconds per instance")
-    parser.add_argument("--only", help="comma-separated instance names")
+    parser.add_argument(
+        "--limits", type=listed(at_least(0.01, float)), default=[2.0, 10.0], help="comma-separated seconds per instance"
+    )
+    parser.add_argument("--only", type=listed(str), help="comma-separated instance names (of the --lilim directory)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
-    parser.add_argument("--valet-requests", type=int, default=40, help="requests of the live valet day")
-    parser.add_argument("--rebalance-scales", default=",".join(REBALANCE_SCALES), help="village and/or district")
-    parser.add_argument("--rebalance-seeds", type=int, default=3, help="generated fleets per scale")
-    parser.add_argument("--ride-seeds", type=int, default=2, help="generated evenings of pick-up rides")
-    parser.add_argument("--ride-hours", type=float, default=4.0, help="length of each evening")
+    parser.add_argument("--valet-requests", type=at_least(1, int), default=40, help="requests of the live valet day")
+    parser.add_argument(
+        "--rebalance-scales",
+        type=listed(one_of(REBALANCE_SCALES)),
+        default=list(REBALANCE_SCALES),
+        help="village and/or district",
+    )
+    parser.add_argument("--rebalance-seeds", type=at_least(1, int), default=3, help="generated fleets per scale")
+    parser.add_argument("--ride-seeds", type=at_least(1, int), default=2, help="generated evenings of pick-up rides")
+    parser.add_argument("--ride-hours", type=at_least(0.25, float), default=4.0, help="length of each evening")
     arguments = parser.parse_args()
     main(
         arguments.lilim,
-        [float(value) for value in arguments.limits.split(",")],
-        set(arguments.only.split(",")) if arguments.only else None,
+        arguments.limits,
+        set(arguments.only) if arguments.only else None,
         arguments.output,
         arguments.valet_requests,
-        arguments.rebalance_scales.split(","),
+        arguments.rebalance_scales,
         arguments.rebalance_seeds,
         arguments.ride_seeds,
         arguments.ride_hours,

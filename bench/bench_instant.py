@@ -21,6 +21,7 @@ import httpx
 from api.app import create_app
 from api.state import build_state, close_state
 from core import services
+from core.arguments import at_least
 from core.db import database_url
 from core.migrate import upgrade
 from core.redis import claim, redis_database
@@ -100,7 +101,7 @@ async def main(settings: Settings, requests: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=at_least(1, int), default=200)
     args = parser.parse_args()
     bench_settings = Settings(database_name="maeul_instant_bench")
     services.up(bench_settings)

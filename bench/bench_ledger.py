@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from core import services
+from core.arguments import at_least
 from core.db import database_url
 from core.migrate import upgrade
 from core.settings import Settings
@@ -191,7 +192,7 @@ async def main(url: str, leaves: int, samples: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--leaves", type=int, default=1_000_000)
-    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--leaves", type=at_least(2, int), default=1_000_000)
+    parser.add_argument("--samples", type=at_least(2, int), default=2000)
     args = parser.parse_args()
     asyncio.run(main(prepare(), args.leaves, args.samples))

@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from core.arguments import listed, one_of
 from matching.solver import allocate_in_batches, greedy
 from sim.matching import Instance, city, district, village
 
@@ -106,5 +107,5 @@ def main(names: list[str]) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default=",".join(SCALES), help="comma-separated instance names")
-    main(parser.parse_args().only.split(","))
+    parser.add_argument("--only", type=listed(one_of(SCALES)), default=list(SCALES), help="comma-separated instances")
+    main(parser.parse_args().only)

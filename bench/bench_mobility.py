@@ -32,6 +32,7 @@ from sqlalchemy import text
 from api.app import create_app, freeze_start_up_objects
 from api.state import build_state, close_state
 from core import services
+from core.arguments import at_least
 from core.db import database_url
 from core.logging import configure_logging
 from core.migrate import upgrade
@@ -186,7 +187,8 @@ async def main(settings: Settings, points: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--points", type=int, default=200_000)
+    # the first WARM_UP batches are not timed: at least one more is
+    parser.add_argument("--points", type=at_least((WARM_UP + 1) * BATCH, int), default=200_000)
     args = parser.parse_args()
     bench_settings = Settings(database_name="maeul_mobility_bench")
     services.up(bench_settings)

@@ -25,6 +25,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from core.arguments import at_least
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -113,8 +115,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     assumptions = Assumptions.load()
     parser.add_argument("--seeds", type=int, nargs="+", default=assumptions.seeds)
-    parser.add_argument("--days", type=int, default=assumptions.days)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--days", type=at_least(1, int), default=assumptions.days)
+    parser.add_argument("--workers", type=at_least(1, int), default=2)
     args = parser.parse_args()
     settings = Settings()
     services.database_up(settings)

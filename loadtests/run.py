@@ -36,6 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core import services
+from core.arguments import at_least
 from core.redis import redis_database
 from core.serving import wait_until_answering
 from core.settings import Settings
@@ -264,9 +265,9 @@ def main(users: int, seconds: int, workers: int, results: Path) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--users", type=int, default=16, help="concurrent users per throughput scenario")
-    parser.add_argument("--seconds", type=int, default=20, help="length of each scenario")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="API worker processes")
+    parser.add_argument("--users", type=at_least(1, int), default=16, help="concurrent users per throughput scenario")
+    parser.add_argument("--seconds", type=at_least(1, int), default=20, help="length of each scenario")
+    parser.add_argument("--workers", type=at_least(1, int), default=os.cpu_count() or 2, help="API worker processes")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     main(args.users, args.seconds, args.workers, args.results)
