@@ -40,6 +40,6 @@ async def get_now(state: StateDep) -> datetime:
 
 NowDep = Annotated[datetime, Depends(get_now)]
 
-# a page of a listing (`page()` in api/schemas.py fetches limit + 1 to tell whether there is a next one)
+# a page of a listing (`page()` in api/schemas/common.py fetches limit + 1 to tell whether there is a next one)
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]

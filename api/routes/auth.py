@@ -12,7 +12,8 @@ from accounts.models import Role
 from api.auth import Admin, Anyone, SignedIn, issue_token
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas import AccountIn, AccountOut, ErrorOut, RegisterIn, TokenOut
+from api.schemas.accounts import AccountIn, AccountOut, RegisterIn, TokenOut
+from api.schemas.common import ErrorOut
 
 router = APIRouter(tags=["accounts"])
 

@@ -14,7 +14,8 @@ from accounts.actor import Actor
 from api.auth import Anyone, Driver, Operator, Owner
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas import AssistedBookingIn, BookingIn, BookingOut, ErrorOut, Instant, Page, page
+from api.schemas.common import ErrorOut, Instant, Page, page
+from api.schemas.parking import AssistedBookingIn, BookingIn, BookingOut
 from api.state import AppState
 from core.errors import InvalidInput
 from mobility import live

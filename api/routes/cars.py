@@ -14,7 +14,7 @@ from accounts.actor import Actor
 from api.auth import Anyone, Driver, Operator
 from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas import (
+from api.schemas.cars import (
     CarBookingIn,
     CarBookingOut,
     CarContractIn,
@@ -28,23 +28,17 @@ from api.schemas import (
     CarWindowsIn,
     ConditionIn,
     ConditionReportOut,
-    ErrorOut,
     FreeCarOut,
-    Instant,
-    Latitude,
-    Location,
-    Longitude,
     MonthIn,
-    Page,
     PartyOut,
     PhotoOut,
     RatingIn,
     RebookingOfferOut,
     SeatOut,
     SpanOut,
-    WeeklyWindowIO,
-    page,
 )
+from api.schemas.common import ErrorOut, Instant, Latitude, Location, Longitude, Page, page
+from api.schemas.parking import WeeklyWindowIO
 from api.state import AppState
 from cars import carpools, service
 from cars.errors import InvalidPhoto

@@ -17,21 +17,16 @@ from fastapi.responses import PlainTextResponse
 from api.auth import Anyone, CityOrAdmin, Monitor
 from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas import (
-    MONTH,
+from api.schemas.city import (
     BatchOut,
     CameraIn,
     CameraKeyOut,
     CameraOut,
     EntriesIn,
-    ErrorOut,
-    Instant,
     KpiDayOut,
     KpiHourlyOut,
     KpiMonthOut,
     KpiSummaryOut,
-    LocalDate,
-    Page,
     RejectedEvent,
     RejectedReading,
     SightingsIn,
@@ -43,8 +38,8 @@ from api.schemas import (
     WaterLevelsIn,
     WaterLevelsOut,
     ZoneHoursOut,
-    page,
 )
+from api.schemas.common import MONTH, ErrorOut, Instant, LocalDate, Page, page
 from api.state import AppState
 from core.errors import InvalidInput
 from kpi import service, table

@@ -15,8 +15,7 @@ from accounts.models import Role
 from api.auth import DRIVERS, OPERATORS, Driver, Monitor, Operator, require
 from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas import (
-    MONTH,
+from api.schemas.city import (
     ComplaintAssignIn,
     ComplaintCountOut,
     ComplaintIn,
@@ -25,13 +24,10 @@ from api.schemas import (
     ComplaintReplyOut,
     ComplaintStateIn,
     ComplaintSummaryOut,
-    ErrorOut,
-    Instant,
-    Page,
     SurveyIn,
     SurveyOut,
-    page,
 )
+from api.schemas.common import MONTH, ErrorOut, Instant, Page, page
 from api.state import AppState
 from billing.statements import month_bounds
 from feedback import repository, service

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.auth import CityOrAdmin
 from api.deps import NowDep, SessionDep, StateDep
-from api.schemas import HOUR, MONTH, ErrorOut
+from api.schemas.common import HOUR, MONTH, ErrorOut
 from core.errors import InvalidInput
 from mobility import feeds
 

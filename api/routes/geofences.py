@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from api.auth import Operator
 from api.deps import Limit, NowDep, Offset, SessionDep
-from api.schemas import ErrorOut, GeofenceEndIn, GeofenceImportIn, GeofenceIn, GeofenceOut, Instant, Page, page
+from api.schemas.common import ErrorOut, Instant, Page, page
+from api.schemas.mobility import GeofenceEndIn, GeofenceImportIn, GeofenceIn, GeofenceOut
 from mobility import repository, service
 from mobility.errors import GeofenceNotFound, InvalidImport
 from mobility.models import GeofenceKind

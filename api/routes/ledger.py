@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from api.deps import NowDep, SessionDep, StateDep
-from api.schemas import ErrorOut
+from api.schemas.common import ErrorOut
 from ledger import anchoring
 from ledger import log as ledger
 from ledger.errors import InvalidProofRequest

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from api.auth import Anyone, Driver, Operator
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas import BookingOut, ErrorOut, Instant, Location, Page, Strict, page
+from api.schemas.common import ErrorOut, Instant, Location, Page, Strict, page
+from api.schemas.parking import BookingOut
 from core.errors import InvalidInput
 from core.redis import redis_url
 from geo.spatial import latitude, longitude

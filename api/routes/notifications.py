@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 
 from api.auth import Anyone
 from api.deps import Limit, Offset, SessionDep
-from api.schemas import NotificationOut, Page, page
+from api.schemas.city import NotificationOut
+from api.schemas.common import Page, page
 from core import outbox
 
 router = APIRouter(tags=["notifications"])

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 from api.auth import Anyone, Operator
 from api.deps import SessionDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas import ErrorOut, Location, LotIn, LotOut, Page, ZoneOut, page
+from api.schemas.common import ErrorOut, Location, Page, page
+from api.schemas.parking import LotIn, LotOut, ZoneOut
 from geo.repository import list_zones
 from parking import repository, service
 from parking.models import Lot

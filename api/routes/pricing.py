@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from api.auth import Anyone, CityOrAdmin, Operator
 from api.deps import NowDep, SessionDep, StateDep
-from api.schemas import BookingOut, ErrorOut, Strict
+from api.schemas.common import ErrorOut, Strict
+from api.schemas.parking import BookingOut
 from billing import service as billing
 from billing.pricing import DayType
 from core.errors import InvalidInput, NotFound

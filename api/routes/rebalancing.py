@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from api.auth import Monitor, Operator
 from api.deps import NowDep, SessionDep, StateDep
 from api.routes.tasks import task_outs
-from api.schemas import AreaTargetOut, CrewPlanOut, TargetsOut
+from api.schemas.ops import AreaTargetOut, CrewPlanOut, TargetsOut
 from ops import crew
 
 router = APIRouter(tags=["tasks"])

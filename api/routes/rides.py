@@ -14,18 +14,9 @@ from api.auth import Anyone, Driver
 from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.routes.vehicles import commit_and_sync
-from api.schemas import (
-    ErrorOut,
-    Location,
-    Longitude,
-    NearbyVehicleOut,
-    Page,
-    ReceiptOut,
-    ReservationOut,
-    TripOut,
-    VehicleRef,
-    page,
-)
+from api.schemas.common import ErrorOut, Location, Longitude, Page, page
+from api.schemas.mobility import NearbyVehicleOut, ReservationOut, TripOut, VehicleRef
+from api.schemas.parking import ReceiptOut
 from ledger import log as ledger
 from mobility import live, repository, service
 from mobility.models import Trip

@@ -13,7 +13,8 @@ from api.auth import Anyone, Driver, Operator
 from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.routes.tasks import task_detail, task_outs
-from api.schemas import ErrorOut, Page, PlanOut, RideIn, RideOut, TaskOut, page
+from api.schemas.common import ErrorOut, Page, page
+from api.schemas.ops import PlanOut, RideIn, RideOut, TaskOut
 from api.state import AppState
 from ops import shuttle
 from ops.models import TaskState

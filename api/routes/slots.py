@@ -10,15 +10,11 @@ from fastapi import APIRouter, Query, Response
 from api.auth import Anyone, SlotManager, SlotReader
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas import (
+from api.schemas.common import ErrorOut, Instant, Latitude, Longitude, Page, page
+from api.schemas.parking import (
     AvailabilityOut,
-    ErrorOut,
     ExceptionIn,
     ExceptionOut,
-    Instant,
-    Latitude,
-    Longitude,
-    Page,
     Period,
     SharingOut,
     SlotIn,
@@ -26,7 +22,6 @@ from api.schemas import (
     SlotOut,
     SlotPatch,
     WeeklyIn,
-    page,
 )
 from core.errors import InvalidInput
 from parking import service

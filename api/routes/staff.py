@@ -13,22 +13,19 @@ from accounts.actor import Actor
 from api.auth import Crew, FieldStaff, Operator
 from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.routes.tasks import replan_after
-from api.schemas import (
+from api.schemas.common import ErrorOut, Location, Page, page
+from api.schemas.ops import (
     ClockInOut,
     EarningsOut,
-    ErrorOut,
-    Location,
-    Page,
     PayIn,
     PayStatementOut,
-    ReceiptOut,
     ShiftIn,
     ShiftOut,
     StaffIn,
     StaffOut,
     StaffPatch,
-    page,
 )
+from api.schemas.parking import ReceiptOut
 from core.errors import InvalidInput
 from ledger import log as ledger
 from ops import repository, service

@@ -12,18 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import Anyone, Crew, Operator
 from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.routes.vehicles import commit_and_sync
-from api.schemas import (
-    AssignIn,
-    ErrorOut,
-    Location,
-    Page,
-    PlanOut,
-    ReceiptOut,
-    StaffOnTheWay,
-    TaskMoveIn,
-    TaskOut,
-    page,
-)
+from api.schemas.common import ErrorOut, Location, Page, page
+from api.schemas.ops import AssignIn, PlanOut, StaffOnTheWay, TaskMoveIn, TaskOut
+from api.schemas.parking import ReceiptOut
 from api.state import AppState
 from ledger import log as ledger
 from ops import crew, repository, service, shuttle, valet

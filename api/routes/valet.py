@@ -11,7 +11,8 @@ from api.auth import Anyone, Driver
 from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.routes.tasks import task_detail, task_outs
-from api.schemas import ErrorOut, Page, TaskOut, ValetParkingIn, ValetReturnIn, page
+from api.schemas.common import ErrorOut, Page, page
+from api.schemas.ops import TaskOut, ValetParkingIn, ValetReturnIn
 from ops import service, valet
 from ops.valet import VALET_KINDS
 from routing.travel import Point

@@ -11,13 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Anyone, Monitor, Operator
 from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
-from api.schemas import (
+from api.schemas.common import ErrorOut, Location, Page, page
+from api.schemas.mobility import (
     DeployIn,
     DeviceKeyOut,
-    ErrorOut,
     ImportOut,
-    Location,
-    Page,
     ProviderOut,
     RegisteredVehicleOut,
     RejectedPoint,
@@ -27,7 +25,6 @@ from api.schemas import (
     VehicleIn,
     VehicleOut,
     VehicleTypeOut,
-    page,
 )
 from api.state import AppState
 from mobility import live, service

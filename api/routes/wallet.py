@@ -15,7 +15,8 @@ from accounts.models import Role
 from api.auth import Anyone, Driver, Monitor, Operator
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas import MONTH, ErrorOut, Instant, ReceiptOut, Strict
+from api.schemas.common import MONTH, ErrorOut, Instant, Strict
+from api.schemas.parking import ReceiptOut
 from billing import journal, mileage
 from billing.statements import revenue, statement, to_csv
 from billing.wallet import MAX_TOP_UP_KRW, Wallet, holds_of, payout

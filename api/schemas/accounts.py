@@ -1,0 +1,41 @@
+"""HTTP models of accounts: registration, sign-in, the account."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, EmailStr, Field
+
+from accounts.models import Account, Role
+from api.schemas.common import Strict
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds")
+
+
+class RegisterIn(Strict):
+    email: EmailStr = Field(
+        description="an address mail can reach: the special-use names of RFC 6761 (`.test`, `.local`, `.localhost`, "
+        "`.invalid`, `.onion`, `.arpa`) are refused"
+    )
+    password: str = Field(min_length=10, max_length=200)
+    display_name: str = Field(min_length=1, max_length=100)
+
+
+class AccountIn(RegisterIn):
+    role: Role
+
+
+class AccountOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: Role
+
+    @classmethod
+    def of(cls, account: Account) -> AccountOut:
+        return cls(id=account.id, email=account.email, display_name=account.display_name, role=account.role)
