@@ -25,12 +25,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from core.arguments import at_least
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core import services  # noqa: E402
+from core.arguments import at_least  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from sim import calibration  # noqa: E402
 from sim.runner import RunResult, run  # noqa: E402

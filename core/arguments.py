@@ -25,7 +25,6 @@ def at_least(minimum: Number, kind: Callable[[str], Number]) -> Callable[[str], 
             raise argparse.ArgumentTypeError(f"{text} is out of range: at least {minimum} is needed")
         return value
 
-    parse.__name__ = f"{getattr(kind, '__name__', 'number')} >= {minimum}"  # argparse names the type in messages
     return parse
 
 
