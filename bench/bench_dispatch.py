@@ -38,7 +38,7 @@ from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, plan_carriers
 from ops.rebalance import Times, Values, evaluate, greedy_tours, place_table, plan_tours
 from ops.shuttle import ShuttleRules
 from ops.valet import LEGS
-from routing.lilim import read
+from routing.lilim import FormatError, read
 from routing.pdptw import SCALE, Search, route_distance, scaled_window, solve, vehicle_cost, violations
 from routing.travel import Mode, Point, StraightLine
 from routing.types import Plan, Problem
@@ -311,7 +311,10 @@ def main(
 ) -> None:
     if not (directory / "BKS.json").is_file():
         raise SystemExit(f"{directory} has no BKS.json (the best-known solutions of its instances)")
-    best_known = json.loads((directory / "BKS.json").read_text())
+    try:
+        best_known = json.loads((directory / "BKS.json").read_text())
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"{directory / 'BKS.json'} is not JSON: {error}") from None
     paths = [p for p in sorted(directory.glob("*.txt")) if only is None or p.stem in only]
     unknown = sorted((only or set()) - {p.stem for p in paths})
     if unknown:
@@ -321,6 +324,11 @@ def main(
     missing = [p.stem for p in paths if p.stem not in best_known]
     if missing:
         raise SystemExit(f"{directory / 'BKS.json'} has no best-known solution for {', '.join(missing)}")
+    for path in paths:  # a malformed file stops the run here, not in a solver process minutes into it
+        try:
+            read(path)
+        except FormatError as error:
+            raise SystemExit(str(error)) from None
     jobs = [(solver, path, limit) for limit in limits for path in paths for solver in ("maeul", "pyvrp")]
     print(
         f"{len(paths)} instances x {len(limits)} time limits x 2 solvers, about "

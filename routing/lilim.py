@@ -17,18 +17,25 @@ class FormatError(ValueError):
 
 def read(path: Path) -> Problem:
     rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
-    if not rows or len(rows[0]) != 3:
+    if not rows or len(rows[0]) != 3 or not all(cell.isdigit() for cell in rows[0][:2]):
         raise FormatError(f"{path}: the first line must be 'vehicles capacity speed'")
     vehicles, capacity = int(rows[0][0]), int(rows[0][1])
     nodes, points, pairs = [], [], []
     for number, row in enumerate(rows[1:], start=2):
-        if len(row) != 9 or int(row[0]) != number - 2:
+        if len(row) != 9 or row[0] != str(number - 2):
             raise FormatError(f"{path}:{number}: expected node {number - 2} with 9 columns")
-        x, y, demand, earliest, latest, service = map(float, row[1:7])
-        delivery = int(row[8])  # a pickup names its delivery; a delivery names its pickup in row[7]
+        try:
+            x, y, demand, earliest, latest, service = map(float, row[1:7])
+            delivery = int(row[8])  # a pickup names its delivery; a delivery names its pickup in row[7]
+        except ValueError:
+            raise FormatError(f"{path}:{number}: the columns after the node's id must be numbers") from None
+        if not all(map(math.isfinite, (x, y, demand, earliest, latest, service))):
+            raise FormatError(f"{path}:{number}: the columns after the node's id must be finite numbers")
         nodes.append(Node(earliest=earliest, latest=latest, service=service, demand=int(demand), point=(x, y)))
         points.append((x, y))
         if delivery > 0:
             pairs.append(Pair(pickup=number - 2, delivery=delivery))
+    if any(pair.delivery >= len(nodes) for pair in pairs):
+        raise FormatError(f"{path}: a pickup names a delivery node the file does not have")
     distance = [[math.dist(a, b) for b in points] for a in points]
     return Problem(nodes=nodes, pairs=pairs, distance=distance, vehicles=vehicles, capacity=capacity)

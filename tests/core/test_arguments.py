@@ -44,6 +44,14 @@ def test_dispatch_benchmark_names_an_instance_it_does_not_have(tmp_path: Path) -
     )
     assert empty.returncode == 1
     assert "has no BKS.json" in empty.stderr
+    (tmp_path / "BKS.json").write_text('{"x1": {"vehicles": 1, "distance": 1.0}}')
+    (tmp_path / "x1.txt").write_text("1\t10\t1\n0\t0\t0\t0\t0\t100\t0\t0\n")
+    malformed = subprocess.run(
+        [sys.executable, "bench/bench_dispatch.py", "--lilim", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert malformed.returncode == 1
+    assert "x1.txt:2: expected node 0 with 9 columns" in malformed.stderr
+    assert "Traceback" not in malformed.stderr
 
 
 def test_types_parse_what_they_accept_and_name_what_they_refuse() -> None:

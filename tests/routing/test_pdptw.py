@@ -181,10 +181,20 @@ def test_every_shared_instance_reads_with_travel_time_equal_to_distance() -> Non
         assert problem.travel_time(0, 1) == problem.distance[0][1], path.name
 
 
-def test_a_malformed_instance_file_is_refused_with_its_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("25\t200\t1\n0\t40\t50\t0\t0\t1236\t0\t0\n", "broken.txt:2"),  # 8 columns
+        ("25\t200\t1\n0\t40\tfifty\t0\t0\t1236\t0\t0\t0\n", "broken.txt:2"),  # a word for a number
+        ("25\t200\t1\n0\t40\tnan\t0\t0\t1236\t0\t0\t0\n", "broken.txt:2"),
+        ("many\t200\t1\n0\t40\t50\t0\t0\t1236\t0\t0\t0\n", "broken.txt: the first line"),
+        ("25\t200\t1\n0\t40\t50\t0\t0\t1236\t0\t0\t0\n1\t45\t68\t10\t0\t1127\t90\t0\t7\n", "delivery"),
+    ],
+)
+def test_a_malformed_instance_file_is_refused_with_its_line(tmp_path: Path, text: str, where: str) -> None:
     broken = tmp_path / "broken.txt"
-    broken.write_text("25\t200\t1\n0\t40\t50\t0\t0\t1236\t0\t0\n")
-    with pytest.raises(FormatError, match="broken.txt:2"):
+    broken.write_text(text)
+    with pytest.raises(FormatError, match=where):
         read(broken)
 
 
