@@ -101,14 +101,13 @@ def solve_with_pyvrp(problem: Problem, time_limit_s: float) -> Plan:
     return Plan(tuple(routes), route_distance(problem, routes), result.runtime)
 
 
-def _run(job: tuple[str, Path, float]) -> tuple[str, str, float, Plan]:
-    solver, path, limit = job
-    problem = read(path)
+def _run(job: tuple[str, str, Problem, float]) -> tuple[str, str, float, Plan]:
+    solver, name, problem, limit = job
     plan = solve(problem, Search(time_limit_s=limit)) if solver == "maeul" else solve_with_pyvrp(problem, limit)
     broken = violations(problem, plan)
     if broken:
-        raise RuntimeError(f"{solver} on {path.stem} at {limit:g} s: {broken[:3]}")
-    return solver, path.stem, limit, plan
+        raise RuntimeError(f"{solver} on {name} at {limit:g} s: {broken[:3]}")
+    return solver, name, limit, plan
 
 
 def summary(rows: list[dict[str, object]], limit: float) -> dict[str, object]:
@@ -324,12 +323,16 @@ def main(
     missing = [p.stem for p in paths if p.stem not in best_known]
     if missing:
         raise SystemExit(f"{directory / 'BKS.json'} has no best-known solution for {', '.join(missing)}")
-    for path in paths:  # a malformed file stops the run here, not in a solver process minutes into it
-        try:
-            read(path)
-        except FormatError as error:
-            raise SystemExit(str(error)) from None
-    jobs = [(solver, path, limit) for limit in limits for path in paths for solver in ("maeul", "pyvrp")]
+    try:  # read once, here: a malformed file stops the run at once, not in a solver process minutes into it
+        problems = {path.stem: read(path) for path in paths}
+    except FormatError as error:
+        raise SystemExit(str(error)) from None
+    jobs = [
+        (solver, name, problem, limit)
+        for limit in limits
+        for name, problem in problems.items()
+        for solver in ("maeul", "pyvrp")
+    ]
     print(
         f"{len(paths)} instances x {len(limits)} time limits x 2 solvers, about "
         f"{sum(limits) * len(paths):.0f} s on 2 cores",
