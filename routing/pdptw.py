@@ -39,6 +39,7 @@ from ortools.util import optional_boolean_pb2
 from routing.types import Node, Plan, Problem, Vehicle
 
 SCALE = 1_000
+STEP = 50  # the least a local search move must save, in the integer model: 0.05 of the problem's distance unit
 LNS_OPERATORS = (
     "use_global_cheapest_insertion_expensive_chain_lns",
     "use_local_cheapest_insertion_expensive_chain_lns",
@@ -148,6 +149,7 @@ def solve(problem: Problem, search: Search = Search(), initial: Sequence[Sequenc
     parameters.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
     parameters.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     parameters.time_limit.FromMilliseconds(max(1, round(search.time_limit_s * 1000)))
+    parameters.optimization_step = STEP
     if not search.improve:
         parameters.solution_limit = 1
     if search.large_neighbourhoods:
