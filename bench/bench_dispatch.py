@@ -5,7 +5,8 @@ prints a markdown table. Also: a live valet day (plan time per request, metres a
 rebalancing tours on generated village and district fleets (against a greedy nearest-first crew), and pick-up ride
 evenings (dial-a-ride, against insertion alone).
 
-    make bench-dispatch        (or: uv run python bench/bench_dispatch.py [--lilim DIR] [--limits 2,10] [--only lc101])
+    make bench-dispatch        (or: uv run python bench/bench_dispatch.py [--lilim DIR] [--limits 2,10] [--only lc101]
+                                [--renumberings 3])
 
 `--lilim DIR` takes any directory of instances in Li & Lim's format with a `BKS.json` beside them
 (`{"lc101": {"vehicles": 10, "distance": 828.94}, ...}`), so the other published instances run the same way.
@@ -14,6 +15,10 @@ Ranking as in the literature: fewer vehicles first, then distance. Both solvers 
 and times x 1,000, travel times rounded up (so integer-feasible is feasible in real numbers), the same fixed cost per
 vehicle; both plans are checked in real numbers by `routing.pdptw.violations`. Each solve is single-threaded; the two
 solvers of one instance run side by side, one core each.
+
+One run of OR-Tools at a time limit is one trajectory of its search, decided by where the limit falls and by the order
+of the nodes; so maeul's solver also solves each instance `--renumberings` more times with its tasks numbered in other
+(seeded) orders, the same instance otherwise: the summary gives the mean gap of each numbering, their spread.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, plan_carriers
 from ops.rebalance import Times, Values, evaluate, greedy_tours, place_table, plan_tours
 from ops.shuttle import ShuttleRules
 from ops.valet import LEGS
-from routing.lilim import FormatError, read
+from routing.lilim import FormatError, read, renumbered
 from routing.pdptw import SCALE, Search, route_distance, scaled_window, solve, vehicle_cost, violations
 from routing.travel import Mode, Point, StraightLine
 from routing.types import Plan, Problem
@@ -101,13 +106,13 @@ def solve_with_pyvrp(problem: Problem, time_limit_s: float) -> Plan:
     return Plan(tuple(routes), route_distance(problem, routes), result.runtime)
 
 
-def _run(job: tuple[str, str, Problem, float]) -> tuple[str, str, float, Plan]:
-    solver, name, problem, limit = job
+def _run(job: tuple[str, str, int, Problem, float]) -> tuple[str, str, int, float, Plan]:
+    solver, name, numbering, problem, limit = job
     plan = solve(problem, Search(time_limit_s=limit)) if solver == "maeul" else solve_with_pyvrp(problem, limit)
     broken = violations(problem, plan)
     if broken:
-        raise RuntimeError(f"{solver} on {name} at {limit:g} s: {broken[:3]}")
-    return solver, name, limit, plan
+        raise RuntimeError(f"{solver} on {name} (numbering {numbering}) at {limit:g} s: {broken[:3]}")
+    return solver, name, numbering, limit, plan
 
 
 def summary(rows: list[dict[str, object]], limit: float) -> dict[str, object]:
@@ -116,6 +121,8 @@ def summary(rows: list[dict[str, object]], limit: float) -> dict[str, object]:
     gaps = [float(r["gap_pct"]) for r in mine]  # type: ignore[arg-type]
     pyvrp_over = [int(r["pyvrp_vehicles"]) - int(r["bks_vehicles"]) for r in mine]  # type: ignore[call-overload]
     versus = [float(r["distance"]) / float(r["pyvrp_distance"]) - 1 for r in mine]  # type: ignore[arg-type]
+    renumbered = zip(*(r["renumbered_gap_pct"] for r in mine), strict=True)
+    by_numbering = [gaps] + [[float(gap) for gap in column] for column in renumbered]
     return {
         "time_limit_s": limit,
         "instances": len(mine),
@@ -126,6 +133,7 @@ def summary(rows: list[dict[str, object]], limit: float) -> dict[str, object]:
         "pyvrp_vehicles_at_bks": sum(1 for o in pyvrp_over if o <= 0),
         "pyvrp_mean_gap_pct": round(statistics.mean(float(r["pyvrp_gap_pct"]) for r in mine), 3),  # type: ignore[arg-type]
         "mean_distance_vs_pyvrp_pct": round(100 * statistics.mean(versus), 3),
+        "mean_gap_pct_by_numbering": [round(statistics.mean(column), 3) for column in by_numbering],
         "target": TARGETS.get(limit, ""),
     }
 
@@ -307,6 +315,7 @@ def main(
     rebalance_seeds: int = 3,
     ride_seeds: int = 2,
     ride_hours: float = 4.0,
+    renumberings: int = 3,
 ) -> None:
     if not (directory / "BKS.json").is_file():
         raise SystemExit(f"{directory} has no BKS.json (the best-known solutions of its instances)")
@@ -328,28 +337,40 @@ def main(
     except FormatError as error:
         raise SystemExit(str(error)) from None
     jobs = [
-        (solver, name, problem, limit)
+        (solver, name, 0, problem, limit)
         for limit in limits
         for name, problem in problems.items()
         for solver in ("maeul", "pyvrp")
     ]
+    jobs += [
+        ("maeul", name, numbering, renumbered(problem, numbering), limit)
+        for limit in limits
+        for name, problem in problems.items()
+        for numbering in range(1, renumberings + 1)
+    ]
     print(
-        f"{len(paths)} instances x {len(limits)} time limits x 2 solvers, about "
-        f"{sum(limits) * len(paths):.0f} s on 2 cores",
+        f"{len(paths)} instances x {len(limits)} time limits x 2 solvers, and maeul's on {renumberings} renumberings "
+        f"of each, about {sum(limits) * len(paths) * (2 + renumberings) / 2:.0f} s on 2 cores",
         flush=True,
     )
-    plans: dict[tuple[str, str, float], Plan] = {}
+    plans: dict[tuple[str, str, int, float], Plan] = {}
     with ProcessPoolExecutor(max_workers=2) as pool:
-        for done, (solver, name, limit, plan) in enumerate(pool.map(_run, jobs), start=1):
-            plans[solver, name, limit] = plan
+        for done, (solver, name, numbering, limit, plan) in enumerate(pool.map(_run, jobs), start=1):
+            plans[solver, name, numbering, limit] = plan
             print(
-                f"[{done}/{len(jobs)}] {name} {limit:g} s {solver}: {plan.vehicles} vehicles, {plan.distance:.2f}",
+                f"[{done}/{len(jobs)}] {name}{f' renumbered {numbering}' if numbering else ''} {limit:g} s {solver}: "
+                f"{plan.vehicles} vehicles, {plan.distance:.2f}",
                 flush=True,
             )
     rows: list[dict[str, object]] = []
     for limit in limits:
         for path in paths:
-            ours, peer, bks = plans["maeul", path.stem, limit], plans["pyvrp", path.stem, limit], best_known[path.stem]
+            ours, peer, bks = (
+                plans["maeul", path.stem, 0, limit],
+                plans["pyvrp", path.stem, 0, limit],
+                best_known[path.stem],
+            )
+            others = [plans["maeul", path.stem, numbering, limit] for numbering in range(1, renumberings + 1)]
             rows.append(
                 {
                     "name": path.stem,
@@ -362,6 +383,8 @@ def main(
                     "pyvrp_vehicles": peer.vehicles,
                     "pyvrp_distance": round(peer.distance, 2),
                     "pyvrp_gap_pct": round(100 * (peer.distance / bks["distance"] - 1), 3),
+                    "renumbered_vehicles": [plan.vehicles for plan in others],
+                    "renumbered_gap_pct": [round(100 * (plan.distance / bks["distance"] - 1), 3) for plan in others],
                 }
             )
     summaries = [summary(rows, limit) for limit in limits]
@@ -391,14 +414,15 @@ def main(
     print()
     print(
         "| limit s | vehicles = BKS | max over | mean gap | max gap | PyVRP vehicles = BKS | PyVRP mean gap "
-        "| distance vs PyVRP | target |"
+        "| distance vs PyVRP | target | mean gap, as numbered and renumbered |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for s in summaries:
         print(
             f"| {s['time_limit_s']:g} | {s['vehicles_at_bks']}/{s['instances']} | {s['max_vehicles_over_bks']} "
             f"| {s['mean_gap_pct']}% | {s['max_gap_pct']}% | {s['pyvrp_vehicles_at_bks']}/{s['instances']} "
-            f"| {s['pyvrp_mean_gap_pct']}% | {s['mean_distance_vs_pyvrp_pct']:+}% | {s['target']} |"
+            f"| {s['pyvrp_mean_gap_pct']}% | {s['mean_distance_vs_pyvrp_pct']:+}% | {s['target']} "
+            f"| {', '.join(f'{gap}%' for gap in s['mean_gap_pct_by_numbering'])} |"  # type: ignore[attr-defined]
         )
     print()
     print("| valets | requests | accepted | plan p50 | plan p95 (target < 1 s) | metres | insertion alone | ratio |")
@@ -451,6 +475,9 @@ if __name__ == "__main__":
     parser.add_argument("--rebalance-seeds", type=at_least(1, int), default=3, help="generated fleets per scale")
     parser.add_argument("--ride-seeds", type=at_least(1, int), default=2, help="generated evenings of pick-up rides")
     parser.add_argument("--ride-hours", type=at_least(0.25, float), default=4.0, help="length of each evening")
+    parser.add_argument(
+        "--renumberings", type=at_least(0, int), default=3, help="more runs of maeul's solver per instance, renumbered"
+    )
     arguments = parser.parse_args()
     main(
         arguments.lilim,
@@ -462,4 +489,5 @@ if __name__ == "__main__":
         arguments.rebalance_seeds,
         arguments.ride_seeds,
         arguments.ride_hours,
+        arguments.renumberings,
     )

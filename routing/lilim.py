@@ -5,7 +5,9 @@ published best-known solutions. The header's third number is not used by the ben
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import random
 from pathlib import Path
 
 from routing.types import Node, Pair, Problem
@@ -39,3 +41,19 @@ def read(path: Path) -> Problem:
         raise FormatError(f"{path}: a pickup names a delivery node the file does not have")
     distance = [[math.dist(a, b) for b in points] for a in points]
     return Problem(nodes=nodes, pairs=pairs, distance=distance, vehicles=vehicles, capacity=capacity)
+
+
+def renumbered(problem: Problem, seed: int) -> Problem:
+    """A Li & Lim instance with its other nodes and its pairs in another (seeded) order; the depot stays node 0. Every
+    plan keeps its distance and feasibility through the renumbering; OR-Tools' search, which goes through nodes and
+    pairs in index order, takes another path."""
+    rng = random.Random(seed)
+    order = [0, *rng.sample(range(1, len(problem.nodes)), len(problem.nodes) - 1)]  # new index -> old index
+    new = {old: index for index, old in enumerate(order)}
+    pairs = [dataclasses.replace(pair, pickup=new[pair.pickup], delivery=new[pair.delivery]) for pair in problem.pairs]
+    return dataclasses.replace(
+        problem,
+        nodes=[problem.nodes[old] for old in order],
+        pairs=rng.sample(pairs, len(pairs)),
+        distance=[[problem.distance[a][b] for b in order] for a in order],
+    )

@@ -16,7 +16,7 @@ def test_bench_dispatch_writes_the_comparison(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "bench/bench_dispatch.py", "--only", "lc101", "--limits", "1", "--output", str(output)]
         + ["--valet-requests", "6", "--rebalance-scales", "village", "--rebalance-seeds", "1"]
-        + ["--ride-seeds", "1", "--ride-hours", "0.75"],
+        + ["--ride-seeds", "1", "--ride-hours", "0.75", "--renumberings", "2"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -35,6 +35,9 @@ def test_bench_dispatch_writes_the_comparison(tmp_path: Path) -> None:
     assert abs(row["gap_pct"] - 100 * (row["distance"] / 828.94 - 1)) < 0.01
     (summary,) = result["lilim_summary"]
     assert summary["instances"] == 1 and summary["mean_gap_pct"] == round(row["gap_pct"], 3)
+    assert len(row["renumbered_vehicles"]) == len(row["renumbered_gap_pct"]) == 2  # the same instance, renumbered
+    assert all(vehicles <= 10 for vehicles in row["renumbered_vehicles"])
+    assert summary["mean_gap_pct_by_numbering"] == [row["gap_pct"], *row["renumbered_gap_pct"]]
     valet = result["valet"]
     assert valet["requests"] == 6 and 0 < valet["accepted"] <= 6 and valet["plan_p50_ms"] <= valet["plan_p95_ms"]
     assert valet["metres_vs_insertion"] == round(valet["metres"] / valet["insertion_metres"], 3)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from routing.lilim import FormatError, read
+from routing.lilim import FormatError, read, renumbered
 from routing.pdptw import Infeasible, Search, objective, route_distance, solve, violations
 from routing.types import Node, Pair, Plan, Problem, Quota, Vehicle
 
@@ -142,6 +142,26 @@ def test_a_published_li_lim_instance_is_solved_within_its_fleet() -> None:
     plan = solve(problem, Search(time_limit_s=1.0))
     assert violations(problem, plan) == []
     assert plan.vehicles <= problem.vehicles
+
+
+def test_a_renumbered_instance_is_the_same_instance() -> None:
+    """The benchmark's renumberings: a plan of the original, renamed, keeps its distance and feasibility in the copy;
+    the copy's tasks are the original's in another order (depot first), and it is solved within its fleet."""
+    problem = read(LILIM / "lc101.txt")
+    copy = renumbered(problem, 7)
+    assert copy.nodes[0] == problem.nodes[0] and sorted(map(repr, copy.nodes)) == sorted(map(repr, problem.nodes))
+    assert [pair.pickup for pair in copy.pairs] != sorted(pair.pickup for pair in copy.pairs)  # renumbered, shuffled
+    old_of = {copy.nodes.index(node): old for old, node in enumerate(problem.nodes)}  # the nodes' windows differ
+    assert sorted((old_of[p.pickup], old_of[p.delivery]) for p in copy.pairs) == sorted(
+        (p.pickup, p.delivery) for p in problem.pairs
+    )
+    plan = solve(problem, Search(time_limit_s=0.5))
+    new_of = {old: new for new, old in old_of.items()}
+    routes = tuple(tuple(new_of[node] for node in route) for route in plan.routes)
+    assert route_distance(copy, routes) == pytest.approx(plan.distance)
+    assert violations(copy, Plan(routes, plan.distance, 0)) == []
+    assert violations(copy, solve(copy, Search(time_limit_s=0.5))) == []
+    assert renumbered(problem, 7) == copy != renumbered(problem, 8)  # seeded
 
 
 def test_the_checker_names_each_broken_constraint() -> None:
