@@ -24,7 +24,8 @@ search from 1.5% above the best-known distances (and 4 routes too many) to 0.2% 
 path and inactive LNS made it worse (bench/bench_dispatch.py and the README give the numbers). A move must save at
 least `STEP` (0.05 of the problem's distance unit: a twentieth of a metre for the staff's plans): on Li & Lim's
 instances that takes the 2 s search from 1.5% above the best-known distances to about 1% on average over renumberings
-of the same instances (0.6% as published); lrc201 drops its fifth route in every one of them.
+of the same instances (as published: 0.6% and 1.2% in two benchmark runs); lrc201 drops its fifth route in every
+numbering.
 """
 
 from __future__ import annotations
