@@ -342,12 +342,12 @@ def main(
         for name, problem in problems.items()
         for solver in ("maeul", "pyvrp")
     ]
-    jobs += [
-        ("maeul", name, numbering, renumbered(problem, numbering), limit)
-        for limit in limits
+    copies = {
+        (name, numbering): renumbered(problem, numbering)
         for name, problem in problems.items()
         for numbering in range(1, renumberings + 1)
-    ]
+    }
+    jobs += [("maeul", name, numbering, copy, limit) for limit in limits for (name, numbering), copy in copies.items()]
     print(
         f"{len(paths)} instances x {len(limits)} time limits x 2 solvers, and maeul's on {renumberings} renumberings "
         f"of each, about {sum(limits) * len(paths) * (2 + renumberings) / 2:.0f} s on 2 cores",
