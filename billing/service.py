@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import journal
 from billing.charges import ChargeLine, ChargePolicy
-from billing.errors import InvalidAmount, PriceUnavailable
+from billing.errors import InvalidAmount, PriceUnavailable, RefundTooLarge
 from billing.models import PaymentHold, PriceMultiplier, PublicHoliday, SettlementRule, Tariff, ZonePriceCap
 from billing.pricing import Band, Caps, DayType, NoTariff, PriceBook, Quote
 from billing.wallet import Wallet
@@ -209,7 +209,7 @@ async def refund_booking(
     """Give a driver money back for a booking (complaint handling), taken back from the parties pro rata."""
     hold = await session.scalar(select(PaymentHold).where(PaymentHold.booking_id == booking_id))
     if hold is None:
-        raise InvalidAmount("nothing was paid for this booking")
+        raise RefundTooLarge("nothing was paid for this booking: there is nothing to refund")
     return await Wallet().refund(
         session, hold_id=hold.id, amount=amount, shares=await shares_for(session, place), now=now
     )

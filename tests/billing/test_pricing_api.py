@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import Role
 from api.state import AppState
 from billing import journal
 from core.clock import FixedClock
+from parking.models import Booking
 from tests.conftest import NOW
 from tests.factories import WALLET_KRW, auth, booking_body, make_account, make_slot, make_zone
 
@@ -93,3 +95,29 @@ async def test_staff_refund(client: httpx.AsyncClient, session: AsyncSession, st
         f"/bookings/{booking['id']}/refund", json={"amount_krw": 1600, "reason": "again"}, headers=staff
     )
     assert too_much.status_code == 409 and too_much.json()["error"] == "refund_exceeds_capture"
+
+
+async def test_a_refund_of_a_booking_nothing_was_paid_for_is_a_conflict(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState
+):
+    """What was paid is state, like an amount already refunded: 409, never 422 for a schema-valid body (schemathesis
+    found a booking without a hold refused with an undeclared 422)."""
+    await make_zone(session)
+    owner = await make_account(session, role=Role.OWNER)
+    slot = await make_slot(session, owner=owner, now=NOW)
+    driver = await make_account(session)
+    operator = await make_account(session, role=Role.OPERATOR)
+    booking = Booking(
+        slot_id=slot,
+        driver_id=driver.id,
+        period=Range(START, END),
+        vehicle_plate="12가3456",
+        status_changed_at=NOW,
+    )
+    session.add(booking)
+    await session.flush()
+    refused = await client.post(
+        f"/bookings/{booking.id}/refund", json={"amount_krw": 17, "reason": "gate broken"}, headers=auth(state, operator)
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"] == "refund_exceeds_capture"
