@@ -17,6 +17,7 @@ COPY accounts ./accounts
 COPY api ./api
 COPY billing ./billing
 COPY cars ./cars
+COPY cli ./cli
 COPY core ./core
 COPY feedback ./feedback
 COPY geo ./geo

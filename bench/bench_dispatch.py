@@ -38,18 +38,18 @@ from pathlib import Path
 import pyvrp
 from pyvrp.stop import MaxRuntime
 
-from core.arguments import at_least, listed, one_of
+from bench.arguments import at_least, listed, one_of
+from bench.instances.rebalancing import scenario
+from bench.instances.shuttle import Evening, evening, play
+from bench.lilim import FormatError, read, renumbered
 from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, plan_carriers
 from ops.rebalance import Times, Values, evaluate, greedy_tours, place_table, plan_tours
 from ops.shuttle import ShuttleRules
 from ops.valet import LEGS
-from routing.lilim import FormatError, read, renumbered
 from routing.pdptw import SCALE, Search, route_distance, scaled_window, solve, vehicle_cost, violations
 from routing.travel import Mode, Point, StraightLine
 from routing.types import Plan, Problem
 from sim.pilot import CENTRE, offset
-from sim.rebalancing import scenario
-from sim.shuttle import Evening, evening, play
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "dispatch.json"
@@ -225,9 +225,9 @@ def _evening_figures(evening: Evening) -> dict[str, object]:
 
 
 def dial_a_ride(seeds: int, *, vans: int = 2, hours: float = 4.0, reoptimise_limit_s: float = 2.0) -> dict[str, object]:
-    """Generated Sangsalmi evenings (sim/shuttle.py: a request every 4 minutes on average from 19:00, most from the
-    subway exit, some booked ahead, parties of one or two), played through the vans' planner twice: insertion alone
-    (each request inserted into the routes in force, never re-optimised) and maeul's way (insertion, one OR-Tools
+    """Generated Sangsalmi evenings (`instances/shuttle.py`: a request every 4 minutes on average from 19:00, most
+    from the subway exit, some booked ahead, parties of one or two), played through the vans' planner twice: insertion
+    alone (each request inserted into the routes in force, never re-optimised) and maeul's way (insertion, one OR-Tools
     re-plan before refusing, every route re-optimised every 5 minutes). Riders served, mean wait, mean ride over
     direct time, van km, answer time p95 (the target: < 1 s)."""
     rules = dataclasses.replace(SHUTTLE_RULES, reoptimise_time_limit_s=reoptimise_limit_s)
@@ -264,7 +264,7 @@ CREW_VALUES = Values(unit_s=1200, swap_s=900)
 
 
 def rebalancing(scales: list[str], seeds: int) -> list[dict[str, object]]:
-    """Crew tours on a generated Sangsalmi fleet (sim/rebalancing.py, seeded): OR-Tools (started from the greedy
+    """Crew tours on a generated Sangsalmi fleet (`instances/rebalancing.py`, seeded): OR-Tools (started from the greedy
     crew's tours) against the greedy nearest-first crew alone, by units of target unmet, flat vehicles left and crew
     hours; plan time is the whole `plan_tours` call (travel table, model, search)."""
     travel = StraightLine()

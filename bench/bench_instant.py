@@ -20,8 +20,8 @@ import httpx
 
 from api.app import create_app
 from api.state import build_state, close_state
+from bench.arguments import at_least
 from core import services
-from core.arguments import at_least
 from core.db import database_url
 from core.migrate import upgrade
 from core.redis import claim, redis_database

@@ -21,8 +21,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
+from bench.arguments import at_least
 from core import services
-from core.arguments import at_least
 from core.db import database_url
 from core.migrate import upgrade
 from core.settings import Settings

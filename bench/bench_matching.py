@@ -17,9 +17,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from core.arguments import listed, one_of
+from bench.arguments import listed, one_of
+from bench.instances.matching import Instance, city, district, village
 from matching.solver import allocate_in_batches, greedy
-from sim.matching import Instance, city, district, village
 
 RESULTS = Path(__file__).parent / "results" / "matching.json"
 SCALES = {

@@ -31,8 +31,8 @@ from sqlalchemy import text
 
 from api.app import create_app, freeze_start_up_objects
 from api.state import build_state, close_state
+from bench.arguments import at_least
 from core import services
-from core.arguments import at_least
 from core.db import database_url
 from core.logging import configure_logging
 from core.migrate import upgrade

@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.arguments import at_least  # noqa: E402
 from core import services  # noqa: E402
-from core.arguments import at_least  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from sim import calibration  # noqa: E402
 from sim.runner import RunResult, run  # noqa: E402

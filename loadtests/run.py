@@ -35,8 +35,8 @@ from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.arguments import at_least
 from core import services
-from core.arguments import at_least
 from core.redis import redis_database
 from core.serving import wait_until_answering
 from core.settings import Settings

@@ -7,7 +7,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from core.models import Base
+from migrations.models import Base
 
 config = context.config
 target_metadata = Base.metadata

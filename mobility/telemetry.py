@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-EARTH_RADIUS_M = 6_371_008.8
+from routing.travel import EARTH_RADIUS_M
+
 RADIANS = pi / 180
 
 

@@ -20,7 +20,7 @@ from typing import Protocol
 import httpx
 import numpy as np
 
-from mobility.telemetry import EARTH_RADIUS_M
+EARTH_RADIUS_M = 6_371_008.8  # the mean Earth radius (IUGG), metres
 
 
 class Mode(StrEnum):
@@ -72,7 +72,7 @@ class StraightLine:
             raise ValueError("speeds must be positive")
 
     def table(self, points: Sequence[Point], mode: Mode) -> Table:
-        """Haversine as `mobility.telemetry.distance_m`, computed for all pairs at once (numpy)."""
+        """Haversine distance for all pairs at once (numpy)."""
         lon = np.radians([p.lon for p in points])
         lat = np.radians([p.lat for p in points])
         h = (

@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from redis import Redis
 from typer.testing import CliRunner
 
+from cli.main import app
 from core import services
-from core.cli import app
 from core.redis import CLAIM_KEY, redis_database
 from core.serving import wait_until_answering
 from core.settings import Settings, get_settings
@@ -34,6 +35,7 @@ def test_services_status_reports_the_running_services(database: str):
         assert any(line.split()[:2] == [service, "running"] for line in result.output.splitlines()), result.output
 
 
+@pytest.mark.slow
 def test_services_up_down_on_a_private_home(tmp_path: Path):
     """A whole new cluster and redis-server: created, reused when already up, stopped, started again."""
     settings = Settings(
@@ -65,6 +67,7 @@ def test_external_services_are_not_managed(tmp_path: Path):
     assert not (tmp_path / "unused").exists()
 
 
+@pytest.mark.slow
 def test_demo_serves_docs_and_finds_slots(settings: Settings, database: str, tmp_path: Path):
     """`maeul demo` from the CLI: services, migrations, pilot data, then the API until Ctrl-C."""
     name = "maeul_demo_test"
@@ -139,6 +142,7 @@ def test_a_taken_port_is_named_with_its_holder(tmp_path: Path):
     assert "MAEUL_PG_PORT" in result.output
 
 
+@pytest.mark.slow
 def test_a_worker_refuses_a_redis_database_another_deployment_holds(settings: Settings, database: str):
     """One Redis database per deployment (`core.redis.claim`): `maeul worker` on a Redis database that another maeul
     database holds stops at once and says what to do, instead of running that deployment's jobs on its own."""

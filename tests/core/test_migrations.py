@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from core import services
 from core.db import database_url
 from core.migrate import alembic_config, current_heads, upgrade
-from core.models import Base
 from core.settings import Settings
+from migrations.models import Base
 
 
 def _ignore_postgis(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]

@@ -9,10 +9,10 @@ from collections import defaultdict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.instances.matching import generate
 from matching.candidates import compatible
 from matching.solver import allocate, allocate_in_batches, greedy, maximal_cliques, serve_scale, value
 from matching.types import Allocation, Candidate, Interval, Priority, Request, Slot
-from sim.matching import generate
 
 intervals = st.builds(
     lambda start, length: Interval(start, start + length),

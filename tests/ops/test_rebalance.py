@@ -9,6 +9,7 @@ from collections import defaultdict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.instances.rebalancing import Scenario, scenario
 from ops.rebalance import (
     Action,
     Score,
@@ -24,7 +25,6 @@ from ops.rebalance import (
 )
 from routing.pdptw import Search
 from routing.travel import Mode, StraightLine
-from sim.rebalancing import Scenario, scenario
 
 TRAVEL = StraightLine()
 TIMES = Times(pickup_s=90, dropoff_s=60, swap_s=120)

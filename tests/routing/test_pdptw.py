@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from routing.lilim import FormatError, read, renumbered
+from bench.lilim import FormatError, read, renumbered
 from routing.pdptw import Infeasible, Search, objective, route_distance, solve, violations
 from routing.types import Node, Pair, Plan, Problem, Quota, Vehicle
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import app
+from cli.main import app
 from core.settings import Settings
 from sim import calibration
 from sim.runner import counted, run, week_of
@@ -42,6 +42,7 @@ def test_the_population_is_seeded_and_more_demand_only_adds_visitors():
     assert set(monday) < set(busier_monday)
 
 
+@pytest.mark.slow
 async def test_the_calibration_fits_the_before_column():
     fit = await calibration.fit(ASSUMPTIONS, detour=1.3, report=lambda _: None)
     goal = calibration.targets(ASSUMPTIONS)
@@ -54,6 +55,7 @@ async def test_the_calibration_fits_the_before_column():
     assert "| target |" in fit.table(goal)
 
 
+@pytest.mark.slow
 async def test_before_through_the_services_counts_what_the_simulator_saw(settings: Settings, database: str):
     """The in-memory `before` the calibration runs, and the same day through the cameras' ingestion and the KPI
     code: the same numbers."""
@@ -69,6 +71,7 @@ async def test_before_through_the_services_counts_what_the_simulator_saw(setting
     assert day.kpis["shared_slots_supplied"] == 0
 
 
+@pytest.mark.slow
 async def test_pilot_and_maeul_book_through_the_services(settings: Settings, database: str):
     before = await counted(
         week_of(ASSUMPTIONS, DEMAND, seed=3, days=1), ASSUMPTIONS, detour=settings.walk_detour_factor
@@ -91,6 +94,7 @@ async def test_pilot_and_maeul_book_through_the_services(settings: Settings, dat
     assert day.drivers_served >= pilot.days[0].drivers_served - 10
 
 
+@pytest.mark.slow
 def test_maeul_simulate_prints_the_days_kpis(settings: Settings, database: str, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MAEUL_DATABASE_NAME", "maeul_test")
     from core.settings import get_settings

@@ -1,4 +1,4 @@
-"""The scripts' arguments (core.arguments): a bad number or name is a usage error naming the argument, exit 2, before
+"""The scripts' arguments (bench.arguments): a bad number or name is a usage error naming the argument, exit 2, before
 anything starts."""
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from core.arguments import at_least, listed, one_of
+from bench.arguments import at_least, listed, one_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("script", "arguments", "message"),
     [
@@ -33,6 +34,7 @@ def test_a_script_refuses_a_bad_argument_before_it_starts(script: str, arguments
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.slow
 def test_dispatch_benchmark_names_an_instance_it_does_not_have(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "bench/bench_dispatch.py", "--only", "lc101,lc999"], cwd=ROOT, capture_output=True, text=True

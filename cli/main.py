@@ -348,6 +348,20 @@ def restore(
     typer.echo(f"restored {dump} into {make_url(target).database}; check it with `maeul ledger audit`")
 
 
+@app.command("settings")
+def settings_reference(
+    output: Annotated[Path | None, typer.Option(help="write the reference here instead of printing it")] = None,
+) -> None:
+    """Every MAEUL_* setting with its default and meaning (`make docs` keeps docs/configuration.md)."""
+    from core.settings import reference
+
+    if output is None:
+        typer.echo(reference(), nl=False)
+    else:
+        output.write_text(reference())
+        typer.echo(f"wrote {output}")
+
+
 @app.command()
 def openapi(
     output: Annotated[Path | None, typer.Option(help="write the document here instead of printing it")] = None,
