@@ -2,21 +2,26 @@
 
 `MAEUL_CHAIN_URL`: any JSON-RPC node (a permissioned Besu network in production). Unset: the local anvil node that
 `maeul services up` runs (the demo), or with `MAEUL_LOCAL_CHAIN=in-process` a py-evm chain inside the process (web3's
-EthereumTesterProvider, for unit tests): it is lost when the process ends, and the anchoring worker notices and
-re-anchors.
+EthereumTesterProvider, a development dependency, for the tests): it is lost when the process ends, and the anchoring
+worker notices and re-anchors.
+
+The contract ships compiled: `contracts/TreeHeadAnchor.json` (ABI and bytecode) is the build artefact of
+`contracts/TreeHeadAnchor.vy`, committed; a test recompiles the source with vyper (a development dependency) and
+compares, so the two cannot drift and the service itself needs no compiler.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
 from web3 import AsyncHTTPProvider, AsyncWeb3
-from web3.providers.eth_tester import AsyncEthereumTesterProvider
 
 CONTRACT = Path(__file__).parent / "contracts" / "TreeHeadAnchor.vy"
+COMPILED = CONTRACT.with_suffix(".json")
 EVM_VERSION = "shanghai"
 
 
@@ -28,14 +33,9 @@ class Artifact:
 
 @lru_cache
 def artifact() -> Artifact:
-    """Compile the Vyper contract offline (the vyper package), for the shanghai EVM."""
-    from vyper.compiler import compile_code
-    from vyper.compiler.settings import Settings
-
-    out = compile_code(
-        CONTRACT.read_text(), output_formats=["abi", "bytecode"], settings=Settings(evm_version=EVM_VERSION)
-    )
-    return Artifact(abi=out["abi"], bytecode=out["bytecode"])
+    """The compiled contract (for the shanghai EVM), as committed beside its source."""
+    compiled = json.loads(COMPILED.read_text())
+    return Artifact(abi=compiled["abi"], bytecode=compiled["bytecode"])
 
 
 class ChainError(RuntimeError):
@@ -64,6 +64,8 @@ class Chain:
     @classmethod
     def connect(cls, url: str | None, *, private_key: str | None = None, timeout_s: float = 10) -> Chain:
         if url is None:
+            from web3.providers.eth_tester import AsyncEthereumTesterProvider  # eth-tester: development only
+
             return cls(AsyncWeb3(AsyncEthereumTesterProvider()), private_key=private_key)
         provider = AsyncHTTPProvider(url, request_kwargs={"timeout": timeout_s})
         return cls(AsyncWeb3(provider), private_key=private_key)

@@ -25,12 +25,13 @@ from core.settings import Settings
 from jobs import shutdown, startup
 from ledger import anchoring
 from ledger import log as ledger
-from ledger.chain import Chain
+from ledger.chain import COMPILED, Chain
 from ledger.jobs import anchor_tree_heads, publish_tree_head
 from ledger.models import AnchorJob
 from ledger.verify import verify_receipt
 from tests.conftest import NOW
 from tests.factories import PASSWORD, booking_body, free_port
+from tests.ledger.compile_contract import compiled
 
 ROOT = Path(__file__).resolve().parents[2]
 MAEUL = str(Path(sys.executable).parent / "maeul")
@@ -45,6 +46,13 @@ async def _publish(session: AsyncSession, state: AppState, now: datetime) -> led
     head = await ledger.publish_tree_head(session, signer=state.signer, now=now, every_entries=1, every_seconds=1)
     assert head is not None
     return head
+
+
+def test_the_committed_contract_is_what_its_source_compiles_to():
+    """The service ships the compiled contract; vyper (development only) recompiles the source and must agree."""
+    assert json.loads(COMPILED.read_text()) == compiled(), (
+        "TreeHeadAnchor.vy changed: run `uv run python -m tests.ledger.compile_contract` and commit the JSON"
+    )
 
 
 async def test_anchor_on_the_in_process_chain(session: AsyncSession, state: AppState, client: httpx.AsyncClient):
@@ -169,6 +177,7 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     return subprocess.run([MAEUL, *args], capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
 
 
+@pytest.mark.slow
 async def test_end_to_end_on_anvil(
     anvil: str,
     live_server: str,
