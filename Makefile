@@ -6,15 +6,20 @@ TEST_OS_PACKAGES := chromium
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test test-os-packages openapi lint bench-ledger bench-matching bench-instant bench-mobility bench-dispatch bench-pilot loadtest setup uv os-packages sync node-tools services-down clean
+.PHONY: demo test test-fast test-os-packages openapi docs lint bench-ledger bench-matching bench-instant bench-mobility bench-dispatch bench-pilot loadtest setup uv os-packages sync node-tools services-down clean
 
 ## Install everything, start the private PostgreSQL + PostGIS and Redis, load the Sangsalmi demo, serve the API.
 demo: setup
 	$(UV) run maeul demo
 
-## Install everything, then run the whole test suite against real PostGIS and Redis.
+## Install everything, then run the whole test suite against real PostGIS and Redis (as CI does).
 test: setup test-os-packages
 	$(UV) run pytest
+
+## The fast tier: everything but the tests marked `slow` (demos and servers in subprocesses, schemathesis, browser,
+## load, benchmarks, backup, faults).
+test-fast: setup
+	$(UV) run pytest -m "not slow"
 
 ## Ledger benchmark: append throughput vs plain INSERT, proof p95 at 1,000,000 leaves -> bench/results/ledger.json
 bench-ledger: setup
@@ -48,11 +53,16 @@ loadtest: setup
 openapi: setup
 	$(UV) run maeul openapi --output openapi.json
 
-## Static checks: ruff (lint and format) and mypy --strict.
+## Regenerate docs/configuration.md from the settings' descriptions (a test fails when it is stale).
+docs: setup
+	$(UV) run maeul settings --output docs/configuration.md
+
+## Static checks: ruff (lint and format), mypy --strict and the import contracts (docs/architecture.md).
 lint: setup
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy
+	$(UV) run lint-imports
 
 setup: uv os-packages sync node-tools
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -18,21 +19,35 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MAEUL_", env_file=None, extra="ignore")
 
-    env: Literal["development", "test", "production"] = "development"
+    env: Literal["development", "test", "production"] = Field(
+        default="development",
+        description="`production` refuses to start without the secrets and both URLs, and refuses the demo",
+    )
 
     # Local services (`maeul services up`): used when the URLs below are not set.
-    home: Path = Field(default=Path(".maeul"), description="directory for the private PostgreSQL and Redis")
-    pg_port: int = Field(default=55432, ge=1024, le=65535)
-    redis_port: int = Field(default=56379, ge=1024, le=65535)
-    database_name: str = Field(default="maeul", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    home: Path = Field(
+        default=Path(".maeul"), description="where the private services keep data, logs and generated dev secrets"
+    )
+    pg_port: int = Field(default=55432, ge=1024, le=65535, description="port of the private PostgreSQL (loopback)")
+    redis_port: int = Field(default=56379, ge=1024, le=65535, description="port of the private Redis (loopback)")
+    database_name: str = Field(
+        default="maeul", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="database created in the private cluster"
+    )
 
-    database_url: str | None = None
-    redis_url: str | None = None
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=20, ge=0)
+    database_url: str | None = Field(
+        default=None,
+        description="`postgresql+asyncpg://user:pass@host:port/db`; when set, no local PostgreSQL is managed",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="`redis://host:port/db`; when set, no local redis-server is managed. One database per deployment: "
+        "the API, the worker and `maeul demo` claim theirs and refuse one another deployment holds",
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="database connections per API process")
+    db_max_overflow: int = Field(default=20, ge=0, description="connections beyond the pool under load")
 
-    api_host: str = "127.0.0.1"
-    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_host: str = Field(default="127.0.0.1", description="where `maeul demo` and `maeul serve` listen")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="the port `maeul demo` and `maeul serve` listen on")
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="larger request bodies get 413")
     cors_origins: list[str] = Field(default_factory=list, description="browser origins allowed to call the API")
     hsts_seconds: int = Field(default=0, ge=0, description="Strict-Transport-Security max-age; 0: not sent")
@@ -42,35 +57,46 @@ class Settings(BaseSettings):
         default=None, ge=1, le=65535, description="`maeul worker` serves its Prometheus metrics here when set"
     )
 
-    jwt_secret: SecretStr | None = None
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 secret signing new tokens (32+ characters); generated under `home` on a dev machine",
+    )
     jwt_retired_secrets: list[SecretStr] = Field(
         default_factory=list,
         description="former JWT secrets still accepted (by key id) until their tokens expire: rotate without "
         "signing everyone out",
     )
-    access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
-    login_max_failures: int = Field(default=5, ge=1)
-    login_lockout_seconds: int = Field(default=900, ge=1)
+    access_token_minutes: int = Field(default=60, ge=1, le=24 * 60, description="token lifetime")
+    login_max_failures: int = Field(default=5, ge=1, description="failed sign-ins per email before the lockout")
+    login_lockout_seconds: int = Field(default=900, ge=1, description="how long a locked-out email waits")
 
     # Parking rules.
-    local_timezone: str = "Asia/Seoul"
+    local_timezone: str = Field(default="Asia/Seoul", description="time zone of sharing windows, tariffs and shifts")
     max_booking_hours: int = Field(default=72, ge=1, description="longest bookable interval")
     booking_horizon_days: int = Field(default=60, ge=1, description="how far ahead a booking may start")
-    early_check_in_minutes: int = Field(default=15, ge=0)
-    no_show_grace_minutes: int = Field(default=30, ge=0)
-    overstay_grace_minutes: int = Field(default=10, ge=0)
+    early_check_in_minutes: int = Field(default=15, ge=0, description="check-in opens this long before start")
+    no_show_grace_minutes: int = Field(
+        default=30, ge=0, description="a reservation not checked in by start + this becomes `no_show`"
+    )
+    overstay_grace_minutes: int = Field(
+        default=10, ge=0, description="an active booking past end + this becomes `overstayed`"
+    )
     walk_detour_factor: float = Field(
         default=1.3, ge=1.0, le=3.0, description="walking distance = straight-line distance x this factor"
     )
-    default_max_walk_m: int = Field(default=500, ge=1)
-    max_walk_limit_m: int = Field(default=3000, ge=1)
+    default_max_walk_m: int = Field(default=500, ge=1, description="search radius when none is asked")
+    max_walk_limit_m: int = Field(default=3000, ge=1, description="largest search radius one may ask")
 
     # Ledger and anchoring.
     ledger_signing_key: SecretStr | None = Field(
         default=None, description="base64 Ed25519 seed signing tree heads; generated under `home` on a dev machine"
     )
-    ledger_tree_head_every_entries: int = Field(default=100, ge=1)
-    ledger_tree_head_every_seconds: float = Field(default=10.0, gt=0)
+    ledger_tree_head_every_entries: int = Field(
+        default=100, ge=1, description="the worker publishes a tree head after this many entries"
+    )
+    ledger_tree_head_every_seconds: float = Field(
+        default=10.0, gt=0, description="... or after this many seconds with entries not yet in one"
+    )
     chain_url: str | None = Field(
         default=None, description="EVM JSON-RPC URL of the anchoring chain; unset: the local chain (`local_chain`)"
     )
@@ -79,11 +105,11 @@ class Settings(BaseSettings):
         description="without a chain URL: an anvil node that `maeul services up` runs under `home` (installed by "
         "`make`), or py-evm inside the worker (lost when it stops; for unit tests)",
     )
-    chain_port: int = Field(default=58545, ge=1024, le=65535)
+    chain_port: int = Field(default=58545, ge=1024, le=65535, description="port of the private anvil node")
     chain_private_key: SecretStr | None = Field(
         default=None, description="hex key that signs anchor transactions; unset: the node's first unlocked account"
     )
-    anchor_max_backoff_seconds: int = Field(default=300, ge=1)
+    anchor_max_backoff_seconds: int = Field(default=300, ge=1, description="longest wait between anchoring retries")
 
     # Billing.
     cancellation_free_minutes: int = Field(default=60, ge=0, description="cancelling earlier than this is free")
@@ -169,7 +195,7 @@ class Settings(BaseSettings):
     car_estimate_km: int = Field(default=20, ge=0, le=500, description="km held at booking beside the time price")
     car_late_fee_krw_per_10_min: int = Field(default=2000, ge=0, description="returning late, per started 10 minutes")
     car_low_battery_pct: int = Field(default=20, ge=0, le=100, description="returned below this battery: a fee")
-    car_low_battery_fee_krw: int = Field(default=5000, ge=0)
+    car_low_battery_fee_krw: int = Field(default=5000, ge=0, description="the fee for a car returned below that")
     car_cleaning_fee_krw: int = Field(default=10000, ge=0, description="when the return's checklist says not clean")
     car_return_radius_m: int = Field(default=150, ge=10, le=2000, description="a car is home within this of its slot")
     car_release_credit_krw_per_hour: int = Field(
@@ -197,7 +223,6 @@ class Settings(BaseSettings):
     pre_existing_legal_spaces: int = Field(
         default=144, ge=0, description="home garages and permit spaces outside the shared inventory"
     )
-    kpi_min_people: int = Field(default=5, ge=1, le=100, description="k: a KPI cell from fewer people is suppressed")
     device_event_max_age_hours: int = Field(
         default=72, ge=1, le=24 * 30, description="older camera events, gauge readings and reports are refused"
     )
@@ -279,6 +304,29 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+
+def reference() -> str:
+    """The configuration reference (docs/configuration.md), made from the settings' own descriptions."""
+    lines = [
+        "# Configuration",
+        "",
+        "Settings come from `MAEUL_*` environment variables (pydantic-settings, `core/settings.py`). This page is made",
+        "from the settings' own descriptions by `make docs`; a test fails when it is stale.",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = (
+            "unset"
+            if default is None
+            else f"`{json.dumps(default, default=str)}`".replace('`"', "`").replace('"`', "`")
+        )
+        description = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `MAEUL_{name.upper()}` | {shown} | {description} |")
+    return "\n".join(lines) + "\n"
 
 
 @lru_cache
