@@ -59,6 +59,8 @@ def settings() -> Settings:
         redis_url=os.environ.get("MAEUL_REDIS_URL") or f"redis://127.0.0.1:{Settings().redis_port}/1",
         db_pool_size=20,
         db_max_overflow=60,
+        # a crew plan on a handful of vehicles is found in well under a second; the default 5 s is for a district
+        rebalance_time_limit_s=1.0,
     )
 
 

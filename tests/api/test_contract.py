@@ -72,6 +72,7 @@ def test_the_committed_contract_is_current():
     assert committed == create_app().openapi(), "the API changed: run `make openapi` and commit openapi.json"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", ROLES)
 def test_schemathesis_finds_nothing(demo_api: str, role: str, tmp_path: Path):
     # the role signs in through the API, again whenever a token stops working (schemathesis signs itself out too)

@@ -31,6 +31,8 @@ from tests.api.test_inventory import search_params
 from tests.conftest import NOW, asgi_client
 from tests.factories import PASSWORD, auth, booking_body, error_of, free_port, make_account, make_slot, make_zone
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def own_redis(settings: Settings, database: str, tmp_path: Path) -> Settings:

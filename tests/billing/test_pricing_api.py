@@ -117,7 +117,9 @@ async def test_a_refund_of_a_booking_nothing_was_paid_for_is_a_conflict(
     session.add(booking)
     await session.flush()
     refused = await client.post(
-        f"/bookings/{booking.id}/refund", json={"amount_krw": 17, "reason": "gate broken"}, headers=auth(state, operator)
+        f"/bookings/{booking.id}/refund",
+        json={"amount_krw": 17, "reason": "gate broken"},
+        headers=auth(state, operator),
     )
     assert refused.status_code == 409, refused.text
     assert refused.json()["error"] == "refund_exceeds_capture"

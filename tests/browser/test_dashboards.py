@@ -11,9 +11,12 @@ from urllib.parse import urljoin, urlparse
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from playwright.async_api import Browser, Page, Route
 
 from sim.pilot import DEMO_PASSWORD
+
+pytestmark = pytest.mark.slow
 
 ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts"
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+import pytest
 from playwright.async_api import Browser, Route
+
+pytestmark = pytest.mark.slow
 
 
 async def _offline_page(browser: Browser, blocked: list[str]):  # type: ignore[no-untyped-def]

@@ -9,11 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from core import services
 from core.backup import libpq_url
 from core.redis import redis_database
 from core.settings import Settings
 from tests.factories import free_port
+
+pytestmark = pytest.mark.slow
 
 MAEUL = str(Path(sys.executable).parent / "maeul")
 SOURCE = "maeul_backup_test"
