@@ -3,78 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from arq import create_pool
 from arq.connections import RedisSettings
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy import select
 
 from api.auth import Anyone, Driver, Operator
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas.common import ErrorOut, Instant, Location, Page, Strict, page
-from api.schemas.parking import BookingOut
-from core.errors import InvalidInput
+from api.schemas.common import ErrorOut, Location, Page, page
+from api.schemas.parking import BookingOut, InstantOut, MatchRequestOut, NeedIn
 from core.redis import redis_url
 from geo.spatial import latitude, longitude
 from parking import allocation
-from parking.allocation import Need
-from parking.models import MatchRequest, SlotSize
+from parking.models import MatchRequest
 
 router = APIRouter(prefix="/matching", tags=["matching"])
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}}
-
-
-class NeedIn(Strict):
-    destination: Location
-    start: Instant
-    end: Instant
-    max_walk_m: int = Field(default=500, ge=50, le=3000, description="estimated walking metres")
-    needs_ev: StrictBool = False
-    needs_accessible: StrictBool = False
-    vehicle_size: SlotSize = SlotSize.REGULAR
-    vehicle_plate: str = Field(min_length=2, max_length=20, examples=["12가3456"])
-
-    def need(self) -> Need:
-        if self.end <= self.start:
-            raise InvalidInput("end must be after start")
-        return Need(
-            lon=self.destination.lon,
-            lat=self.destination.lat,
-            start=self.start,
-            end=self.end,
-            max_walk_m=self.max_walk_m,
-            needs_ev=self.needs_ev,
-            needs_accessible=self.needs_accessible,
-            vehicle_size=self.vehicle_size,
-            vehicle_plate=self.vehicle_plate,
-        )
-
-
-class InstantOut(BaseModel):
-    booking: BookingOut
-    explanation: dict[str, Any] = Field(description="chosen slot, walk, price, and why other candidates were not")
-
-
-class MatchRequestOut(BaseModel):
-    id: uuid.UUID
-    status: str = Field(description="pending (re-matched each run), matched, expired or cancelled")
-    start: datetime
-    end: datetime
-    destination: Location
-    max_walk_m: int
-    needs_ev: bool
-    needs_accessible: bool
-    vehicle_size: str
-    booking_id: uuid.UUID | None
-    attempts: int
-    explanation: dict[str, Any] | None
-    created_at: datetime
-    status_changed_at: datetime
 
 
 async def _out(session: SessionDep, request: MatchRequest) -> MatchRequestOut:

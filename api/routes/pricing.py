@@ -3,53 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
 
 from api.auth import Anyone, CityOrAdmin, Operator
 from api.deps import NowDep, SessionDep, StateDep
-from api.schemas.common import ErrorOut, Strict
+from api.schemas.billing import BandIO, CapsIO, RefundIn, TariffIn, TariffOut
+from api.schemas.common import ErrorOut
 from api.schemas.parking import BookingOut
 from billing import service as billing
 from billing.pricing import DayType
 from core.errors import InvalidInput, NotFound
 from geo.models import Zone
 from parking import service
-from parking.models import SlotKind
-from parking.policy import END_CLOCK, START_CLOCK, format_clock, parse_clock
+from parking.policy import format_clock, parse_clock
 
 router = APIRouter(tags=["pricing"])
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
-
-
-class BandIO(Strict):
-    day_type: DayType
-    start: str = Field(pattern=START_CLOCK, examples=["09:00"], description="local HH:MM")
-    end: str = Field(pattern=END_CLOCK, examples=["18:00"], description="local HH:MM, after start; 24:00 is midnight")
-    unit_minutes: Literal[1, 10, 15, 30, 60] = Field(description="the charging unit (rides: 1, per minute)")
-    unit_price_krw: int = Field(ge=0, le=100_000)
-
-
-class TariffIn(Strict):
-    slot_kind: SlotKind
-    bands: list[BandIO] = Field(max_length=100)
-
-
-class TariffOut(BaseModel):
-    slot_kind: str
-    bands: list[BandIO]
-
-
-class CapsIO(Strict):
-    min_krw_per_hour: int = Field(ge=0, le=1_000_000)
-    max_krw_per_hour: int = Field(ge=0, le=1_000_000)
-
-
-class RefundIn(Strict):
-    amount_krw: int = Field(gt=0)
-    reason: str = Field(min_length=3, max_length=300)
 
 
 async def _zone(session: SessionDep, zone_id: uuid.UUID) -> Zone:

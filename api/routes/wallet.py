@@ -2,53 +2,38 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
 
 from accounts.models import Role
 from api.auth import Anyone, Driver, Monitor, Operator
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas.common import MONTH, ErrorOut, Instant, Strict
+from api.schemas.billing import (
+    PARTY,
+    HoldOut,
+    MileageEntryOut,
+    MileageOut,
+    PayoutIn,
+    RedeemIn,
+    StatementLineOut,
+    StatementOut,
+    TopUpIn,
+    WalletOut,
+)
+from api.schemas.common import MONTH, ErrorOut, Instant
 from api.schemas.parking import ReceiptOut
 from billing import journal, mileage
 from billing.statements import revenue, statement, to_csv
-from billing.wallet import MAX_TOP_UP_KRW, Wallet, holds_of, payout
+from billing.wallet import Wallet, holds_of, payout
 from core.errors import Forbidden, InvalidInput
 
 router = APIRouter(tags=["payments"])
 ERRORS: dict[int | str, dict[str, Any]] = {402: {"model": ErrorOut}, 422: {"model": ErrorOut}}
-PARTY = re.compile(r"^(owner:[0-9a-f-]{36}|enterprise|city|platform)$")
-
-
-class TopUpIn(Strict):
-    amount_krw: int = Field(gt=0, le=MAX_TOP_UP_KRW)
-
-
-class HoldOut(BaseModel):
-    id: str
-    booking_id: str | None
-    amount_krw: int
-    captured_krw: int
-    released_krw: int
-    refunded_krw: int
-
-
-class WalletOut(BaseModel):
-    balance_krw: int = Field(description="spendable")
-    held_krw: int = Field(description="reserved for bookings")
-    holds: list[HoldOut]
-
-
-class PayoutIn(Strict):
-    account: str = Field(pattern=PARTY.pattern, description="owner:<account id>, enterprise, city or platform")
-    amount_krw: int = Field(gt=0)
 
 
 @router.get("/wallet", response_model=WalletOut, summary="The driver's wallet")
@@ -84,24 +69,6 @@ async def top_up(
     return await create_once(  # type: ignore[return-value]
         session, actor=actor, key=idempotency_key, operation="POST /wallet/top-ups", payload=body, work=work
     )
-
-
-class MileageEntryOut(BaseModel):
-    points: int
-    remaining: int
-    reason: str
-    reference: str
-    expires_at: datetime | None
-    created_at: datetime
-
-
-class MileageOut(BaseModel):
-    balance_points: int = Field(description="points that can be redeemed now (1 point = 1 KRW)")
-    entries: list[MileageEntryOut]
-
-
-class RedeemIn(Strict):
-    points: int = Field(gt=0)
 
 
 @router.get("/mileage", response_model=MileageOut, summary="The driver's mileage")
@@ -150,26 +117,6 @@ async def party_balances(actor: Monitor, session: SessionDep) -> dict[str, int]:
     """Balances of owners (`owner:<id>`), the village enterprise, the city and the platform, in KRW."""
     found = await journal.balances(session)
     return {account: value for account, value in found.items() if PARTY.match(account)}
-
-
-class StatementLineOut(BaseModel):
-    at: datetime
-    transaction_id: str
-    kind: str
-    reference: str
-    description: str = Field(
-        description="what it was for: the booking (slot code, local period, charge kinds) or the ride (vehicle, period)"
-    )
-    amount_krw: int
-    balance_krw: int
-
-
-class StatementOut(BaseModel):
-    account: str
-    month: str
-    opening_krw: int
-    lines: list[StatementLineOut]
-    closing_krw: int
 
 
 @router.get(

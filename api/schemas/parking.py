@@ -10,8 +10,10 @@ from pydantic import BaseModel, Field, StrictBool
 
 from accounts.actor import Actor
 from api.schemas.common import Instant, Location, Strict
+from core.errors import InvalidInput
 from ledger.log import Receipt
 from mobility.models import ParkAndRide
+from parking.allocation import Need
 from parking.models import ExceptionKind, SharingException, SlotKind, SlotSize
 from parking.policy import END_CLOCK, START_CLOCK, WeeklyWindow
 from parking.repository import BookingRow, SlotMatch, SlotView
@@ -286,3 +288,51 @@ class BookingOut(BaseModel):
             park_and_ride=LastLegOut.of(leg) if leg is not None and full else None,
             assisted_by=booking.assisted_by if full else None,
         )
+
+
+class NeedIn(Strict):
+    destination: Location
+    start: Instant
+    end: Instant
+    max_walk_m: int = Field(default=500, ge=50, le=3000, description="estimated walking metres")
+    needs_ev: StrictBool = False
+    needs_accessible: StrictBool = False
+    vehicle_size: SlotSize = SlotSize.REGULAR
+    vehicle_plate: str = Field(min_length=2, max_length=20, examples=["12가3456"])
+
+    def need(self) -> Need:
+        if self.end <= self.start:
+            raise InvalidInput("end must be after start")
+        return Need(
+            lon=self.destination.lon,
+            lat=self.destination.lat,
+            start=self.start,
+            end=self.end,
+            max_walk_m=self.max_walk_m,
+            needs_ev=self.needs_ev,
+            needs_accessible=self.needs_accessible,
+            vehicle_size=self.vehicle_size,
+            vehicle_plate=self.vehicle_plate,
+        )
+
+
+class InstantOut(BaseModel):
+    booking: BookingOut
+    explanation: dict[str, Any] = Field(description="chosen slot, walk, price, and why other candidates were not")
+
+
+class MatchRequestOut(BaseModel):
+    id: uuid.UUID
+    status: str = Field(description="pending (re-matched each run), matched, expired or cancelled")
+    start: datetime
+    end: datetime
+    destination: Location
+    max_walk_m: int
+    needs_ev: bool
+    needs_accessible: bool
+    vehicle_size: str
+    booking_id: uuid.UUID | None
+    attempts: int
+    explanation: dict[str, Any] | None
+    created_at: datetime
+    status_changed_at: datetime
