@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from geo.spatial import geography_point, geometry_point, latitude, longitude
 from mobility.errors import VehicleNotFound
-from mobility.models import Geofence, GeofenceKind, Vehicle
+from mobility.models import Geofence, GeofenceKind, Provider, Trip, Vehicle, VehicleType
 from mobility.states import VehicleState
 from mobility.telemetry import Bounds, Fix
 from parking.models import Slot
@@ -375,3 +375,45 @@ async def drop_telemetry_before(session: AsyncSession, day: date) -> list[date]:
     for old in dropped:
         await session.execute(text(f"DROP TABLE IF EXISTS {partition_name(old)}"))
     return dropped
+
+
+async def vehicle_types(session: AsyncSession) -> Sequence[VehicleType]:
+    return (await session.execute(select(VehicleType).order_by(VehicleType.code))).scalars().all()
+
+
+async def providers(session: AsyncSession) -> Sequence[Provider]:
+    return (await session.execute(select(Provider).order_by(Provider.code))).scalars().all()
+
+
+async def vehicles(
+    session: AsyncSession, *, states: Sequence[VehicleState] | None, type_code: str | None, limit: int, offset: int
+) -> list[Vehicle]:
+    """Vehicles by label, `limit` of them from `offset`, of any of `states` and of `type_code` when given."""
+    query = select(Vehicle).order_by(Vehicle.label).limit(limit).offset(offset)
+    if states:
+        query = query.where(Vehicle.state.in_(states))
+    if type_code:
+        query = query.where(Vehicle.type_code == type_code)
+    return list((await session.execute(query)).scalars())
+
+
+async def vehicle(session: AsyncSession, vehicle_id: uuid.UUID) -> Vehicle:
+    found = await session.get(Vehicle, vehicle_id)
+    if found is None:
+        raise VehicleNotFound(f"vehicle {vehicle_id} not found")
+    return found
+
+
+async def trips(session: AsyncSession, *, rider_id: uuid.UUID | None, limit: int, offset: int) -> list[Trip]:
+    """Trips newest first, `limit` of them from `offset`; of one rider when `rider_id` is given."""
+    query = select(Trip).order_by(Trip.started_at.desc(), Trip.id).limit(limit).offset(offset)
+    if rider_id is not None:
+        query = query.where(Trip.rider_id == rider_id)
+    return list((await session.execute(query)).scalars())
+
+
+async def trip_route(session: AsyncSession, trip_id: uuid.UUID) -> dict[str, Any] | None:
+    """The trip's route as GeoJSON, read back from the row (a geometry set from an SQL expression is expired after
+    the flush, so the attribute cannot be read)."""
+    geojson = await session.scalar(select(func.ST_AsGeoJSON(Trip.route)).where(Trip.id == trip_id))
+    return json.loads(geojson) if geojson else None

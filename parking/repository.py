@@ -22,6 +22,7 @@ from parking.models import (
     Booking,
     BookingStatus,
     Lot,
+    MatchRequest,
     SharingException,
     SharingRule,
     Slot,
@@ -437,3 +438,10 @@ async def permit_holders(session: AsyncSession, account_ids: Sequence[uuid.UUID]
         select(Slot.owner_id).where(Slot.owner_id.in_(account_ids), Slot.kind == SlotKind.RESIDENT_PRIORITY).distinct()
     )
     return set(rows.scalars())
+
+
+async def match_destination(session: AsyncSession, request_id: uuid.UUID) -> tuple[float, float]:
+    """A queued match request's destination as (lon, lat)."""
+    where = select(longitude(MatchRequest.destination), latitude(MatchRequest.destination))
+    lon, lat = (await session.execute(where.where(MatchRequest.id == request_id))).one()
+    return float(lon), float(lat)

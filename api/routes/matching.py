@@ -9,7 +9,6 @@ from arq import create_pool
 from arq.connections import RedisSettings
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from api.auth import Anyone, Driver, Operator
 from api.deps import NowDep, SessionDep, StateDep
@@ -17,8 +16,7 @@ from api.idempotency import IdempotencyKeyHeader, create_once
 from api.schemas.common import ErrorOut, Location, Page, page
 from api.schemas.parking import BookingOut, InstantOut, MatchRequestOut, NeedIn
 from core.redis import redis_url
-from geo.spatial import latitude, longitude
-from parking import allocation
+from parking import allocation, repository
 from parking.models import MatchRequest
 
 router = APIRouter(prefix="/matching", tags=["matching"])
@@ -26,8 +24,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 409: {"mode
 
 
 async def _out(session: SessionDep, request: MatchRequest) -> MatchRequestOut:
-    where = select(longitude(MatchRequest.destination), latitude(MatchRequest.destination))
-    lon, lat = (await session.execute(where.where(MatchRequest.id == request.id))).one()
+    lon, lat = await repository.match_destination(session, request.id)
     assert request.period.lower is not None and request.period.upper is not None
     return MatchRequestOut(
         id=request.id,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Anyone, Driver
@@ -103,9 +101,7 @@ async def cancel_reservation(
 async def trip_out(session: AsyncSession, trip: Trip, *, detail: bool) -> TripOut:
     route = receipts = None
     if detail:
-        # read back, not from the attribute: a geometry set from an SQL expression is expired after the flush
-        geojson = await session.scalar(select(func.ST_AsGeoJSON(Trip.route)).where(Trip.id == trip.id))
-        route = json.loads(geojson) if geojson else None
+        route = await repository.trip_route(session, trip.id)
         receipts = [ReceiptOut.of(r) for r in await ledger.receipts_for(session, f"trip:{trip.id}")]
     return TripOut(
         id=trip.id,
@@ -154,10 +150,8 @@ async def unlock(
 @router.get("", response_model=Page[TripOut], summary="List rides")
 async def list_rides(actor: Anyone, session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> dict[str, object]:
     """Riders see their own rides; village enterprise staff and admins see all. Newest first."""
-    query = select(Trip).order_by(Trip.started_at.desc(), Trip.id).limit(limit + 1).offset(offset)
-    if not actor.is_operator:
-        query = query.where(Trip.rider_id == actor.id)
-    rows = list((await session.execute(query)).scalars())
+    rider = None if actor.is_operator else actor.id
+    rows = await repository.trips(session, rider_id=rider, limit=limit + 1, offset=offset)
     return page([await trip_out(session, t, detail=False) for t in rows], limit=limit, offset=offset)
 
 

@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Anyone, Monitor, Operator
@@ -27,9 +26,8 @@ from api.schemas.mobility import (
     VehicleTypeOut,
 )
 from api.state import AppState
-from mobility import live, service
-from mobility.errors import VehicleNotFound
-from mobility.models import Provider, Vehicle, VehicleType
+from mobility import live, repository, service
+from mobility.models import Vehicle
 from mobility.repository import positions
 from mobility.states import VehicleState
 from mobility.telemetry import Fix
@@ -72,14 +70,14 @@ async def commit_and_sync(state: AppState, session: AsyncSession, vehicle_ids: l
 @router.get("/vehicle-types", response_model=list[VehicleTypeOut], summary="Vehicle types of the fleet")
 async def vehicle_types(actor: Anyone, session: SessionDep) -> list[VehicleTypeOut]:
     """Scooters, e-bikes and cars with their range, speed and fees."""
-    rows = (await session.execute(select(VehicleType).order_by(VehicleType.code))).scalars()
+    rows = await repository.vehicle_types(session)
     return [VehicleTypeOut.model_validate(row, from_attributes=True) for row in rows]
 
 
 @router.get("/providers", response_model=list[ProviderOut], summary="Fleet providers")
 async def providers(actor: Monitor, session: SessionDep) -> list[ProviderOut]:
     """The village enterprise and the partner companies whose vehicles maeul runs."""
-    rows = (await session.execute(select(Provider).order_by(Provider.code))).scalars()
+    rows = await repository.providers(session)
     return [ProviderOut.model_validate(row, from_attributes=True) for row in rows]
 
 
@@ -143,26 +141,14 @@ async def list_vehicles(
     offset: Offset = 0,
 ) -> dict[str, object]:
     """Every vehicle with its state, battery and last position, by label."""
-    query = select(Vehicle).order_by(Vehicle.label).limit(limit + 1).offset(offset)
-    if state:
-        query = query.where(Vehicle.state.in_(state))
-    if type_code:
-        query = query.where(Vehicle.type_code == type_code)
-    rows = list((await session.execute(query)).scalars())
+    rows = await repository.vehicles(session, states=state, type_code=type_code, limit=limit + 1, offset=offset)
     return page(await vehicle_out(session, rows), limit=limit, offset=offset)
-
-
-async def _vehicle(session: AsyncSession, vehicle_id: uuid.UUID) -> Vehicle:
-    vehicle = await session.get(Vehicle, vehicle_id)
-    if vehicle is None:
-        raise VehicleNotFound(f"vehicle {vehicle_id} not found")
-    return vehicle
 
 
 @router.get("/vehicles/{vehicle_id:uuid}", response_model=VehicleOut, responses=NOT_FOUND, summary="One vehicle")
 async def get_vehicle(vehicle_id: uuid.UUID, actor: Monitor, session: SessionDep) -> VehicleOut:
     """State, battery, last fix and odometer of a vehicle."""
-    [out] = await vehicle_out(session, [await _vehicle(session, vehicle_id)])
+    [out] = await vehicle_out(session, [await repository.vehicle(session, vehicle_id)])
     return out
 
 
@@ -176,7 +162,7 @@ async def vehicle_events(
     vehicle_id: uuid.UUID, actor: Monitor, session: SessionDep, limit: Limit = 100, offset: Offset = 0
 ) -> dict[str, object]:
     """The append-only event log, newest first; it replays to the vehicle's state."""
-    await _vehicle(session, vehicle_id)
+    await repository.vehicle(session, vehicle_id)
     events = await service.events_of(session, vehicle_id, limit=limit + 1, offset=offset)
     items = [
         VehicleEventOut(
@@ -236,7 +222,7 @@ async def vehicle_action(
 async def rotate_key(vehicle_id: uuid.UUID, actor: Operator, session: SessionDep, now: NowDep) -> DeviceKeyOut:
     """A new key, shown once; the old key stops working at once."""
     key = await service.rotate_device_key(session, vehicle_id, now=now)
-    vehicle = await _vehicle(session, vehicle_id)
+    vehicle = await repository.vehicle(session, vehicle_id)
     await session.commit()
     return DeviceKeyOut(device_id=vehicle.device_id, device_key=key)
 
