@@ -42,14 +42,15 @@ from bench.arguments import at_least, listed, one_of
 from bench.instances.rebalancing import scenario
 from bench.instances.shuttle import Evening, evening, play
 from bench.lilim import FormatError, read, renumbered
-from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, plan_carriers
+from ops.dispatch import Carrier, CarrierPlan, Dispatch, Job, plan_carriers
 from ops.rebalance import Times, Values, evaluate, greedy_tours, place_table, plan_tours
 from ops.shuttle import ShuttleRules
 from ops.valet import LEGS
 from routing.pdptw import SCALE, Search, route_distance, scaled_window, solve, vehicle_cost, violations
 from routing.travel import Mode, Point, StraightLine
 from routing.types import Plan, Problem
-from sim.pilot import CENTRE, offset
+from sim.pilot import CENTRE
+from sim.sangsalmi import offset
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "dispatch.json"
@@ -164,12 +165,14 @@ def valet_day(seed: int, *, valets: int = 6, requests: int = 40, time_limit_s: f
             penalty=1e5,
         )
         began = time.perf_counter()
-        plan = plan_carriers(Fleet(staff, [*accepted, job], travel, LEGS, 180.0, 1), Search(time_limit_s=time_limit_s))
+        plan = plan_carriers(
+            Dispatch(staff, [*accepted, job], travel, LEGS, 180.0, 1), Search(time_limit_s=time_limit_s)
+        )
         seconds.append(time.perf_counter() - began)
         if job.job_id not in plan.unserved:
             accepted.append(dataclasses.replace(job, penalty=1e6))
     for name, search in (("reoptimised", Search(time_limit_s)), ("insertion", Search(time_limit_s, improve=False))):
-        final = plan_carriers(Fleet(staff, accepted, travel, LEGS, 180.0, 1), search)
+        final = plan_carriers(Dispatch(staff, accepted, travel, LEGS, 180.0, 1), search)
         metres[name] = round(_valet_metres(staff, accepted, final, travel))
     ordered = sorted(seconds)
     return {

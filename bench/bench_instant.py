@@ -26,7 +26,8 @@ from core.db import database_url
 from core.migrate import upgrade
 from core.redis import claim, redis_database
 from core.settings import Settings
-from sim.pilot import CENTRE, DEMO_PASSWORD, load, offset
+from sim.pilot import CENTRE, DEMO_PASSWORD, load
+from sim.sangsalmi import offset
 
 RESULTS = Path(__file__).parent / "results" / "instant.json"
 

@@ -41,7 +41,8 @@ from core.settings import Settings
 from mobility import feeds, live
 from mobility import service as fleet
 from sim.fleet import load_fleet
-from sim.pilot import CENTRE, DEMO_PASSWORD, load, offset
+from sim.pilot import CENTRE, DEMO_PASSWORD, load
+from sim.sangsalmi import offset
 
 RESULTS = Path(__file__).parent / "results" / "mobility.json"
 BATCH = 500

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
-from accounts.models import Account, Role
+from accounts.models import Role
 from accounts.service import get_account
 from billing.statements import month_bounds
 from billing.wallet import Wallet
@@ -1101,10 +1101,6 @@ async def free_cars(
             FreeCar(car, contract, home_lon, home_lat, float(distance), sum(line["amount_krw"] for line in lines))
         )
     return found
-
-
-async def primary_of(session: AsyncSession, contract: CarContract) -> Account:
-    return await get_account(session, contract.primary_id)
 
 
 # ---------------------------------------------------------------- condition reports

@@ -46,12 +46,6 @@ class Verification:
         return 1 if FAILED in outcomes else 2 if PENDING in outcomes else 0
 
 
-@dataclass(frozen=True, slots=True)
-class SeenHead:
-    size: int
-    root: bytes
-
-
 LEGACY = ""  # the memory of a verifier from before origins: one log without a name
 
 

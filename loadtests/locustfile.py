@@ -28,7 +28,8 @@ import requests
 from locust import FastHttpUser, between, constant, events, task
 from locust.env import Environment
 
-from sim.pilot import CENTRE, DEMO_DOMAIN, DEMO_PASSWORD, offset
+from sim.pilot import CENTRE, DEMO_DOMAIN, DEMO_PASSWORD
+from sim.sangsalmi import offset
 
 RESIDENTS = [f"resident@{DEMO_DOMAIN}"] + [f"resident{i:02d}@{DEMO_DOMAIN}" for i in range(1, 11)]
 STAFF = {"owner": f"owner@{DEMO_DOMAIN}", "operator": f"operator@{DEMO_DOMAIN}", "city": f"city@{DEMO_DOMAIN}"}

@@ -77,7 +77,7 @@ class CarrierPlan:
 
 
 @dataclass(frozen=True, slots=True)
-class Fleet:
+class Dispatch:
     """Who carries, what, how: everything a plan is made from."""
 
     carriers: Sequence[Carrier]
@@ -101,18 +101,18 @@ class Model:
         index = {visit: 1 + len(self.problem.vehicle_list) + k for k, visit in enumerate(self.visits)}
         return [tuple(index[visit] for visit in route) for route in stops]
 
-    def plan(self, fleet: Fleet, plan: Plan) -> CarrierPlan:
-        first = 1 + len(fleet.carriers)
+    def plan(self, dispatch: Dispatch, plan: Plan) -> CarrierPlan:
+        first = 1 + len(dispatch.carriers)
         routes = tuple(
             tuple(Stop(*self.visits[node - first], at) for node, at in zip(route, times, strict=True))
             for route, times in zip(plan.routes, plan.times, strict=True)
         )
         served = {stop.job_id for route in routes for stop in route}
-        return CarrierPlan(routes, frozenset(job.job_id for job in fleet.jobs) - served, plan.solve_s)
+        return CarrierPlan(routes, frozenset(job.job_id for job in dispatch.jobs) - served, plan.solve_s)
 
 
-def carrier_problem(fleet: Fleet) -> Model:
-    carriers, jobs = fleet.carriers, fleet.jobs
+def carrier_problem(dispatch: Dispatch) -> Model:
+    carriers, jobs = dispatch.carriers, dispatch.jobs
     carried = {job_id for carrier in carriers for job_id in carrier.on_board}
     points = [carrier.at for carrier in carriers]
     visits: list[Visit] = []
@@ -129,8 +129,8 @@ def carrier_problem(fleet: Fleet) -> Model:
         loaded[1 + c] = bool(carrier.on_board)
     for k, (_, at_destination) in enumerate(visits):
         loaded[1 + starts + k] = not at_destination
-    empty = fleet.travel.table(points, fleet.legs.empty)
-    full = empty if fleet.legs.loaded == fleet.legs.empty else fleet.travel.table(points, fleet.legs.loaded)
+    empty = dispatch.travel.table(points, dispatch.legs.empty)
+    full = empty if dispatch.legs.loaded == dispatch.legs.empty else dispatch.travel.table(points, dispatch.legs.loaded)
 
     def matrix(field: str) -> list[list[float]]:
         rows = np.zeros((size, size))
@@ -152,11 +152,11 @@ def carrier_problem(fleet: Fleet) -> Model:
     pairs = []
     for job in jobs:
         delivery = node_of[(job.job_id, True)]
-        nodes[delivery] = Node(*job.destination_window, fleet.service_s, -job.load)
+        nodes[delivery] = Node(*job.destination_window, dispatch.service_s, -job.load)
         if job.job_id in carried:
             continue
         pickup = node_of[(job.job_id, False)]
-        nodes[pickup] = Node(*job.origin_window, fleet.service_s, job.load)
+        nodes[pickup] = Node(*job.origin_window, dispatch.service_s, job.load)
         ride = job.max_ride_factor * time[pickup][delivery] if job.max_ride_factor is not None else None
         pairs.append(Pair(pickup, delivery, penalty=job.penalty, max_ride=ride, vehicle=job.carrier))
     vehicles = []
@@ -182,36 +182,36 @@ def carrier_problem(fleet: Fleet) -> Model:
         distance=matrix("metres"),
         time=time,
         vehicles=len(carriers),
-        capacity=fleet.capacity,
+        capacity=dispatch.capacity,
         fleet=vehicles,
         fewest_vehicles_first=False,
-        time_value=fleet.time_value,
+        time_value=dispatch.time_value,
     )
     return Model(problem, visits)
 
 
-def plan_carriers(fleet: Fleet, search: Search, current: Sequence[Sequence[Visit]] | None = None) -> CarrierPlan:
+def plan_carriers(dispatch: Dispatch, search: Search, current: Sequence[Sequence[Visit]] | None = None) -> CarrierPlan:
     """Every job over every carrier, searched by OR-Tools from `current` (the routes in force, when they still
     hold) or from cheapest insertion. Raises `routing.pdptw.Infeasible` when no plan is found in time."""
-    if not fleet.jobs:
-        return CarrierPlan(tuple(() for _ in fleet.carriers), frozenset(), 0.0)
-    if not fleet.carriers:
-        return CarrierPlan((), frozenset(job.job_id for job in fleet.jobs), 0.0)
-    model = carrier_problem(fleet)
+    if not dispatch.jobs:
+        return CarrierPlan(tuple(() for _ in dispatch.carriers), frozenset(), 0.0)
+    if not dispatch.carriers:
+        return CarrierPlan((), frozenset(job.job_id for job in dispatch.jobs), 0.0)
+    model = carrier_problem(dispatch)
     initial = model.routes(current) if current is not None else None
-    return model.plan(fleet, solve(model.problem, search, initial=initial))
+    return model.plan(dispatch, solve(model.problem, search, initial=initial))
 
 
 def insert_job(
-    fleet: Fleet, current: Sequence[Sequence[Visit]], times: Sequence[Sequence[float]], job_id: uuid.UUID
+    dispatch: Dispatch, current: Sequence[Sequence[Visit]], times: Sequence[Sequence[float]], job_id: uuid.UUID
 ) -> CarrierPlan | None:
     """The routes in force (`current`, one per carrier, every other job in them or left out; `times`: their planned
     times, seconds from now) with job `job_id` inserted where it adds the fewest metres, every other stop kept in
     order (and the other routes on their times); None when it fits nowhere."""
-    if not fleet.carriers:
+    if not dispatch.carriers:
         return None
-    model = carrier_problem(fleet)
+    model = carrier_problem(dispatch)
     pickup = model.node((job_id, False))
     pair = next(p for p, pair in enumerate(model.problem.pairs) if pair.pickup == pickup)
     plan = insert(model.problem, model.routes(current), pair, times)
-    return model.plan(fleet, plan) if plan is not None else None
+    return model.plan(dispatch, plan) if plan is not None else None

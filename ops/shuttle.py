@@ -55,7 +55,7 @@ from core.settings import Settings
 from geo.spatial import geography_point
 from ledger import log as ledger
 from ops import repository
-from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, Legs, Visit, insert_job, plan_carriers
+from ops.dispatch import Carrier, CarrierPlan, Dispatch, Job, Legs, Visit, insert_job, plan_carriers
 from ops.errors import InvalidTaskTransition, NoStaffAvailable, TaskNotFound
 from ops.models import Skill, Task, TaskKind, TaskState
 from ops.service import check_move, reassign_check, refuse, release, stamp, task_for, task_record
@@ -102,9 +102,9 @@ class ShuttleRules:
             travel=travel_times(settings),
         )
 
-    def fleet(self, carriers: Sequence[Carrier], jobs: Sequence[Job]) -> Fleet:
+    def dispatch(self, carriers: Sequence[Carrier], jobs: Sequence[Job]) -> Dispatch:
         """The vans' planning data: van travel both ways, seats, boarding time, stops served early."""
-        return Fleet(carriers, jobs, self.travel, LEGS, self.boarding_s, self.seats, self.time_value)
+        return Dispatch(carriers, jobs, self.travel, LEGS, self.boarding_s, self.seats, self.time_value)
 
     def fare(self, direct_m: float, passengers: int) -> int:
         """Per rider: base + per km of the direct route; rounded up to 10 KRW."""
@@ -155,7 +155,7 @@ class Live:
     """The open rides as the planner sees them: carriers (drivers on shift), jobs, the routes in force, and the tasks
     behind each stop."""
 
-    fleet: Fleet
+    dispatch: Dispatch
     current: list[list[Visit]]
     task_of: dict[Visit, Task]
     drivers: list[uuid.UUID]
@@ -234,8 +234,8 @@ async def _live(
                 max_ride_factor=rules.max_ride_factor,
             )
         )
-    fleet = rules.fleet(carriers, jobs)
-    return Live(fleet, current, task_of, [member.staff_id for member in staff])
+    dispatch = rules.dispatch(carriers, jobs)
+    return Live(dispatch, current, task_of, [member.staff_id for member in staff])
 
 
 def _apply(live: Live, plan: CarrierPlan, *, now: datetime) -> None:
@@ -279,7 +279,7 @@ async def reoptimise(
     live = await _live(session, rules=rules, now=now)
     search = Search(time_limit_s=rules.reoptimise_time_limit_s)
     try:
-        plan = await _run(pool, partial(plan_carriers, live.fleet, search, live.current))
+        plan = await _run(pool, partial(plan_carriers, live.dispatch, search, live.current))
     except Infeasible:  # nothing in time: the routes in force stay
         plan = None
     if plan is None:
@@ -325,7 +325,7 @@ async def assign_by_hand(
     live = await _live(session, rules=rules, now=now)
     search = Search(time_limit_s=rules.answer_time_limit_s)
     try:
-        plan = await _run(pool, partial(plan_carriers, live.fleet, search, live.current))
+        plan = await _run(pool, partial(plan_carriers, live.dispatch, search, live.current))
     except Infeasible:
         plan = None
     if plan is None or ride_id in plan.unserved:
@@ -416,11 +416,11 @@ async def request(
     live = await _live(session, rules=rules, now=now, new=first)
     current = [[visit for visit in route if visit[0] != ride_id] for route in live.current]
     times = [[seconds_from(now, live.task_of[visit].eta_origin, 0.0) for visit in route] for route in current]
-    plan = await _run(pool, partial(insert_job, live.fleet, current, times, ride_id))
+    plan = await _run(pool, partial(insert_job, live.dispatch, current, times, ride_id))
     if plan is None and live.drivers:  # fits nowhere as the routes stand: one re-optimisation with the rider in
         search = Search(time_limit_s=rules.answer_time_limit_s)
         try:
-            plan = await _run(pool, partial(plan_carriers, live.fleet, search, current))
+            plan = await _run(pool, partial(plan_carriers, live.dispatch, search, current))
         except Infeasible:
             plan = None
     if plan is None or ride_id in plan.unserved:

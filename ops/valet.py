@@ -41,7 +41,7 @@ from core.settings import Settings
 from geo.spatial import geography_point
 from ledger import log as ledger
 from ops import repository
-from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, Legs, plan_carriers
+from ops.dispatch import Carrier, CarrierPlan, Dispatch, Job, Legs, plan_carriers
 from ops.errors import BookingNotParked, InvalidTaskTransition, NoStaffAvailable, TaskNotFound
 from ops.models import Skill, Task, TaskKind, TaskState
 from ops.service import check_move, reassign_check, refuse, release, stamp, task_for, task_record
@@ -151,8 +151,8 @@ async def plan(
                 carrier=index.get(task.staff_id) if task.pinned and task.staff_id is not None else None,
             )
         )
-    fleet = Fleet(valets, jobs, rules.travel, LEGS, rules.handover.total_seconds(), capacity=1)
-    run = partial(plan_carriers, fleet, Search(time_limit_s=rules.time_limit_s))
+    dispatch = Dispatch(valets, jobs, rules.travel, LEGS, rules.handover.total_seconds(), capacity=1)
+    run = partial(plan_carriers, dispatch, Search(time_limit_s=rules.time_limit_s))
     try:
         result = run() if pool is None else await asyncio.get_running_loop().run_in_executor(pool, run)
     except Infeasible as error:  # nothing found in time: the plan in force stays

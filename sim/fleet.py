@@ -29,7 +29,8 @@ from mobility.models import GeofenceKind, Provider, ProviderKind, RideFareCap, V
 from mobility.telemetry import distance_m
 from parking.models import Slot
 from parking.policy import WeeklyWindow
-from sim.pilot import CENTRE, DEMO_DOMAIN, offset
+from sim.pilot import CENTRE, DEMO_DOMAIN
+from sim.sangsalmi import offset
 
 log = structlog.get_logger("maeul.sim")
 PROVIDERS = (

@@ -9,7 +9,6 @@ private individual slots as their owners choose.
 from __future__ import annotations
 
 import contextlib
-import math
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -32,19 +31,11 @@ from ops.models import Skill, StaffMember
 from parking import service
 from parking.models import SlotKind, SlotSize
 from parking.policy import BookingPolicy, WeeklyWindow
+from sim.sangsalmi import offset
 
 CENTRE = (126.7800, 37.5200)  # lon, lat
 DEMO_PASSWORD = "maeul-demo-2019"
 DEMO_DOMAIN = "maeul.demo"
-METRES_PER_DEG_LAT = 111_320.0
-
-
-def offset(lon: float, lat: float, *, east_m: float, north_m: float) -> tuple[float, float]:
-    """The point `east_m` metres east and `north_m` metres north of (lon, lat)."""
-    return (
-        lon + east_m / (METRES_PER_DEG_LAT * math.cos(math.radians(lat))),
-        lat + north_m / METRES_PER_DEG_LAT,
-    )
 
 
 def square(half_side_m: float) -> list[tuple[float, float]]:

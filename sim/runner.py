@@ -29,7 +29,7 @@ from core.clock import FixedClock
 from core.db import make_engine, make_sessionmaker
 from core.migrate import upgrade
 from core.settings import Settings
-from kpi import service as cameras
+from kpi import service as kpi
 from kpi import table
 from kpi.models import Camera, CameraPurpose
 from parking.models import Slot, SlotKind
@@ -203,14 +203,14 @@ class Devices:
         """The cameras' upload, in batches of up to 1,000; how many events were refused (duplicates: the same
         event sent again)."""
         refused = 0
-        entries = [cameras.Sighting(f"e-{at.timestamp():.0f}-{plate}", at, plate) for plate, at in seen.entries]
+        entries = [kpi.Sighting(f"e-{at.timestamp():.0f}-{plate}", at, plate) for plate, at in seen.entries]
         violations = [
-            cameras.Sighting(f"v-{at.timestamp():.0f}-{plate}", at, plate, None, lon, lat)
+            kpi.Sighting(f"v-{at.timestamp():.0f}-{plate}", at, plate, None, lon, lat)
             for plate, at, lon, lat in seen.violations
         ]
         for sightings, (device, key), record in (
-            (entries, self.entrance, cameras.record_entries),
-            (violations, self.enforcement, cameras.record_cctv_violations),
+            (entries, self.entrance, kpi.record_entries),
+            (violations, self.enforcement, kpi.record_cctv_violations),
         ):
             for first in range(0, len(sightings), 1000):
                 report = await record(
@@ -237,11 +237,11 @@ async def devices(session: AsyncSession, assumptions: Assumptions, *, plate_key:
     ):
         found = await session.scalar(select(Camera.id).where(Camera.device_id == device))
         if found is None:
-            _, key = await cameras.register_camera(
+            _, key = await kpi.register_camera(
                 session, device_id=device, name=name, purpose=purpose, lon=lon, lat=lat, now=now
             )
         else:
-            _, key = await cameras.rotate_key(session, Camera, found, now=now)
+            _, key = await kpi.rotate_key(session, Camera, found, now=now)
         keys.append((device, key))
     return Devices(keys[0], keys[1], plate_key=plate_key)
 

@@ -119,7 +119,11 @@ def weekend(day: date) -> bool:
 
 
 def offset(lon: float, lat: float, *, east_m: float, north_m: float) -> tuple[float, float]:
-    return lon + east_m / (METRES_PER_DEG_LAT * math.cos(math.radians(lat))), lat + north_m / METRES_PER_DEG_LAT
+    """The point `east_m` metres east and `north_m` metres north of (lon, lat)."""
+    return (
+        lon + east_m / (METRES_PER_DEG_LAT * math.cos(math.radians(lat))),
+        lat + north_m / METRES_PER_DEG_LAT,
+    )
 
 
 @dataclass(slots=True)

@@ -36,7 +36,8 @@ from mobility.models import GeofenceKind, Provider, ProviderKind
 from parking import service
 from parking.models import SlotKind, SlotSize
 from parking.policy import BookingPolicy, WeeklyWindow
-from sim.pilot import CENTRE, DEMO_PASSWORD, offset, square
+from sim.pilot import CENTRE, DEMO_PASSWORD, square
+from sim.sangsalmi import offset
 
 POLICY = BookingPolicy.from_settings(Settings(env="test"))
 T = TypeVar("T")

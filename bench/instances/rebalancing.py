@@ -18,7 +18,8 @@ from mobility.models import GeofenceKind
 from ops.rebalance import Area, FleetVehicle, Van, targets_from_history
 from routing.travel import Point
 from sim.fleet import AREAS
-from sim.pilot import CENTRE, offset
+from sim.pilot import CENTRE
+from sim.sangsalmi import offset
 
 HOUR = 18  # the evening hour the tours prepare for
 HISTORY_DAYS = 28

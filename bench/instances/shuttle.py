@@ -17,11 +17,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, Visit, insert_job, plan_carriers
+from ops.dispatch import Carrier, CarrierPlan, Dispatch, Job, Visit, insert_job, plan_carriers
 from ops.shuttle import ACCEPTED_PENALTY_M, NEW_PENALTY_M, ShuttleRules, windows
 from routing.pdptw import Infeasible, Search
 from routing.travel import Mode, Point
-from sim.pilot import CENTRE, offset
+from sim.pilot import CENTRE
+from sim.sangsalmi import offset
 
 HUB = (-900.0, -700.0)  # the subway exit, metres east and north of the centre
 VILLAGE_HALF_SIDE_M = 1300.0
@@ -142,7 +143,7 @@ def play(
     def seconds(window: tuple[float, float], now: float) -> tuple[float, float]:
         return max(0.0, window[0] - now), window[1] - now
 
-    def fleet(now: float, new: uuid.UUID | None) -> Fleet:
+    def dispatch(now: float, new: uuid.UUID | None) -> Dispatch:
         carriers = [
             Carrier(
                 uuid.UUID(int=v),
@@ -186,7 +187,7 @@ def play(
                     max_ride_factor=rules.max_ride_factor,
                 )
             )
-        return rules.fleet(carriers, jobs)
+        return rules.dispatch(carriers, jobs)
 
     def adopt(plan: CarrierPlan, now: float) -> None:
         for van, route in zip(fleet_vans, plan.routes, strict=True):
@@ -207,7 +208,7 @@ def play(
         advance(now)
         if request is None:
             try:
-                better = plan_carriers(fleet(now, None), Search(rules.reoptimise_time_limit_s), current())
+                better = plan_carriers(dispatch(now, None), Search(rules.reoptimise_time_limit_s), current())
             except Infeasible:
                 continue
             if not better.unserved:
@@ -228,7 +229,7 @@ def play(
         pickup_window[job_id] = tuple((at - start).total_seconds() for at in when.pickup)  # type: ignore[assignment]
         dropoff_window[job_id] = tuple((at - start).total_seconds() for at in when.dropoff)  # type: ignore[assignment]
         began = time.perf_counter()
-        situation = fleet(now, job_id)
+        situation = dispatch(now, job_id)
         times = [[at - now for _, at in van.route] for van in fleet_vans]
         plan = insert_job(situation, current(), times, job_id)
         if plan is None and reoptimise_every_s is not None:

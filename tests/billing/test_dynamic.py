@@ -15,7 +15,8 @@ from api.state import AppState
 from billing.dynamic import reprice
 from billing.models import PriceMultiplier, ZonePriceCap
 from billing.pricing import Band, DayType, multiplier_for, quote
-from sim.pilot import CENTRE, offset
+from sim.pilot import CENTRE
+from sim.sangsalmi import offset
 from tests.conftest import NOW
 from tests.factories import auth, booking_body, make_account, make_slot, make_zone
 

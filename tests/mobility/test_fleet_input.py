@@ -149,7 +149,8 @@ async def test_riding_through_a_no_riding_zone_is_reported_to_the_city(
     client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
 ):
     from mobility.models import ComplianceEvent
-    from sim.pilot import CENTRE, offset
+    from sim.pilot import CENTRE
+    from sim.sangsalmi import offset
 
     now = clock.now()
     fleet = await make_fleet(session, now=now)

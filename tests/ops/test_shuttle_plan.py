@@ -11,12 +11,13 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ops.dispatch import Carrier, CarrierPlan, Fleet, Job, carrier_problem, insert_job, plan_carriers
+from ops.dispatch import Carrier, CarrierPlan, Dispatch, Job, carrier_problem, insert_job, plan_carriers
 from ops.shuttle import ACCEPTED_PENALTY_M, LEGS, NEW_PENALTY_M
 from routing.pdptw import Infeasible, Search, route_distance, violations
 from routing.travel import Point, StraightLine
 from routing.types import Plan
-from sim.pilot import CENTRE, offset
+from sim.pilot import CENTRE
+from sim.sangsalmi import offset
 
 TRAVEL = StraightLine()
 FACTOR = 2.0
@@ -26,7 +27,7 @@ def _point(rng: random.Random) -> Point:
     return Point(*offset(*CENTRE, east_m=rng.uniform(-1300, 1300), north_m=rng.uniform(-1300, 1300)))
 
 
-def _evening(seed: int, vans: int, riders: int) -> tuple[Fleet, uuid.UUID]:
+def _evening(seed: int, vans: int, riders: int) -> tuple[Dispatch, uuid.UUID]:
     rng = random.Random(seed)
     jobs, carriers = [], []
     for v in range(vans):
@@ -60,10 +61,10 @@ def _evening(seed: int, vans: int, riders: int) -> tuple[Fleet, uuid.UUID]:
                 max_ride_factor=FACTOR,
             )
         )
-    return Fleet(carriers, jobs, TRAVEL, LEGS, 60.0, capacity=4, time_value=rng.choice([0.0, 5.0])), jobs[-1].job_id
+    return Dispatch(carriers, jobs, TRAVEL, LEGS, 60.0, capacity=4, time_value=rng.choice([0.0, 5.0])), jobs[-1].job_id
 
 
-def _check(fleet: Fleet, plan: CarrierPlan) -> None:
+def _check(fleet: Dispatch, plan: CarrierPlan) -> None:
     model = carrier_problem(fleet)
     routes = [tuple(model.node((stop.job_id, stop.at_destination)) for stop in route) for route in plan.routes]
     times = tuple(tuple(stop.at_s for stop in route) for route in plan.routes)

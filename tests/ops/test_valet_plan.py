@@ -9,11 +9,12 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ops.dispatch import Carrier, Fleet, Job, plan_carriers
+from ops.dispatch import Carrier, Dispatch, Job, plan_carriers
 from ops.valet import LEGS
 from routing.pdptw import Search
 from routing.travel import Mode, Point, StraightLine
-from sim.pilot import CENTRE, offset
+from sim.pilot import CENTRE
+from sim.sangsalmi import offset
 
 TRAVEL = StraightLine()
 HANDOVER_S = 180.0
@@ -75,7 +76,7 @@ def _seconds(a: Point, b: Point, mode: Mode) -> float:
 @given(seed=st.integers(0, 10**6), valets=st.integers(1, 3), jobs=st.integers(0, 8))
 def test_every_valet_plan_keeps_the_rules_of_the_day(seed: int, valets: int, jobs: int) -> None:
     staff, tasks = _day(seed, valets, jobs)
-    plan = plan_carriers(Fleet(staff, tasks, TRAVEL, LEGS, HANDOVER_S, capacity=1), Search(time_limit_s=0.2))
+    plan = plan_carriers(Dispatch(staff, tasks, TRAVEL, LEGS, HANDOVER_S, capacity=1), Search(time_limit_s=0.2))
     by_id = {job.job_id: job for job in tasks}
     served = [stop.job_id for route in plan.routes for stop in route]
     assert set(served) | plan.unserved == set(by_id) and not set(served) & plan.unserved

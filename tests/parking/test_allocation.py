@@ -19,7 +19,8 @@ from jobs import worker_settings
 from parking import allocation, service
 from parking.allocation import Solving
 from parking.models import Booking, MatchRequest, SlotKind
-from sim.pilot import CENTRE, offset
+from sim.pilot import CENTRE
+from sim.sangsalmi import offset
 from tests.conftest import NOW
 from tests.factories import PASSWORD, POLICY, auth, make_account, make_slot, make_zone
 
