@@ -79,7 +79,7 @@ def migrate() -> None:
 
 
 async def _load_demo(settings: Settings, seed: int) -> None:
-    from cars.service import CarRules
+    from cars.rules import CarRules
     from core.clock import SystemClock
     from core.db import make_engine, make_sessionmaker
     from mobility.live import rebuild

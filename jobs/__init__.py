@@ -12,7 +12,8 @@ from arq.connections import RedisSettings
 
 from accounts import service as accounts
 from billing.dynamic import reprice
-from cars import service as cars
+from cars import rebooking
+from cars.rules import CarRules
 from core import outbox
 from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
@@ -108,8 +109,8 @@ async def car_upkeep(ctx: dict[str, Any]) -> int:
     """Happiness cars still out after their booking's end that threaten the next booking: open its rebooking offer
     and an operator task (once each)."""
     async with ctx["sessionmaker"]() as session:
-        opened = await cars.check_late(
-            session, rules=cars.CarRules.from_settings(ctx["settings"]), now=ctx["clock"].now()
+        opened = await rebooking.check_late(
+            session, rules=CarRules.from_settings(ctx["settings"]), now=ctx["clock"].now()
         )
         await session.commit()
     return opened

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.actor import Actor
 from accounts.models import Account, Role
 from billing.models import Tariff
-from cars import service as cars
-from cars.service import CarRules
+from cars import contracts
+from cars.rules import CarRules
 from core.errors import DomainError
 from geo.models import Zone
 from geo.spatial import latitude, longitude
@@ -143,7 +143,7 @@ async def load_happiness_cars(session: AsyncSession, *, rules: CarRules, now: da
         await service.deploy(session, car.id, lon=float(lon), lat=float(lat), now=now)
         primary_id = await session.scalar(select(Account.id).where(Account.email == f"{primary}@{DEMO_DOMAIN}"))
         assert primary_id is not None
-        await cars.create_contract(
+        await contracts.create_contract(
             session,
             car_id=car.id,
             primary_id=primary_id,

@@ -333,7 +333,8 @@ async def make_happiness_car(
 ) -> dict[str, object]:
     """A car of the village enterprise at a home slot `east_m` from the centre, contracted to `primary` for 30 days
     (Mon-Fri 07:00-09:30 and 17:30-22:00 by default, 150,000 KRW a month, 1,000 KRW per released hour)."""
-    from cars import service as cars
+    from cars import contracts
+    from cars.rules import CarRules
 
     enterprise = fleet_["enterprise"]
     car_id, device, key = await make_vehicle(
@@ -341,7 +342,7 @@ async def make_happiness_car(
     )  # type: ignore[attr-defined]
     home = await make_slot(session, east_m=east_m, now=now)
     local = now.astimezone(ZoneInfo(POLICY.timezone)).date()
-    contract = await cars.create_contract(
+    contract = await contracts.create_contract(
         session,
         car_id=car_id,
         primary_id=primary.id,
@@ -351,7 +352,7 @@ async def make_happiness_car(
         starts_on=local,
         ends_on=local + timedelta(days=29),
         windows=windows if windows is not None else HAPPINESS_WINDOWS,
-        rules=cars.CarRules.from_settings(Settings(env="test")),
+        rules=CarRules.from_settings(Settings(env="test")),
         now=now,
     )
     return {"car_id": car_id, "device": device, "key": key, "contract_id": contract.id, "home_slot_id": home}

@@ -40,9 +40,11 @@ from api.schemas.cars import (
 from api.schemas.common import ErrorOut, Instant, Latitude, Location, Longitude, Page, page
 from api.schemas.parking import WeeklyWindowIO
 from api.state import AppState
-from cars import carpools, service
+from cars import bookings, carpools, contracts, rebooking, reports, repository
+from cars import search as car_search
 from cars.errors import InvalidPhoto
 from cars.models import CarBooking, CarContract, Carpool, ConditionReport, ExceptionKind, RebookingOffer, SeatStatus
+from cars.rules import CarRules, period_of
 from core.errors import NotFound
 from core.storage import sniff
 from parking.policy import WeeklyWindow
@@ -58,8 +60,8 @@ PAYS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _rules(state: AppState) -> service.CarRules:
-    return service.CarRules.from_settings(state.settings)
+def _rules(state: AppState) -> CarRules:
+    return CarRules.from_settings(state.settings)
 
 
 def _windows(body: list[WeeklyWindowIO]) -> list[WeeklyWindow]:
@@ -67,7 +69,7 @@ def _windows(body: list[WeeklyWindowIO]) -> list[WeeklyWindow]:
 
 
 async def _contract_out(session: SessionDep, contract: CarContract, state: AppState, now: datetime) -> CarContractOut:
-    terms = await service.terms(session, contract)
+    terms = await repository.terms(session, contract)
     week = terms.guaranteed(now, now + timedelta(days=7), state.settings.local_timezone)
     return CarContractOut(
         id=contract.id,
@@ -88,7 +90,7 @@ async def _contract_out(session: SessionDep, contract: CarContract, state: AppSt
                 end=e.period.upper,
                 credit_krw=e.credit_krw,
             )
-            for e in await service.exceptions_of(session, contract.id)
+            for e in await repository.exceptions_of(session, contract.id)
         ],
         guaranteed_next_7_days=[SpanOut(start=s, end=e) for s, e in week],
     )
@@ -119,7 +121,7 @@ async def create_contract(
     rules = _rules(state)
 
     async def work() -> CarContractOut:
-        contract = await service.create_contract(
+        contract = await contracts.create_contract(
             session,
             car_id=body.car_id,
             primary_id=body.primary_id,
@@ -148,7 +150,7 @@ async def list_contracts(
     actor: Anyone, state: StateDep, session: SessionDep, now: NowDep, limit: Limit = 50, offset: Offset = 0
 ) -> dict[str, Any]:
     """The operators see every contract; a resident their own (as primary user)."""
-    found = await service.contracts(session, actor=actor, limit=limit + 1, offset=offset)
+    found = await repository.contracts(session, actor=actor, limit=limit + 1, offset=offset)
     return page([await _contract_out(session, c, state, now) for c in found], limit=limit, offset=offset)
 
 
@@ -159,7 +161,7 @@ async def get_contract(
     contract_id: uuid.UUID, actor: Anyone, state: StateDep, session: SessionDep, now: NowDep
 ) -> CarContractOut:
     """With its windows, extra windows and releases, and the primary user's time in the coming week."""
-    contract = await service.contract_for(session, actor=actor, contract_id=contract_id)
+    contract = await repository.contract_for(session, actor=actor, contract_id=contract_id)
     return await _contract_out(session, contract, state, now)
 
 
@@ -174,10 +176,10 @@ async def replace_windows(
 ) -> CarContractOut:
     """Refused whole (409 `car_windows_conflict_with_bookings`, listing them) when the new windows, with the buffer,
     would take time other residents have booked."""
-    await service.replace_windows(
+    await contracts.replace_windows(
         session, actor=actor, contract_id=contract_id, windows=_windows(body.windows), rules=_rules(state), now=now
     )
-    contract = await service.contract_for(session, actor=actor, contract_id=contract_id)
+    contract = await repository.contract_for(session, actor=actor, contract_id=contract_id)
     out = await _contract_out(session, contract, state, now)
     await session.commit()
     return out
@@ -192,7 +194,7 @@ async def _exception(
     session: SessionDep,
     now: datetime,
 ) -> CarContractOut:
-    await service.add_exception(
+    await contracts.add_exception(
         session,
         actor=actor,
         contract_id=contract_id,
@@ -202,7 +204,7 @@ async def _exception(
         rules=_rules(state),
         now=now,
     )
-    contract = await service.contract_for(session, actor=actor, contract_id=contract_id)
+    contract = await repository.contract_for(session, actor=actor, contract_id=contract_id)
     out = await _contract_out(session, contract, state, now)
     await session.commit()
     return out
@@ -251,7 +253,7 @@ async def invoice(
     """Once per finished month (asking again returns the same invoice): the fee prorated to the days under
     contract, less the month's release credits, charged to the primary user's wallet, split and on the ledger."""
     year, number = (int(part) for part in body.month.split("-"))
-    bill = await service.invoice(
+    bill = await contracts.invoice(
         session, contract_id=contract_id, month=date(year, number, 1), rules=_rules(state), now=now
     )
     out = CarInvoiceOut(
@@ -272,7 +274,7 @@ async def end_contract(
 ) -> CarContractOut:
     """Later bookings of the car are cancelled and released, the home slot freed; refused (409) while the car is
     out on a booking."""
-    contract = await service.end_contract(session, actor=actor, contract_id=contract_id, now=now)
+    contract = await contracts.end_contract(session, actor=actor, contract_id=contract_id, now=now)
     out = await _contract_out(session, contract, state, now)
     await session.commit()
     return out
@@ -298,7 +300,7 @@ async def search(
     nearest first, each with the quote that booking it holds."""
     rules = _rules(state)
     rules.policy.check_interval(start, end, now=now)
-    found = await service.free_cars(
+    found = await car_search.free_cars(
         session, lon=lon, lat=lat, radius_m=radius_m, start=start, end=end, rules=rules, driver=actor
     )
     return [
@@ -316,7 +318,7 @@ async def search(
 
 
 def _booking_out(booking: CarBooking) -> CarBookingOut:
-    start, end = service.period_of(booking)
+    start, end = period_of(booking)
     km = None
     if booking.odometer_end_m is not None and booking.odometer_start_m is not None:
         km = round((booking.odometer_end_m - booking.odometer_start_m) / 1000, 1)
@@ -364,7 +366,7 @@ async def book(
     zone's car tariff and band, plus `MAEUL_CAR_ESTIMATE_KM` km) is held on your wallet (402 when it cannot)."""
 
     async def work() -> CarBookingOut:
-        booking = await service.book(
+        booking = await bookings.book(
             session, driver=actor, car_id=body.car_id, start=body.start, end=body.end, rules=_rules(state), now=now
         )
         return _booking_out(booking)
@@ -383,7 +385,7 @@ async def list_bookings(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Yours, the latest first; the operators see all."""
-    found = await service.bookings(session, actor=actor, car_id=car_id, limit=limit + 1, offset=offset)
+    found = await repository.bookings(session, actor=actor, car_id=car_id, limit=limit + 1, offset=offset)
     return page([_booking_out(b) for b in found], limit=limit, offset=offset)
 
 
@@ -391,7 +393,7 @@ async def list_bookings(
     "/cars/bookings/{booking_id:uuid}", response_model=CarBookingOut, responses=NOT_FOUND, summary="A car booking"
 )
 async def get_booking(booking_id: uuid.UUID, actor: Anyone, session: SessionDep) -> CarBookingOut:
-    return _booking_out(await service.booking_for(session, actor=actor, booking_id=booking_id))
+    return _booking_out(await repository.booking_for(session, actor=actor, booking_id=booking_id))
 
 
 @router.post(
@@ -402,7 +404,7 @@ async def cancel(
 ) -> CarBookingOut:
     """Free until `MAEUL_CANCELLATION_FREE_MINUTES` before the start; later, `MAEUL_CANCELLATION_FEE_BP` of the
     quote."""
-    booking = await service.cancel(session, actor=actor, booking_id=booking_id, rules=_rules(state), now=now)
+    booking = await bookings.cancel(session, actor=actor, booking_id=booking_id, rules=_rules(state), now=now)
     out = _booking_out(booking)
     await session.commit()
     return out
@@ -420,7 +422,7 @@ async def pick_up(
     """At its home slot, from `MAEUL_EARLY_CHECK_IN_MINUTES` before the start until `MAEUL_NO_SHOW_GRACE_MINUTES`
     after it: the trip starts (MDS `trip_start`), with the condition found (a checklist, a note, photo keys). 409
     `car_not_back` while the booking before has not returned it."""
-    booking = await service.pick_up(
+    booking = await bookings.pick_up(
         session,
         actor=actor,
         booking_id=booking_id,
@@ -449,7 +451,7 @@ async def return_car(
     (and any late time) by tariff and band, the km at `MAEUL_CAR_PER_KM_KRW`, and the late-return, low-battery and
     cleaning fees; captured from the hold (the rest from the wallet), split, and the trip completed (MDS
     `trip_end`) on the ledger."""
-    booking = await service.return_car(
+    booking = await bookings.return_car(
         session,
         actor=actor,
         booking_id=booking_id,
@@ -530,7 +532,7 @@ async def condition_reports(
 ) -> dict[str, Any]:
     """The latest first; `needs_attention=true&handled=false` is the operators' queue (a failed checklist item or
     a note)."""
-    found = await service.condition_reports(
+    found = await repository.condition_reports(
         session, needs_attention=needs_attention, handled=handled, limit=limit + 1, offset=offset
     )
     return page([_report_out(r) for r in found], limit=limit, offset=offset)
@@ -543,7 +545,7 @@ async def condition_reports(
     summary="Mark a condition report handled",
 )
 async def handle_report(report_id: uuid.UUID, actor: Operator, session: SessionDep, now: NowDep) -> ConditionReportOut:
-    report = await service.handle_report(session, actor=actor, report_id=report_id, now=now)
+    report = await reports.handle_report(session, actor=actor, report_id=report_id, now=now)
     out = _report_out(report)
     await session.commit()
     return out
@@ -565,7 +567,7 @@ def _offer_out(offer: RebookingOffer) -> RebookingOfferOut:
 @router.get("/cars/offers", response_model=list[RebookingOfferOut], summary="Rebooking offers")
 async def offers(actor: Anyone, session: SessionDep) -> list[RebookingOfferOut]:
     """Offers made to you because the car of your booking is late (operators: all), the latest first."""
-    return [_offer_out(offer) for offer, _ in await service.offers(session, actor=actor)]
+    return [_offer_out(offer) for offer, _ in await repository.offers(session, actor=actor)]
 
 
 @router.post(
@@ -578,7 +580,7 @@ async def accept_offer(
     offer_id: uuid.UUID, actor: Anyone, state: StateDep, session: SessionDep, now: NowDep
 ) -> CarBookingOut:
     """Your booking moves to the offered car (the old one is cancelled free, the new one quoted and held)."""
-    _, booking = await service.settle_offer(
+    _, booking = await rebooking.settle_offer(
         session, actor=actor, offer_id=offer_id, accept=True, rules=_rules(state), now=now
     )
     out = _booking_out(booking)
@@ -596,7 +598,7 @@ async def refund_offer(
     offer_id: uuid.UUID, actor: Anyone, state: StateDep, session: SessionDep, now: NowDep
 ) -> CarBookingOut:
     """Your booking is cancelled with no fee and everything held released."""
-    _, booking = await service.settle_offer(
+    _, booking = await rebooking.settle_offer(
         session, actor=actor, offer_id=offer_id, accept=False, rules=_rules(state), now=now
     )
     out = _booking_out(booking)

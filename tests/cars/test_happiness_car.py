@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.models import Role
 from api.state import AppState
 from billing import journal
-from cars import service as cars
+from cars import bookings, rebooking, repository
+from cars.rules import CarRules
 from core.clock import FixedClock
 from core.outbox import Notification
 from core.settings import Settings
@@ -60,7 +61,7 @@ async def test_a_happiness_cars_week(
     assert shown.status_code == 200 and len(shown.json()["guaranteed_next_7_days"]) == 10
     assert (await client.get(f"/cars/contracts/{contract}", headers=auth(state, alice))).status_code == 404
     home = await session.get(
-        Booking, (await cars.contract_for(session, actor=operator, contract_id=contract)).home_booking_id
+        Booking, (await repository.contract_for(session, actor=operator, contract_id=contract)).home_booking_id
     )  # type: ignore[arg-type]
     assert home is not None and home.status == "active" and home.slot_id == car["home_slot_id"]
 
@@ -124,7 +125,7 @@ async def test_a_happiness_cars_week(
     final = fix(clock.now(), east_m=30, battery_pct=55)
     assert (await client.post("/telemetry", json={"points": [final]}, headers=device)).json()["accepted"] == 1
     # the car is late and Bob's booking starts within the buffer: he is offered the other car
-    assert await cars.check_late(session, rules=cars.CarRules.from_settings(Settings(env="test")), now=clock.now()) == 1
+    assert await rebooking.check_late(session, rules=CarRules.from_settings(Settings(env="test")), now=clock.now()) == 1
     await session.commit()
     offers = (await client.get("/cars/offers", headers=auth(state, bob))).json()
     assert len(offers) == 1 and offers[0]["alternative_car_id"] == str(other["car_id"])
@@ -187,10 +188,10 @@ async def test_a_happiness_cars_week(
     tuesday = await client.post("/cars/bookings", json=span(at(1, 7), at(1, 9), car_id), headers=auth(state, carol))
     assert tuesday.status_code == 201, tuesday.text
     # Carol never comes: at 07:31 her booking is a no-show (30% of the quote), the car free again
-    rules = cars.CarRules.from_settings(Settings(env="test"))
+    rules = CarRules.from_settings(Settings(env="test"))
     # (Monday's bookings never picked up go first: the primary user's evening and Bob's afternoon on the other car)
-    assert await cars.mark_no_shows(session, rules=rules, now=at(1, 7, 29)) == 2
-    assert await cars.mark_no_shows(session, rules=rules, now=at(1, 7, 31)) == 1
+    assert await bookings.mark_no_shows(session, rules=rules, now=at(1, 7, 29)) == 2
+    assert await bookings.mark_no_shows(session, rules=rules, now=at(1, 7, 31)) == 1
     await session.commit()
     missed = (await client.get(f"/cars/bookings/{tuesday.json()['id']}", headers=auth(state, carol))).json()
     assert missed["status"] == "no_show" and missed["charged_krw"] == tuesday.json()["quote_krw"] * 3000 // 10_000

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from accounts.models import Account
 from billing.models import PaymentHold, Tariff
-from cars import service as cars
+from cars import contracts
 from cars.models import HOLDING, CarBooking, CarContract, GuaranteedWindow
+from cars.rules import CarRules
 from core.idempotency import IdempotencyKey
 from core.settings import Settings
 from geo.models import Zone
@@ -47,7 +48,7 @@ async def committed_car(engine: AsyncEngine) -> AsyncIterator[dict[str, object]]
         primary = await make_account(session)
         home = await make_slot(session, east_m=15, now=now)
         local = now.astimezone(ZoneInfo("Asia/Seoul")).date()
-        contract = await cars.create_contract(
+        contract = await contracts.create_contract(
             session,
             car_id=car.id,
             primary_id=primary.id,
@@ -57,7 +58,7 @@ async def committed_car(engine: AsyncEngine) -> AsyncIterator[dict[str, object]]
             starts_on=local,
             ends_on=local + timedelta(days=10),
             windows=[],
-            rules=cars.CarRules.from_settings(Settings(env="test")),
+            rules=CarRules.from_settings(Settings(env="test")),
             now=now,
         )
         drivers = [await make_account(session) for _ in range(3)]
