@@ -18,7 +18,8 @@ from core.redis import make_redis
 from core.settings import Settings
 from core.storage import Storage, storage_for
 from ledger.signing import Signer, signer_for
-from mobility.service import FleetRules, TypeCodes
+from mobility.rules import FleetRules
+from mobility.vehicles import TypeCodes
 from ops.crew import CrewRules
 from ops.shuttle import ShuttleRules
 from ops.valet import ValetRules

@@ -39,7 +39,8 @@ from core.migrate import upgrade
 from core.redis import claim, redis_database
 from core.settings import Settings
 from mobility import feeds, live
-from mobility import service as fleet
+from mobility.ingest import prepare_telemetry
+from mobility.vehicles import NewVehicle, deploy, register_vehicles
 from sim.fleet import load_fleet
 from sim.pilot import CENTRE, DEMO_PASSWORD, load
 from sim.sangsalmi import offset
@@ -78,20 +79,20 @@ async def main(settings: Settings, points: int) -> None:
     async with state.sessionmaker() as session:
         await load(session, clock=state.clock, policy=state.policy)
         await load_fleet(session, now=now)
-        await fleet.prepare_telemetry(session, now=now, retention_days=90)
+        await prepare_telemetry(session, now=now, retention_days=90)
         partner = (await session.execute(text("SELECT id FROM mobility_providers ORDER BY code LIMIT 1"))).scalar_one()
         extra = GBFS_VEHICLES - 80
-        made = await fleet.register_vehicles(
+        made = await register_vehicles(
             session,
             [
-                fleet.NewVehicle("scooter" if i % 4 else "ebike", partner, f"BX-{i:05d}", f"iot-bx-{i:05d}", 90)
+                NewVehicle("scooter" if i % 4 else "ebike", partner, f"BX-{i:05d}", f"iot-bx-{i:05d}", 90)
                 for i in range(extra)
             ],
         )
         for index, (vehicle, _) in enumerate(made):
             spread = 900 if index < NEARBY_VEHICLES else 3000  # the first 5,000 crowd the village
             lon, lat = offset(*CENTRE, east_m=rng.uniform(-spread, spread), north_m=rng.uniform(-spread, spread))
-            await fleet.deploy(session, vehicle.id, lon=lon, lat=lat, now=now)
+            await deploy(session, vehicle.id, lon=lon, lat=lat, now=now)
         await session.commit()
         keys = [(vehicle.device_id, key) for vehicle, key in made]
         await live.rebuild(state.redis, session)

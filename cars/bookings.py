@@ -36,15 +36,16 @@ from core.errors import Forbidden
 from geo.spatial import geography_point
 from ledger import log as ledger
 from mobility import repository as fleet_repository
-from mobility import service as fleet
 from mobility.models import Trip, TripStatus, Vehicle
+from mobility.rides import fare_lines, ride_shares, start_trip, trip_record
 from mobility.states import VehicleState
+from mobility.vehicles import provider, record, vehicle_type
 
 
 async def shares(session: AsyncSession, car_id: uuid.UUID) -> dict[str, int]:
     car = await session.get(Vehicle, car_id)
     assert car is not None
-    return await fleet.ride_shares(session, type_code=CAR, provider_row=await fleet.provider(session, car.provider_id))
+    return await ride_shares(session, type_code=CAR, provider_row=await provider(session, car.provider_id))
 
 
 async def price(
@@ -64,10 +65,10 @@ async def price(
     if primary_time:
         lines: list[dict[str, Any]] = [{"kind": "time", "covered_by": "contract", "amount_krw": 0}]
     else:
-        kind = await fleet.vehicle_type(session, CAR)
+        kind = await vehicle_type(session, CAR)
         lines = [
             line
-            for line in await fleet.fare_lines(
+            for line in await fare_lines(
                 session, zone_id=zone_id, vehicle_type=kind, start=start, end=end, timezone=rules.timezone
             )
             if line["kind"] != "unlock" or line["amount_krw"]
@@ -278,7 +279,7 @@ async def pick_up(
     contract = await session.get(CarContract, booking.contract_id)
     assert contract is not None
     lon, lat, zone_id = await home(session, contract)
-    trip = await fleet.start_trip(
+    trip = await start_trip(
         session, car, rider_id=booking.driver_id, zone_id=zone_id, lon=lon, lat=lat, hold_id=booking.hold_id, now=now
     )
     booking.trip_id, booking.picked_up_at = trip.id, now
@@ -378,7 +379,7 @@ async def return_car(
     trip.status, trip.ended_at, trip.end_lon, trip.end_lat = TripStatus.COMPLETED, now, home_lon, home_lat
     trip.distance_m, trip.fare_krw, trip.fare_lines, trip.hold_id = driven_m, fare, lines, booking.hold_id
     car.public_id = uuid.uuid4()
-    await fleet.record(session, car, "trip_end", now=now, trip_id=trip.id, lon=home_lon, lat=home_lat)
+    await record(session, car, "trip_end", now=now, trip_id=trip.id, lon=home_lon, lat=home_lat)
     booking.returned_at, booking.odometer_end_m, booking.battery_end_pct = now, car.odometer_m, car.battery_pct
     booking.charged_krw, booking.charge_lines = fare, lines
     _move(booking, CarBookingStatus.COMPLETED, now=now)
@@ -386,6 +387,6 @@ async def return_car(
         session, booking, stage=Stage.RETURN, reporter=actor, checklist=checklist, note=note, photos=photos, now=now
     )
     await ledger.append(session, _booking_record(booking, now=now))
-    await ledger.append(session, fleet.trip_record(trip, kind="trip.completed", now=now))
+    await ledger.append(session, trip_record(trip, kind="trip.completed", now=now))
     await close_offers(session, car_id=car.id, ready=now + rules.buffer, now=now)
     return booking

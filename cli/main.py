@@ -82,8 +82,8 @@ async def _load_demo(settings: Settings, seed: int) -> None:
     from cars.rules import CarRules
     from core.clock import SystemClock
     from core.db import make_engine, make_sessionmaker
+    from mobility.ingest import prepare_telemetry
     from mobility.live import rebuild
-    from mobility.service import prepare_telemetry
     from parking.policy import BookingPolicy
     from sim.fleet import load_fleet, load_happiness_cars
     from sim.pilot import load

@@ -25,7 +25,10 @@ from ledger.chain import Chain
 from ledger.jobs import anchor_tree_heads, publish_tree_head
 from ledger.signing import signer_for
 from mobility import feeds, live
-from mobility import service as fleet
+from mobility.ingest import mark_silent, prepare_telemetry
+from mobility.park_and_ride import follow_bookings
+from mobility.reservations import expire_reservations
+from mobility.rules import FleetRules
 from ops import crew, shuttle, valet
 from parking.allocation import Solving, run_batch
 from parking.policy import BookingPolicy
@@ -95,11 +98,11 @@ async def fleet_upkeep(ctx: dict[str, Any]) -> dict[str, int]:
     vehicles non_contactable or missing, rebuild the live index."""
     settings: Settings = ctx["settings"]
     now = ctx["clock"].now()
-    rules = fleet.FleetRules.from_settings(settings)
+    rules = FleetRules.from_settings(settings)
     async with ctx["sessionmaker"]() as session:
-        expired = await fleet.expire_reservations(session, now=now)
-        held = await fleet.follow_bookings(session, rules=rules, policy=BookingPolicy.from_settings(settings), now=now)
-        silent = await fleet.mark_silent(session, rules=rules, now=now)
+        expired = await expire_reservations(session, now=now)
+        held = await follow_bookings(session, rules=rules, policy=BookingPolicy.from_settings(settings), now=now)
+        silent = await mark_silent(session, rules=rules, now=now)
         await session.commit()
         placed = await live.rebuild(ctx["cache"], session)
     return {"reservations_expired": expired, "last_legs_held": len(held), **silent, "live_vehicles": placed}
@@ -133,7 +136,7 @@ async def telemetry_partitions(ctx: dict[str, Any]) -> None:
     """Create tomorrow's telemetry partitions ahead; drop those past retention."""
     settings: Settings = ctx["settings"]
     async with ctx["sessionmaker"]() as session:
-        await fleet.prepare_telemetry(session, now=ctx["clock"].now(), retention_days=settings.telemetry_retention_days)
+        await prepare_telemetry(session, now=ctx["clock"].now(), retention_days=settings.telemetry_retention_days)
         await session.commit()
 
 
@@ -168,7 +171,7 @@ async def simulate_fleet(ctx: dict[str, Any]) -> int:
         ctx["simulator_http"] = httpx.AsyncClient(timeout=5)
     async with ctx["sessionmaker"]() as session:
         posted: int = await ctx["simulator"].tick(
-            session, ctx["simulator_http"], rules=fleet.FleetRules.from_settings(settings), now=ctx["clock"].now()
+            session, ctx["simulator_http"], rules=FleetRules.from_settings(settings), now=ctx["clock"].now()
         )
     return posted
 

@@ -37,9 +37,9 @@ from core.settings import Settings
 from geo.spatial import geography_point, latitude, longitude
 from ledger import log as ledger
 from mobility import repository as fleet_repository
-from mobility import service as fleet
 from mobility.models import Geofence, GeofenceKind, Trip, Vehicle
 from mobility.states import VehicleState
+from mobility.vehicles import deploy, staff_action
 from ops import repository
 from ops.models import Skill, Task, TaskKind, TaskState
 from ops.rebalance import (
@@ -327,12 +327,12 @@ async def move(
                 await ledger.append(session, task_record(dropoff, now=now))
     elif target == TaskState.DONE and task.vehicle_id is not None:
         if task.kind == TaskKind.REBALANCE_PICKUP:
-            await fleet.staff_action(session, task.vehicle_id, "rebalance", now=now)
+            await staff_action(session, task.vehicle_id, "rebalance", now=now)
         elif task.kind == TaskKind.REBALANCE_DROPOFF:
             lon, lat = (await repository.places_of(session, [task.id]))[task.id].origin
-            await fleet.deploy(session, task.vehicle_id, lon=lon, lat=lat, now=now)
+            await deploy(session, task.vehicle_id, lon=lon, lat=lat, now=now)
         else:
-            await fleet.staff_action(session, task.vehicle_id, "charged", now=now)
+            await staff_action(session, task.vehicle_id, "charged", now=now)
     stamp(task, target, now=now)
     await session.flush()
     await ledger.append(session, task_record(task, now=now))

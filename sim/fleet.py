@@ -24,9 +24,13 @@ from cars.rules import CarRules
 from core.errors import DomainError
 from geo.models import Zone
 from geo.spatial import latitude, longitude
-from mobility import repository, service
+from mobility import repository
+from mobility.geofences import GeofenceSpec, create_geofences
 from mobility.models import GeofenceKind, Provider, ProviderKind, RideFareCap, Vehicle
+from mobility.rides import all_day_ride_tariffs, end_ride, unlock
+from mobility.rules import FleetRules
 from mobility.telemetry import distance_m
+from mobility.vehicles import NewVehicle, deploy, register_vehicles, rotate_device_key
 from parking.models import Slot
 from parking.policy import WeeklyWindow
 from sim.pilot import CENTRE, DEMO_DOMAIN
@@ -80,7 +84,7 @@ async def load_fleet(session: AsyncSession, *, now: datetime, seed: int = 2019) 
         for code, per_minute in RIDE_KRW_PER_MINUTE.items():
             if (zone_id, code) in priced:
                 continue  # a zone that already prices this vehicle type keeps its tariff and caps
-            session.add_all(service.all_day_ride_tariffs(zone_id, code, per_minute))
+            session.add_all(all_day_ride_tariffs(zone_id, code, per_minute))
             session.add(
                 RideFareCap(
                     zone_id=zone_id,
@@ -91,10 +95,10 @@ async def load_fleet(session: AsyncSession, *, now: datetime, seed: int = 2019) 
             )
     await session.flush()
     since = now - timedelta(days=1)
-    await service.create_geofences(
+    await create_geofences(
         session,
         [
-            service.GeofenceSpec(name, kind, [], speed, _square(east, north, half), since, None)
+            GeofenceSpec(name, kind, [], speed, _square(east, north, half), since, None)
             for name, kind, east, north, half, speed in AREAS
         ],
     )
@@ -103,11 +107,11 @@ async def load_fleet(session: AsyncSession, *, now: datetime, seed: int = 2019) 
         for number in range(1, count + 1):
             owner = providers[number % 2]
             label = f"{prefix}-{number:04d}"
-            specs.append(service.NewVehicle(type_code, owner.id, label, f"iot-{label.lower()}", rng.randint(35, 100)))
-    made = await service.register_vehicles(session, specs)
+            specs.append(NewVehicle(type_code, owner.id, label, f"iot-{label.lower()}", rng.randint(35, 100)))
+    made = await register_vehicles(session, specs)
     for vehicle, _ in made:
         lon, lat = offset(*CENTRE, east_m=rng.uniform(-500, 500), north_m=rng.uniform(-500, 500))
-        await service.deploy(session, vehicle.id, lon=lon, lat=lat, now=now)
+        await deploy(session, vehicle.id, lon=lon, lat=lat, now=now)
     return FleetResult(True, len(made))
 
 
@@ -132,15 +136,15 @@ async def load_happiness_cars(session: AsyncSession, *, rules: CarRules, now: da
     windows = [WeeklyWindow.parse(["mon", "tue", "wed", "thu", "fri"], start, end) for start, end in HAPPINESS_WINDOWS]
     today = now.astimezone(ZoneInfo(rules.timezone)).date()
     for label, primary, slot_code in HAPPINESS_CARS:
-        [(car, _)] = await service.register_vehicles(
-            session, [service.NewVehicle("car", enterprise, label, f"iot-{label.lower()}", 90)]
+        [(car, _)] = await register_vehicles(
+            session, [NewVehicle("car", enterprise, label, f"iot-{label.lower()}", 90)]
         )
         slot_id, lon, lat = (
             await session.execute(
                 select(Slot.id, longitude(Slot.location), latitude(Slot.location)).where(Slot.code == slot_code)
             )
         ).one()
-        await service.deploy(session, car.id, lon=float(lon), lat=float(lat), now=now)
+        await deploy(session, car.id, lon=float(lon), lat=float(lat), now=now)
         primary_id = await session.scalar(select(Account.id).where(Account.email == f"{primary}@{DEMO_DOMAIN}"))
         assert primary_id is not None
         await contracts.create_contract(
@@ -193,7 +197,7 @@ class FleetSimulator:
             )
         ).scalars()
         for vehicle, rider in zip(sorted(vehicles, key=lambda v: v.label), riders, strict=False):
-            key = await service.rotate_device_key(session, vehicle.id, now=now)
+            key = await rotate_device_key(session, vehicle.id, now=now)
             self.active.append(SimulatedRide(vehicle.id, vehicle.device_id, key, Actor(rider, Role.RESIDENT)))
         await session.commit()
 
@@ -206,9 +210,7 @@ class FleetSimulator:
             for i in range(1, steps + 1)
         ]
 
-    async def tick(
-        self, session: AsyncSession, client: httpx.AsyncClient, *, rules: service.FleetRules, now: datetime
-    ) -> int:
+    async def tick(self, session: AsyncSession, client: httpx.AsyncClient, *, rules: FleetRules, now: datetime) -> int:
         """One step of every simulated ride; returns the fixes posted."""
         if not self.active:
             await self._provision(session, now=now)
@@ -219,9 +221,7 @@ class FleetSimulator:
                     start = await repository.position(
                         session, await repository.vehicle_for_update(session, ride.vehicle_id)
                     )
-                    trip = await service.unlock(
-                        session, rider=ride.rider, vehicle_id=ride.vehicle_id, rules=rules, now=now
-                    )
+                    trip = await unlock(session, rider=ride.rider, vehicle_id=ride.vehicle_id, rules=rules, now=now)
                     await session.commit()
                     ride.trip_id, ride.path = trip.id, self._plan(start or CENTRE)
                     continue
@@ -235,9 +235,7 @@ class FleetSimulator:
                     )
                     posted += response.status_code == 200
                     continue
-                await service.end_ride(
-                    session, actor=ride.rider, trip_id=ride.trip_id, force=False, rules=rules, now=now
-                )
+                await end_ride(session, actor=ride.rider, trip_id=ride.trip_id, force=False, rules=rules, now=now)
                 await session.commit()
                 ride.trip_id = None
             except (DomainError, httpx.HTTPError) as error:  # a rider out of money, the API not up yet, ...

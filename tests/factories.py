@@ -31,8 +31,11 @@ from core import services
 from core.redis import redis_database
 from core.settings import Settings
 from geo.repository import add_zone
-from mobility import service as fleet
+from mobility.geofences import GeofenceSpec, create_geofences
+from mobility.ingest import prepare_telemetry
 from mobility.models import GeofenceKind, Provider, ProviderKind
+from mobility.rides import all_day_ride_tariffs
+from mobility.vehicles import NewVehicle, deploy, register_vehicles
 from parking import service
 from parking.models import SlotKind, SlotSize
 from parking.policy import BookingPolicy, WeeklyWindow
@@ -168,7 +171,7 @@ async def make_fleet(session: AsyncSession, *, now: datetime) -> dict[str, objec
         ("ebike", RIDE_KRW_PER_MINUTE),
         ("car", CAR_KRW_PER_MINUTE),
     ):
-        session.add_all(fleet.all_day_ride_tariffs(zone_id, code, per_minute))
+        session.add_all(all_day_ride_tariffs(zone_id, code, per_minute))
     enterprise = Provider(code=unique("ve"), name="village enterprise", kind=ProviderKind.VILLAGE_ENTERPRISE)
     partner = Provider(code=unique("partner"), name="partner scooters", kind=ProviderKind.PARTNER)
     session.add_all([enterprise, partner])
@@ -179,17 +182,17 @@ async def make_fleet(session: AsyncSession, *, now: datetime) -> dict[str, objec
         return {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}
 
     start = now - timedelta(days=30)
-    ids = await fleet.create_geofences(
+    ids = await create_geofences(
         session,
         [
-            fleet.GeofenceSpec("test service area", GeofenceKind.SERVICE_AREA, [], None, polygon(1500), start, None),
-            fleet.GeofenceSpec("centre parking", GeofenceKind.PARKING, [], None, polygon(100), start, None),
-            fleet.GeofenceSpec("east parking", GeofenceKind.PARKING, [], None, polygon(50, 700), start, None),
-            fleet.GeofenceSpec("no parking east", GeofenceKind.NO_PARKING, [], None, polygon(50, 400), start, None),
-            fleet.GeofenceSpec("slow core", GeofenceKind.SLOW, [], 10, polygon(100), start, None),
+            GeofenceSpec("test service area", GeofenceKind.SERVICE_AREA, [], None, polygon(1500), start, None),
+            GeofenceSpec("centre parking", GeofenceKind.PARKING, [], None, polygon(100), start, None),
+            GeofenceSpec("east parking", GeofenceKind.PARKING, [], None, polygon(50, 700), start, None),
+            GeofenceSpec("no parking east", GeofenceKind.NO_PARKING, [], None, polygon(50, 400), start, None),
+            GeofenceSpec("slow core", GeofenceKind.SLOW, [], 10, polygon(100), start, None),
         ],
     )
-    await fleet.prepare_telemetry(session, now=now, retention_days=90)
+    await prepare_telemetry(session, now=now, retention_days=90)
     return {"zone_id": zone_id, "enterprise": enterprise, "partner": partner, "geofences": ids}
 
 
@@ -210,11 +213,11 @@ async def make_vehicle(
 ) -> tuple[uuid.UUID, str, str]:
     """A deployed (available) vehicle at `east_m`/`north_m` from the pilot centre: (id, device id, device key)."""
     label = unique("V")[:32]
-    [(vehicle, key)] = await fleet.register_vehicles(
-        session, [fleet.NewVehicle(type_code, provider_id, label, f"iot-{label}", battery_pct)]
+    [(vehicle, key)] = await register_vehicles(
+        session, [NewVehicle(type_code, provider_id, label, f"iot-{label}", battery_pct)]
     )
     lon, lat = offset(*CENTRE, east_m=east_m, north_m=north_m)
-    await fleet.deploy(session, vehicle.id, lon=lon, lat=lat, now=now)
+    await deploy(session, vehicle.id, lon=lon, lat=lat, now=now)
     return vehicle.id, vehicle.device_id, key
 
 

@@ -19,7 +19,7 @@ from api.schemas.parking import AssistedBookingIn, BookingIn, BookingOut
 from api.state import AppState
 from core.errors import InvalidInput
 from mobility import live
-from mobility import service as fleet
+from mobility.park_and_ride import follow_booking, last_legs, plan_last_leg
 from parking import service
 from parking.models import BookingStatus
 from parking.repository import BookingRow
@@ -109,7 +109,7 @@ async def _book(
     )
     leg = None
     if body.park_and_ride is not None:
-        leg = await fleet.plan_last_leg(
+        leg = await plan_last_leg(
             session,
             booking=row.booking,
             type_code=body.park_and_ride.type_code,
@@ -149,7 +149,7 @@ async def _list(
         policy=state.policy,
         now=now,
     )
-    legs = await fleet.last_legs(session, [row.booking.id for row in rows])
+    legs = await last_legs(session, [row.booking.id for row in rows])
     await session.commit()  # listing may have moved expired bookings along
     return page(
         [BookingOut.of(row, actor, legs.get(row.booking.id)) for row in rows], limit=query.limit, offset=query.offset
@@ -182,7 +182,7 @@ async def get_booking(
     """The driver, the slot's owner (without driver identity), staff and the city may read a booking; for anyone
     else it does not exist (404)."""
     row = await service.get_booking(session, actor=actor, booking_id=booking_id, policy=state.policy, now=now)
-    leg = await fleet.follow_booking(session, booking=row.booking, rules=state.fleet, now=now)
+    leg = await follow_booking(session, booking=row.booking, rules=state.fleet, now=now)
     await session.commit()
     return BookingOut.of(row, actor, leg)
 
@@ -194,7 +194,7 @@ def _transition_route(action: str, summary: str, description: str) -> None:
         booking_id: uuid.UUID, actor: Anyone, state: StateDep, session: SessionDep, now: NowDep
     ) -> BookingOut:
         row: BookingRow = await change(session, actor=actor, booking_id=booking_id, policy=state.policy, now=now)
-        leg = await fleet.follow_booking(session, booking=row.booking, rules=state.fleet, now=now)
+        leg = await follow_booking(session, booking=row.booking, rules=state.fleet, now=now)
         await session.commit()
         if leg is not None and leg.vehicle_id is not None:
             await live.sync(state.redis, session, [leg.vehicle_id])

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import ValidationError
 
+import mobility.geofences
 from api.auth import Operator
 from api.deps import Limit, NowDep, Offset, SessionDep
 from api.schemas.common import ErrorOut, Instant, Page, page
 from api.schemas.mobility import GeofenceEndIn, GeofenceImportIn, GeofenceIn, GeofenceOut
-from mobility import repository, service
+from mobility import repository
 from mobility.errors import GeofenceNotFound, InvalidImport
 from mobility.models import GeofenceKind
 
@@ -20,8 +21,8 @@ router = APIRouter(prefix="/geofences", tags=["geofences"])
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorOut, "description": "invalid_geometry, ..."}}
 
 
-def _spec(body: GeofenceIn) -> service.GeofenceSpec:
-    return service.GeofenceSpec(
+def _spec(body: GeofenceIn) -> mobility.geofences.GeofenceSpec:
+    return mobility.geofences.GeofenceSpec(
         name=body.name,
         kind=GeofenceKind(body.kind),
         vehicle_types=body.vehicle_types,
@@ -68,7 +69,7 @@ async def get_geofence(geofence_id: uuid.UUID, session: SessionDep) -> GeofenceO
 async def create_geofence(body: GeofenceIn, actor: Operator, session: SessionDep) -> GeofenceOut:
     """A Polygon or MultiPolygon (WGS84) with its kind, vehicle types (empty: all) and effective period; slow zones
     need `max_speed_kmh`. Invalid polygons (self-intersecting, unclosed) are 422 `invalid_geometry`."""
-    [geofence_id] = await service.create_geofences(session, [_spec(body)])
+    [geofence_id] = await mobility.geofences.create_geofences(session, [_spec(body)])
     await session.commit()
     view = await repository.geofence(session, geofence_id)
     assert view is not None
@@ -101,7 +102,7 @@ async def import_geofences(body: GeofenceImportIn, actor: Operator, session: Ses
             )
     if problems:
         raise InvalidImport(f"{len(problems)} feature(s) have errors; nothing was imported", extra={"rows": problems})
-    ids = await service.create_geofences(session, specs)
+    ids = await mobility.geofences.create_geofences(session, specs)
     await session.commit()
     views = [await repository.geofence(session, i) for i in ids]
     return [_out(v) for v in views if v is not None]
@@ -117,7 +118,7 @@ async def end_geofence(
     geofence_id: uuid.UUID, body: GeofenceEndIn, actor: Operator, session: SessionDep
 ) -> GeofenceOut:
     """Rules change over time: the old rule is kept (past trips are judged by it) and stops applying at `at`."""
-    await service.end_geofence(session, geofence_id, at=body.at)
+    await mobility.geofences.end_geofence(session, geofence_id, at=body.at)
     await session.commit()
     view = await repository.geofence(session, geofence_id)
     assert view is not None

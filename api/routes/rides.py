@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import mobility.reservations
+import mobility.rides
 from api.auth import Anyone, Driver
 from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
@@ -16,7 +18,7 @@ from api.schemas.common import ErrorOut, Location, Longitude, Page, page
 from api.schemas.mobility import NearbyVehicleOut, ReservationOut, TripOut, VehicleRef
 from api.schemas.parking import ReceiptOut
 from ledger import log as ledger
-from mobility import live, repository, service
+from mobility import live, repository
 from mobility.models import Trip
 
 router = APIRouter(prefix="/rides", tags=["rides"])
@@ -80,7 +82,9 @@ async def nearby(
 async def reserve(body: VehicleRef, actor: Driver, state: StateDep, session: SessionDep, now: NowDep) -> ReservationOut:
     """The vehicle is held for `MAEUL_RIDE_RESERVATION_MINUTES`, then becomes available again by itself. One
     reservation (or ride) per rider at a time."""
-    vehicle = await service.reserve(session, rider=actor, vehicle_id=body.vehicle_id, rules=state.fleet, now=now)
+    vehicle = await mobility.reservations.reserve(
+        session, rider=actor, vehicle_id=body.vehicle_id, rules=state.fleet, now=now
+    )
     assert vehicle.reserved_until is not None
     out = ReservationOut(vehicle_id=vehicle.id, label=vehicle.label, reserved_until=vehicle.reserved_until)
     await commit_and_sync(state, session, [vehicle.id])
@@ -94,7 +98,7 @@ async def cancel_reservation(
     vehicle_id: uuid.UUID, actor: Anyone, state: StateDep, session: SessionDep, now: NowDep
 ) -> None:
     """The rider (or staff) gives the vehicle back; it is available again at once."""
-    await service.cancel_reservation(session, rider=actor, vehicle_id=vehicle_id, now=now)
+    await mobility.reservations.cancel_reservation(session, rider=actor, vehicle_id=vehicle_id, now=now)
     await commit_and_sync(state, session, [vehicle_id])
 
 
@@ -137,7 +141,7 @@ async def unlock(
     an `Idempotency-Key`: a retried unlock never opens a second trip."""
 
     async def work() -> TripOut:
-        trip = await service.unlock(session, rider=actor, vehicle_id=body.vehicle_id, rules=state.fleet, now=now)
+        trip = await mobility.rides.unlock(session, rider=actor, vehicle_id=body.vehicle_id, rules=state.fleet, now=now)
         return await trip_out(session, trip, detail=True)
 
     response = await create_once(
@@ -159,7 +163,7 @@ async def list_rides(actor: Anyone, session: SessionDep, limit: Limit = 50, offs
 async def get_ride(trip_id: uuid.UUID, actor: Anyone, session: SessionDep) -> TripOut:
     """The ride with its route, fare lines and ledger receipts; for anyone but its rider and staff it does not
     exist (404)."""
-    trip = await service.trip_for(session, actor=actor, trip_id=trip_id)
+    trip = await mobility.rides.trip_for(session, actor=actor, trip_id=trip_id)
     return await trip_out(session, trip, detail=True)
 
 
@@ -185,6 +189,6 @@ async def end_ride(
     types that need one, the end is refused with the nearest allowed area and its walking distance. The fare
     (unlock fee + per-minute tariff by zone and band, within the city's caps) is captured, split between provider,
     village enterprise, city and platform, and the trip is written to the ledger in the same transaction."""
-    trip = await service.end_ride(session, actor=actor, trip_id=trip_id, force=force, rules=state.fleet, now=now)
+    trip = await mobility.rides.end_ride(session, actor=actor, trip_id=trip_id, force=force, rules=state.fleet, now=now)
     await commit_and_sync(state, session, [trip.vehicle_id])
     return await trip_out(session, trip, detail=True)

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Header, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import mobility.ingest
+import mobility.vehicles
 from api.auth import Anyone, Monitor, Operator
 from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.schemas.common import ErrorOut, Location, Page, page
@@ -26,7 +28,7 @@ from api.schemas.mobility import (
     VehicleTypeOut,
 )
 from api.state import AppState
-from mobility import live, repository, service
+from mobility import live, repository
 from mobility.models import Vehicle
 from mobility.repository import positions
 from mobility.states import VehicleState
@@ -95,9 +97,9 @@ def _registered(out: VehicleOut, key: str) -> RegisteredVehicleOut:
 async def register_vehicle(body: VehicleIn, actor: Operator, session: SessionDep) -> RegisteredVehicleOut:
     """A new vehicle starts `removed` (with its provider) until deployed. The device key in the answer is shown
     only once."""
-    [(vehicle, key)] = await service.register_vehicles(
+    [(vehicle, key)] = await mobility.vehicles.register_vehicles(
         session,
-        [service.NewVehicle(body.type_code, body.provider_id, body.label, body.device_id, body.battery_pct)],
+        [mobility.vehicles.NewVehicle(body.type_code, body.provider_id, body.label, body.device_id, body.battery_pct)],
     )
     await session.commit()
     [out] = await vehicle_out(session, [vehicle])
@@ -125,7 +127,7 @@ async def import_vehicles(
 ) -> ImportOut:
     """Columns: label, device_id, type_code, provider_code, battery_pct. All rows or none: any bad row refuses the
     import and every problem is listed by row number."""
-    made = await service.import_csv(session, content)
+    made = await mobility.vehicles.import_csv(session, content)
     await session.commit()
     outs = await vehicle_out(session, [vehicle for vehicle, _ in made])
     return ImportOut(imported=len(made), vehicles=[_registered(o, key) for o, (_, key) in zip(outs, made, strict=True)])
@@ -163,7 +165,7 @@ async def vehicle_events(
 ) -> dict[str, object]:
     """The append-only event log, newest first; it replays to the vehicle's state."""
     await repository.vehicle(session, vehicle_id)
-    events = await service.events_of(session, vehicle_id, limit=limit + 1, offset=offset)
+    events = await mobility.vehicles.events_of(session, vehicle_id, limit=limit + 1, offset=offset)
     items = [
         VehicleEventOut(
             event_id=e.id,
@@ -186,7 +188,7 @@ async def deploy(
     vehicle_id: uuid.UUID, body: DeployIn, actor: Operator, state: StateDep, session: SessionDep, now: NowDep
 ) -> VehicleOut:
     """`provider_drop_off`: the vehicle is put on the street at `location` and becomes available."""
-    vehicle = await service.deploy(session, vehicle_id, lon=body.location.lon, lat=body.location.lat, now=now)
+    vehicle = await mobility.vehicles.deploy(session, vehicle_id, lon=body.location.lon, lat=body.location.lat, now=now)
     await commit_and_sync(state, session, [vehicle.id])
     [out] = await vehicle_out(session, [vehicle])
     return out
@@ -207,7 +209,7 @@ async def vehicle_action(
     """Each action is one MDS event: maintenance -> `maintenance_pick_up`, rebalance -> `rebalance_pick_up`,
     retire -> `decommissioned`, charged -> `battery_charged` (battery 100%), suspend -> `system_suspend`,
     resume -> `system_resume`. Actions the state machine forbids are 409 `invalid_vehicle_transition`."""
-    vehicle = await service.staff_action(session, vehicle_id, action, now=now)
+    vehicle = await mobility.vehicles.staff_action(session, vehicle_id, action, now=now)
     await commit_and_sync(state, session, [vehicle.id])
     [out] = await vehicle_out(session, [vehicle])
     return out
@@ -221,7 +223,7 @@ async def vehicle_action(
 )
 async def rotate_key(vehicle_id: uuid.UUID, actor: Operator, session: SessionDep, now: NowDep) -> DeviceKeyOut:
     """A new key, shown once; the old key stops working at once."""
-    key = await service.rotate_device_key(session, vehicle_id, now=now)
+    key = await mobility.vehicles.rotate_device_key(session, vehicle_id, now=now)
     vehicle = await repository.vehicle(session, vehicle_id)
     await session.commit()
     return DeviceKeyOut(device_id=vehicle.device_id, device_key=key)
@@ -232,7 +234,7 @@ async def rotate_key(vehicle_id: uuid.UUID, actor: Operator, session: SessionDep
 )
 async def revoke_key(vehicle_id: uuid.UUID, actor: Operator, session: SessionDep, now: NowDep) -> None:
     """The device can no longer post telemetry until a new key is issued."""
-    await service.revoke_device_key(session, vehicle_id, now=now)
+    await mobility.vehicles.revoke_device_key(session, vehicle_id, now=now)
     await session.commit()
 
 
@@ -254,7 +256,7 @@ async def post_telemetry(
     reason (duplicate, out_of_order, future, stale, far_out_of_area, impossible_speed); the accepted ones are stored
     together with the events they cause (battery low, leaving the service area, contact restored), or none is."""
     fixes = [Fix(p.at, p.lon, p.lat, p.speed_mps, p.heading_deg, p.battery_pct, p.accuracy_m) for p in body.points]
-    report = await service.ingest(
+    report = await mobility.ingest.ingest(
         session, device_id=device_id, key=device_key, points=fixes, rules=state.fleet, now=now
     )
     await session.commit()

@@ -23,8 +23,9 @@ from cars.rules import CarRules
 from core.idempotency import IdempotencyKey
 from core.settings import Settings
 from geo.models import Zone
-from mobility import service as fleet
 from mobility.models import Provider, ProviderKind, Vehicle
+from mobility.rides import all_day_ride_tariffs
+from mobility.vehicles import NewVehicle, register_vehicles
 from parking.models import Booking, SharingRule, Slot
 from tests.factories import CAR_KRW_PER_MINUTE, PASSWORD, make_account, make_slot, make_zone, unique
 
@@ -38,12 +39,12 @@ async def committed_car(engine: AsyncEngine) -> AsyncIterator[dict[str, object]]
     now = datetime.now(UTC)
     async with AsyncSession(engine, expire_on_commit=False) as session:
         zone_id = await make_zone(session)
-        session.add_all(fleet.all_day_ride_tariffs(zone_id, "car", CAR_KRW_PER_MINUTE))
+        session.add_all(all_day_ride_tariffs(zone_id, "car", CAR_KRW_PER_MINUTE))
         provider = Provider(code=unique("ve"), name="village enterprise", kind=ProviderKind.VILLAGE_ENTERPRISE)
         session.add(provider)
         await session.flush()
-        [(car, _)] = await fleet.register_vehicles(
-            session, [fleet.NewVehicle("car", provider.id, unique("CAR")[:30], unique("iot-car"), 90)]
+        [(car, _)] = await register_vehicles(
+            session, [NewVehicle("car", provider.id, unique("CAR")[:30], unique("iot-car"), 90)]
         )
         primary = await make_account(session)
         home = await make_slot(session, east_m=15, now=now)

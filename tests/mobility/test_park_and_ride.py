@@ -14,8 +14,9 @@ from accounts.models import Role
 from api.state import AppState
 from billing import mileage
 from core.clock import FixedClock
-from mobility import service as fleet_service
 from mobility.models import ParkAndRide, Trip, Vehicle
+from mobility.park_and_ride import follow_bookings
+from mobility.reservations import expire_reservations
 from parking.models import Booking
 from tests.factories import (
     auth,
@@ -187,8 +188,8 @@ async def test_the_worker_undoes_a_no_show_and_expires_an_unused_hold(
     clock.set(now + timedelta(hours=2))  # the other booking was never checked in; the hold ran out
     headers = auth(state, driver)
     # the worker's sweep, as fleet_upkeep runs it
-    assert await fleet_service.expire_reservations(session, now=clock.now()) == 1
-    await fleet_service.follow_bookings(session, rules=state.fleet, policy=state.policy, now=clock.now())
+    assert await expire_reservations(session, now=clock.now()) == 1
+    await follow_bookings(session, rules=state.fleet, policy=state.policy, now=clock.now())
     await session.commit()
     legs = {
         str(row.booking_id): row

@@ -12,8 +12,9 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from mobility import service as fleet
+from mobility import repository
 from mobility.models import Trip
+from mobility.vehicles import record
 from tests.api.test_concurrency import _sign_in
 from tests.factories import make_account, make_fleet, make_vehicle
 
@@ -66,7 +67,7 @@ async def test_riders_racing_for_one_vehicle_get_one_trip(live_server: str, engi
     async with AsyncSession(engine) as session:
         for trip in (await session.execute(select(Trip).where(Trip.vehicle_id.in_([contested, retried])))).scalars():
             trip.status = "cancelled"
-            vehicle = await fleet.repository.vehicle_for_update(session, trip.vehicle_id)
-            await fleet.record(session, vehicle, "trip_cancel", now=now, trip_id=trip.id)
-            await fleet.record(session, vehicle, "decommissioned", now=now)
+            vehicle = await repository.vehicle_for_update(session, trip.vehicle_id)
+            await record(session, vehicle, "trip_cancel", now=now, trip_id=trip.id)
+            await record(session, vehicle, "decommissioned", now=now)
         await session.commit()

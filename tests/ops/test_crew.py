@@ -16,8 +16,8 @@ from accounts.models import Account
 from api.state import AppState
 from core.clock import FixedClock
 from geo.models import Zone
-from mobility import service as fleet
 from mobility.models import Geofence, Trip, TripStatus, Vehicle, VehicleEvent
+from mobility.vehicles import record
 from ops.rebalance import targets_from_history
 from sim.fleet import load_fleet
 from sim.pilot import load
@@ -35,7 +35,7 @@ async def _flatten(session: AsyncSession, count: int) -> list[uuid.UUID]:
     vehicles = list(await session.scalars(select(Vehicle).order_by(Vehicle.label).limit(count)))
     for vehicle in vehicles:
         vehicle.battery_pct = 5
-        await fleet.record(session, vehicle, "battery_low", now=vehicle.created_at)
+        await record(session, vehicle, "battery_low", now=vehicle.created_at)
     await session.commit()
     return [vehicle.id for vehicle in vehicles]
 
@@ -165,7 +165,7 @@ async def test_a_vehicle_a_rider_took_fails_its_pickup_and_its_dropoff_is_cancel
     pickup = next(task for task in plan["tasks"] if task["kind"] == "rebalance_pickup")
     vehicle = await session.get(Vehicle, uuid.UUID(pickup["vehicle_id"]))
     assert vehicle is not None
-    await fleet.record(session, vehicle, "reservation_start", now=clock.now())  # a rider reserved it meanwhile
+    await record(session, vehicle, "reservation_start", now=clock.now())  # a rider reserved it meanwhile
     await session.commit()
     crew = await sign_in_demo(client, "valet03")
     for target in ("en_route", "arrived"):

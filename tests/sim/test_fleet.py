@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.state import AppState
 from core.clock import FixedClock
+from mobility.ingest import prepare_telemetry
 from mobility.models import TelemetryPoint, Trip, TripStatus, Vehicle
-from mobility.service import prepare_telemetry
 from sim.fleet import FleetSimulator, load_fleet
 from tests.factories import make_account, make_zone
 
