@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import TypeVar
 
 from pwdlib import PasswordHash
 from redis.asyncio import Redis
@@ -16,13 +21,43 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.errors import AccountNotFound, EmailTaken, InvalidCredentials, SignInUnavailable, TooManyAttempts
 from accounts.models import Account, RevokedToken, Role
 
+T = TypeVar("T")
 _hasher = PasswordHash.recommended()
 # Verified against when the email is unknown, so both paths cost one argon2 verification (no timing oracle).
 _UNKNOWN_ACCOUNT_HASH = _hasher.hash("maeul-unknown-account")
 
 
+# argon2 takes about 170 ms of CPU a verification: never on the event loop. Two threads (argon2-cffi releases the GIL
+# while it hashes) bound the CPU sign-in can take; beyond `MAX_WAITING` queued, sign-in answers 503 at once.
+_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+MAX_WAITING = 64
+_waiting = 0
+MAX_EMAIL = 320  # RFC 3696's longest address
+MAX_PASSWORD = 1024
+
+
 def hash_password(password: str) -> str:
+    """For scripts and bulk demo data; a request uses `hash_in_pool`."""
     return _hasher.hash(password)
+
+
+async def _in_pool(work: Callable[[], T]) -> T:
+    global _waiting
+    if _waiting >= MAX_WAITING:
+        raise SignInUnavailable("too many sign-ins at once; nothing was checked, try again in a moment")
+    _waiting += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_HASHING, work)
+    finally:
+        _waiting -= 1
+
+
+async def hash_in_pool(password: str) -> str:
+    return await _in_pool(lambda: _hasher.hash(password))
+
+
+async def _verify_in_pool(password: str, password_hash: str) -> bool:
+    return await _in_pool(lambda: _hasher.verify(password, password_hash))
 
 
 def normalize_email(email: str) -> str:
@@ -46,7 +81,7 @@ async def create_account(
         email=normalize_email(email),
         display_name=display_name.strip(),
         role=role,
-        password_hash=password_hash or hash_password(password or ""),
+        password_hash=password_hash or await hash_in_pool(password or ""),
         is_active=True,
     )
     try:
@@ -93,7 +128,8 @@ async def prune_revoked_tokens(session: AsyncSession, *, now: datetime) -> int:
 
 
 def _failures_key(email: str) -> str:
-    return f"maeul:login-failures:{email}"
+    """Hashed: whatever a client sends as a username never becomes a Redis key as it is."""
+    return f"maeul:login-failures:{hashlib.sha256(email.encode()).hexdigest()}"
 
 
 async def authenticate(
@@ -116,22 +152,26 @@ async def authenticate(
 async def _check_password(
     session: AsyncSession, redis: Redis, *, email: str, password: str, max_failures: int, lockout_seconds: int
 ) -> Account:
+    if len(email) > MAX_EMAIL or len(password) > MAX_PASSWORD:
+        raise InvalidCredentials("wrong email or password")  # no account has one that long: nothing to check
     email = normalize_email(email)
     key = _failures_key(email)
-    failures = int(await redis.get(key) or 0)
-    if failures >= max_failures:
-        retry_after = max(int(await redis.ttl(key)), 1)
+    # the attempt is counted before the password is checked, in one atomic step: concurrent guesses each get their
+    # own number, and only the first `max_failures` of a window are ever checked
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.incr(key)
+        pipe.expire(key, lockout_seconds, nx=True)
+        pipe.ttl(key)
+        attempt, _, ttl = await pipe.execute()
+    if attempt > max_failures:
+        retry_after = max(int(ttl), 1)
         raise TooManyAttempts(
             f"too many failed sign-ins for {email}; try again in {retry_after} s",
             extra={"retry_after_s": retry_after},
         )
     account = (await session.execute(select(Account).where(Account.email == email))).scalar_one_or_none()
-    valid = _hasher.verify(password, account.password_hash if account else _UNKNOWN_ACCOUNT_HASH)
+    valid = await _verify_in_pool(password, account.password_hash if account else _UNKNOWN_ACCOUNT_HASH)
     if account is None or not valid or not account.is_active:
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, lockout_seconds, nx=True)
-            await pipe.execute()
-        raise InvalidCredentials("wrong email or password")
+        raise InvalidCredentials("wrong email or password")  # the attempt stays counted
     await redis.delete(key)
     return account

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -132,18 +132,16 @@ async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     if settings.demo_simulation_speedup:  # today's simulated village, so the KPIs and dashboards move
         from sim import live
 
-        village = multiprocessing.get_context("spawn").Process(
-            target=live.main, args=(settings,), name="maeul-demo-village", daemon=True
-        )
-        village.start()
+        village = asyncio.create_task(live.supervise(settings))  # its own process, started again if it dies
     try:
         await server.serve()
     finally:
         running.cancel()
         await worker.close()
         if village is not None:
-            village.terminate()
-            village.join(timeout=10)
+            village.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await village
 
 
 @app.command()

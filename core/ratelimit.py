@@ -17,6 +17,7 @@ from core.redis import redis_url
 from core.settings import Settings
 
 log = structlog.get_logger("maeul.ratelimit")
+SKIP_AFTER_FAILURE_S = 5.0  # a Redis that failed is not asked again for this long: one slow call, not one a request
 
 
 class RateLimits:
@@ -30,9 +31,12 @@ class RateLimits:
         self.limiter = FixedWindowRateLimiter(self.storage)
         self.per_account: RateLimitItem = parse(settings.rate_limit_per_account)
         self.per_address: RateLimitItem = parse(settings.rate_limit_per_address)
+        self.skip_until = 0.0
 
     async def wait_s(self, *, address: str, account: str | None) -> int | None:
         """Seconds to wait when a limit is spent (the request is not counted further), None when allowed."""
+        if time.monotonic() < self.skip_until:
+            return None
         checks = [(self.per_address, "address", address)]
         if account is not None:
             checks.append((self.per_account, "account", account))
@@ -42,5 +46,6 @@ class RateLimits:
                     reset = (await self.limiter.get_window_stats(item, kind, who)).reset_time
                     return max(1, math.ceil(reset - time.time()))
         except Exception as error:  # any storage failure: serve rather than refuse everyone
+            self.skip_until = time.monotonic() + SKIP_AFTER_FAILURE_S
             log.warning("rate limits not enforced: their Redis is unavailable", error=repr(error))
         return None

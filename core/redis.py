@@ -30,7 +30,14 @@ def redis_database(settings: Settings, number: int) -> str:
 
 
 def make_redis(settings: Settings) -> Redis:
-    client: Redis = Redis.from_url(redis_url(settings), decode_responses=True)
+    # a Redis that stops answering (packets dropped, not refused) must not hang requests: every call gives up after
+    # `redis_timeout_s`, and what needs Redis degrades as documented
+    client: Redis = Redis.from_url(
+        redis_url(settings),
+        decode_responses=True,
+        socket_connect_timeout=settings.redis_timeout_s,
+        socket_timeout=settings.redis_timeout_s,
+    )
     return client
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
+import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -42,6 +46,12 @@ class Settings(BaseSettings):
         default=None,
         description="`redis://host:port/db`; when set, no local redis-server is managed. One database per deployment: "
         "the API, the worker and `maeul demo` claim theirs and refuse one another deployment holds",
+    )
+    redis_timeout_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="a Redis call (or connect) that takes longer fails: Redis is treated as down",
     )
     db_pool_size: int = Field(default=10, ge=1, description="database connections per API process")
     db_max_overflow: int = Field(default=20, ge=0, description="connections beyond the pool under load")
@@ -259,6 +269,11 @@ class Settings(BaseSettings):
                 raise ValueError("MAEUL_LEDGER_SIGNING_KEY must be set in production")
             if self.plate_hash_key is None or len(self.plate_hash_key.get_secret_value()) < 32:
                 raise ValueError("MAEUL_PLATE_HASH_KEY must be set to at least 32 characters in production")
+            if self.chain_url is None or self.chain_private_key is None:
+                raise ValueError(
+                    "MAEUL_CHAIN_URL and MAEUL_CHAIN_PRIVATE_KEY must be set in production: tree heads are anchored on "
+                    "the city's chain, never on a local development node"
+                )
         return self
 
     @property
@@ -298,12 +313,24 @@ class Settings(BaseSettings):
     def _secret(self, configured: SecretStr | None, name: str) -> str:
         if configured is not None:
             return configured.get_secret_value()
-        path = self.home / name
-        if not path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        return kept_secret(self.home / name, lambda: secrets.token_urlsafe(48))
+
+
+def kept_secret(path: Path, make: Callable[[], str]) -> str:
+    """The secret kept in `path` (a developer's machine), made on first use: written whole to a private temporary
+    file and linked into place, which fails if another process got there first; so processes starting together (two
+    `maeul serve` workers on a new home) agree on one secret and none ever reads it half-written."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(make())
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()
 
 
 def reference() -> str:

@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from core.settings import Settings
+from core.settings import Settings, kept_secret
 
 DOMAIN = b"maeul-sth-v1\x00"
 
@@ -42,12 +42,8 @@ class Signer:
     @classmethod
     def from_file(cls, path: Path) -> Signer:
         """The key kept in `path` (base64 seed), created on first use: for a developer's machine."""
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            seed = Ed25519PrivateKey.generate().private_bytes_raw()
-            path.write_text(base64.b64encode(seed).decode())
-            path.chmod(0o600)
-        return cls.from_seed(base64.b64decode(path.read_text().strip()))
+        seed = kept_secret(path, lambda: base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()).decode())
+        return cls.from_seed(base64.b64decode(seed))
 
     @property
     def public_key(self) -> bytes:

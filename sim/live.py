@@ -9,7 +9,9 @@ got to is kept in Redis, so a demo started again the same day goes on from there
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,6 +56,12 @@ class CatchUp:
             await asyncio.sleep(max(sped_up, real))
 
 
+async def resume_mark(redis: Redis) -> datetime | None:
+    """Where an earlier run of today's village got to, if one did (the client decodes: the mark is text)."""
+    mark = await redis.get(REACHED)
+    return datetime.fromisoformat(mark) if mark else None
+
+
 async def play_today(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], redis: Redis, *, real: Clock
 ) -> dict[str, Any]:
@@ -61,8 +69,7 @@ async def play_today(
     assumptions = Assumptions.load()
     today = real.now().astimezone(SEOUL).date()
     week = week_of(assumptions, calibration.load(), seed=today.toordinal(), days=1, first_day=today)
-    reached_raw = await redis.get(REACHED)
-    reached = datetime.fromisoformat(reached_raw.decode()) if reached_raw else None
+    reached = await resume_mark(redis)
     start = max(week.day_start(0), reached) if reached is not None else week.day_start(0)
     pace = CatchUp(start, speedup=settings.demo_simulation_speedup, real=real)
     clock = FixedClock(start)
@@ -80,6 +87,33 @@ async def play_today(
 
         tally, _ = await play(week, market, set_clock=clock.set, upload=upload, pace=pace.wait_for, skip_before=reached)
     return {"day": today.isoformat(), "needs": sum(tally.needs), "served": sum(tally.served)}
+
+
+async def supervise(
+    settings: Settings,
+    *,
+    target: Callable[[Settings], None] | None = None,
+    restart_after_s: float = 5.0,
+) -> None:
+    """Run the village in a process of its own until cancelled; when it dies, say so in the log and start it again
+    (after `restart_after_s`, doubling up to five minutes while it keeps dying): a dead village must never leave the
+    dashboards stale with nothing said."""
+    context = multiprocessing.get_context("spawn")
+    deaths = 0
+    while True:
+        process = context.Process(target=target or main, args=(settings,), name="maeul-demo-village", daemon=True)
+        process.start()
+        started = time.monotonic()
+        try:
+            await asyncio.to_thread(process.join)  # a thread waits for the process; the event loop does not
+        finally:
+            if process.is_alive():  # cancelled: the demo is stopping
+                process.terminate()
+                process.join(timeout=10)
+        deaths = 0 if time.monotonic() - started > 600 else deaths + 1  # it had run for a while: a fresh failure
+        delay = min(300.0, restart_after_s * 2 ** (deaths - 1)) if deaths else restart_after_s
+        log.error("demo village: its process died; starting it again", exitcode=process.exitcode, in_s=delay)
+        await asyncio.sleep(delay)
 
 
 def main(settings: Settings) -> None:

@@ -113,7 +113,10 @@ CSV_EXAMPLE = "label,device_id,type_code,provider_code,battery_pct\nSC-0901,iot-
     "/vehicles/import",
     response_model=ImportOut,
     status_code=201,
-    responses={422: {"model": ErrorOut, "description": "invalid_import: every bad row is listed; nothing imported"}},
+    responses={
+        409: {"model": ErrorOut, "description": "vehicle_label_taken: a label or device id is registered already"},
+        422: {"model": ErrorOut, "description": "invalid_import: every bad row is listed; nothing imported"},
+    },
     summary="Register vehicles from CSV",
     openapi_extra={
         "requestBody": {

@@ -26,11 +26,16 @@ Longitude = Annotated[
 ]
 
 
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# unambiguous (each digit can be matched one way only), so a long string of digits costs linear time: the former
+# `\d+\.?\d*` backtracked quadratically, and a 64 KB date-time held a worker for minutes
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+MAX_TIME_TEXT = 64  # the longest date-time or date the contract takes ("2026-11-23T09:00:00.123456+09:00" is 32)
 
 
 def _iso_only(value: Any) -> Any:
     """pydantic takes a number for a datetime (Unix seconds); the contract says ISO 8601, and only that is taken."""
+    if isinstance(value, str) and len(value) > MAX_TIME_TEXT:
+        raise ValueError(f"a date-time is at most {MAX_TIME_TEXT} characters")
     if isinstance(value, str) and ":" in value:  # the usual case, never a number: no pattern to match
         return value
     if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
@@ -43,6 +48,8 @@ Instant = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 
 def _iso_date_only(value: Any) -> Any:
     """pydantic takes a number for a date (Unix seconds: 0 is 1970-01-01); the contract says YYYY-MM-DD."""
+    if isinstance(value, str) and len(value) > MAX_TIME_TEXT:
+        raise ValueError(f"a date is at most {MAX_TIME_TEXT} characters")
     if isinstance(value, str) and "-" in value:
         return value
     if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
@@ -51,8 +58,9 @@ def _iso_date_only(value: Any) -> Any:
 
 
 LocalDate = Annotated[date, BeforeValidator(_iso_date_only)]
-MONTH = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"  # YYYY-MM
-HOUR = r"^[1-9]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])$"  # YYYY-MM-DDTHH
+# YYYY-MM and YYYY-MM-DDTHH of this century: month 9999-12 ended in year 10000, an OverflowError (a 500)
+MONTH = r"^20\d{2}-(0[1-9]|1[0-2])$"
+HOUR = r"^20\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3])$"
 Latitude = Annotated[
     float, Field(ge=-90, le=90, description="WGS84 latitude, degrees north"), BeforeValidator(_not_a_bool)
 ]

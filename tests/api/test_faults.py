@@ -5,6 +5,9 @@ recovers by itself when Redis is back."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -86,6 +89,49 @@ async def test_redis_stopped_mid_run(fragile: AppState, own_redis: Settings, ses
         assert (await client.post("/auth/token", data=sign_in)).status_code == 200
         mine = await client.get("/bookings", headers=headers)
         assert [b["id"] for b in mine.json()["items"]] == [booked.json()["id"]]  # nothing was lost
+
+
+async def test_redis_that_stops_answering_slows_nothing_beyond_its_timeout(
+    fragile: AppState, own_redis: Settings, session: AsyncSession
+):
+    """redis-server paused (SIGSTOP: connections stay open, nothing answers, as when packets are dropped): requests
+    still answer within 2 s, degraded where Redis is needed, and all is well again after SIGCONT."""
+    await make_zone(session)
+    slot = await make_slot(session, east_m=40, now=NOW)
+    email = "paused-redis-driver@test.maeul"
+    driver = await make_account(session, role=Role.RESIDENT, email=email)
+    headers = auth(fragile, driver)
+    pid = int((Path(own_redis.home) / "redis" / "redis.pid").read_text())
+    async with asgi_client(fragile, session) as client:
+        assert (await client.get("/health")).status_code == 200
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            timed = []
+            for call in (
+                lambda: client.get("/slots/search", params=search_params(), headers=headers),
+                lambda: client.get("/health"),
+                lambda: client.post("/auth/token", data={"username": email, "password": PASSWORD}),
+                lambda: client.get("/bookings", headers=headers),
+            ):
+                started = time.monotonic()
+                answer = await asyncio.wait_for(call(), timeout=10)
+                timed.append((str(answer.request.url.path), answer.status_code, time.monotonic() - started))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert all(seconds < 2 for _, _, seconds in timed), timed
+        statuses = {path: status for path, status, _ in timed}
+        assert statuses["/slots/search"] == 200 and statuses["/bookings"] == 200
+        assert statuses["/health"] == 503 and statuses["/auth/token"] == 503
+        for _ in range(50):  # back: the API finds Redis again by itself
+            if (await client.get("/health")).status_code == 200:
+                break
+            await asyncio.sleep(0.2)
+        assert (await client.get("/health")).status_code == 200
+        assert (await client.post("/auth/token", data={"username": email, "password": PASSWORD})).status_code == 200
+        assert [
+            i["slot"]["id"]
+            for i in (await client.get("/slots/search", params=search_params(), headers=headers)).json()["items"]
+        ] == [str(slot)]
 
 
 @pytest.fixture
