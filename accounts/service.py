@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import uuid
-from collections.abc import Callable
+import weakref
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TypeVar
@@ -28,9 +30,13 @@ _UNKNOWN_ACCOUNT_HASH = _hasher.hash("maeul-unknown-account")
 
 
 # argon2 takes about 170 ms of CPU a verification: never on the event loop. Two threads (argon2-cffi releases the GIL
-# while it hashes) bound the CPU sign-in can take; beyond `MAX_WAITING` queued, sign-in answers 503 at once.
-_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+# while it hashes) bound the CPU sign-in can take, and a sign-in waits for one of them before it touches the database
+# (a hundred waiting sign-ins holding a hundred connections would starve every other request); beyond `MAX_WAITING`
+# waiting, sign-in answers 503 at once.
+HASHING_THREADS = 2
+_HASHING = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="argon2")
 MAX_WAITING = 64
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 _waiting = 0
 MAX_EMAIL = 320  # RFC 3696's longest address
 MAX_PASSWORD = 1024
@@ -41,23 +47,29 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-async def _in_pool(work: Callable[[], T]) -> T:
+@contextlib.asynccontextmanager
+async def _hashing_turn() -> AsyncIterator[None]:
+    """Wait for one of the hashing threads (or refuse at once when too many wait already)."""
     global _waiting
+    loop = asyncio.get_running_loop()
+    turns = _turns.setdefault(loop, asyncio.Semaphore(HASHING_THREADS))
     if _waiting >= MAX_WAITING:
         raise SignInUnavailable("too many sign-ins at once; nothing was checked, try again in a moment")
     _waiting += 1
     try:
-        return await asyncio.get_running_loop().run_in_executor(_HASHING, work)
+        async with turns:
+            yield
     finally:
         _waiting -= 1
 
 
+async def _hashed(work: Callable[[], T]) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, work)
+
+
 async def hash_in_pool(password: str) -> str:
-    return await _in_pool(lambda: _hasher.hash(password))
-
-
-async def _verify_in_pool(password: str, password_hash: str) -> bool:
-    return await _in_pool(lambda: _hasher.verify(password, password_hash))
+    async with _hashing_turn():
+        return await _hashed(lambda: _hasher.hash(password))
 
 
 def normalize_email(email: str) -> str:
@@ -169,8 +181,10 @@ async def _check_password(
             f"too many failed sign-ins for {email}; try again in {retry_after} s",
             extra={"retry_after_s": retry_after},
         )
-    account = (await session.execute(select(Account).where(Account.email == email))).scalar_one_or_none()
-    valid = await _verify_in_pool(password, account.password_hash if account else _UNKNOWN_ACCOUNT_HASH)
+    async with _hashing_turn():
+        account = (await session.execute(select(Account).where(Account.email == email))).scalar_one_or_none()
+        stored = account.password_hash if account else _UNKNOWN_ACCOUNT_HASH
+        valid = await _hashed(lambda: _hasher.verify(password, stored))
     if account is None or not valid or not account.is_active:
         raise InvalidCredentials("wrong email or password")  # the attempt stays counted
     await redis.delete(key)
