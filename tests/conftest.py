@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 from accounts.models import Account, Role
 from api.app import create_app
 from api.deps import get_session
-from api.state import AppState, build_state
+from api.state import AppState, build_state, close_state
 from billing.models import PaymentHold, Tariff
 from core import services
 from core.clock import FixedClock
@@ -110,8 +110,7 @@ async def state(settings: Settings, database: str, clock: FixedClock) -> AsyncIt
     state = build_state(settings, clock=clock, database_url=database)
     await state.redis.flushdb()
     yield state
-    await state.redis.aclose()
-    await state.engine.dispose()
+    await close_state(state)
 
 
 @pytest.fixture

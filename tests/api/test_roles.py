@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts.models import Role
+from accounts.actor import Actor
+from accounts.models import Account, Role
 from api.app import create_app
-from api.state import AppState
+from api.deps import get_session
+from api.state import AppState, build_state, close_state
+from core.clock import FixedClock
 from core.settings import Settings
+from tests.conftest import NOW
 from tests.factories import auth, make_account
 
 R, OW, OP, S, C, A = Role.RESIDENT, Role.OWNER, Role.OPERATOR, Role.STAFF, Role.CITY, Role.ADMIN
@@ -236,23 +244,64 @@ def _url(path: str) -> str:
     )
 
 
+@dataclass
+class Roles:
+    """One app, one state and one account of each role for the whole module (172 cases built all three each)."""
+
+    state: AppState
+    app: FastAPI
+    accounts: dict[Role, Actor]
+    session: AsyncSession | None = None  # the running case's (rolled back after it)
+
+
+@pytest.fixture(scope="module")
+async def roles(settings: Settings, database: str) -> AsyncIterator[Roles]:
+    state = build_state(settings, clock=FixedClock(NOW), database_url=database)
+    async with AsyncSession(state.engine, expire_on_commit=False) as setup:
+        accounts = {role: await make_account(setup, role=role, wallet_krw=0) for role in Role}
+        await setup.commit()
+    shared = Roles(state, create_app(state.settings, state=state), accounts)
+
+    async def case_session() -> AsyncIterator[AsyncSession]:
+        assert shared.session is not None
+        await shared.session.commit()  # a savepoint inside the case's transaction, as in tests.conftest
+        try:
+            yield shared.session
+        except Exception:
+            await shared.session.rollback()
+            raise
+
+    shared.app.dependency_overrides[get_session] = case_session
+    yield shared
+    async with AsyncSession(state.engine) as cleanup:
+        ids = [actor.id for actor in accounts.values()]
+        await cleanup.execute(delete(Account).where(Account.id.in_(ids)))
+        await cleanup.commit()
+    await close_state(state)
+
+
 @pytest.mark.parametrize(("method", "path"), sorted(ALLOWED))
-async def test_roles(client: httpx.AsyncClient, session: AsyncSession, state: AppState, method: str, path: str):
+async def test_roles(roles: Roles, session: AsyncSession, method: str, path: str):
+    roles.session = session
+    transport = httpx.ASGITransport(app=roles.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://maeul.test") as client:
+        await _check(client, roles, method, path)
+
+
+async def _check(client: httpx.AsyncClient, roles: Roles, method: str, path: str) -> None:
     allowed = ALLOWED[(method, path)]
     anonymous = await client.request(method, _url(path), json={})
     if allowed is PUBLIC:
         assert anonymous.status_code not in (401, 403), anonymous.text
         return
     if allowed is DEVICE:
-        for role in Role:
-            account = await make_account(session, role=role)
-            response = await client.request(method, _url(path), json={}, headers=auth(state, account))
+        for role, account in roles.accounts.items():
+            response = await client.request(method, _url(path), json={}, headers=auth(roles.state, account))
             assert response.status_code in (401, 422), (role, response.text)
         return
     assert anonymous.status_code == 401 and anonymous.json()["error"] == "not_authenticated"
-    for role in Role:
-        account = await make_account(session, role=role)
-        response = await client.request(method, _url(path), json={}, headers=auth(state, account))
+    for role, account in roles.accounts.items():
+        response = await client.request(method, _url(path), json={}, headers=auth(roles.state, account))
         if role in allowed:
             assert response.status_code not in (401, 403), (role, response.text)
             assert response.status_code < 500, (role, response.text)
