@@ -149,8 +149,9 @@ async def _state_before_contact_lost(session: AsyncSession, vehicle_id: uuid.UUI
     return S(state) if state else S.AVAILABLE
 
 
-async def prepare_telemetry(session: AsyncSession, *, now: datetime, retention_days: int, ahead_days: int = 2) -> None:
-    """Daily partitions from the oldest a point may be (yesterday) to `ahead_days` ahead; drop those past retention.
+async def prepare_telemetry(session: AsyncSession, *, now: datetime, retention_days: int, ahead_days: int = 7) -> None:
+    """Daily partitions from the oldest a point may be (yesterday) to `ahead_days` ahead (a fix of a day without one
+    lands in the DEFAULT partition and moves when the day's is made); drop those past retention.
     Run by the worker every hour and by `maeul demo`."""
     today = now.astimezone(UTC).date()
     await repository.create_telemetry_partitions(

@@ -344,25 +344,36 @@ async def telemetry_partitions(session: AsyncSession) -> list[date]:
     names = await session.execute(
         text(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'telemetry' ORDER BY c.relname"
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'telemetry' AND c.relname LIKE 'telemetry_p%' "
+            "ORDER BY c.relname"
         )
     )
     return [datetime.strptime(name[len("telemetry_p") :], "%Y%m%d").date() for (name,) in names]
 
 
 async def create_telemetry_partitions(session: AsyncSession, *, first: date, last: date) -> list[date]:
-    """Create the daily partitions [first, last] that are missing (UTC days); returns the days created."""
+    """Create the daily partitions [first, last] that are missing (UTC days); returns the days created. Fixes of
+    such a day already kept in the DEFAULT partition (the worker was down) move into the new partition: it is made
+    apart, filled from the default, then attached (attaching checks the default holds none of its range). One caller
+    at a time (a transaction-scoped advisory lock): two workers never make the same partition."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('maeul:telemetry-partitions'))"))
     existing = set(await telemetry_partitions(session))
     created = []
     day = first
     while day <= last:
         if day not in existing:
-            after = day + timedelta(days=1)
+            name, start, end = partition_name(day), f"{day.isoformat()} 00:00+00", f"{day + timedelta(days=1)} 00:00+00"
+            await session.execute(
+                text(f"CREATE TABLE {name} (LIKE telemetry INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+            )
             await session.execute(
                 text(
-                    f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF telemetry "
-                    f"FOR VALUES FROM ('{day.isoformat()} 00:00+00') TO ('{after.isoformat()} 00:00+00')"
+                    f"WITH moved AS (DELETE FROM telemetry_default WHERE at >= '{start}' AND at < '{end}' RETURNING *) "
+                    f"INSERT INTO {name} SELECT * FROM moved"
                 )
+            )
+            await session.execute(
+                text(f"ALTER TABLE telemetry ATTACH PARTITION {name} FOR VALUES FROM ('{start}') TO ('{end}')")
             )
             created.append(day)
         day += timedelta(days=1)
@@ -370,10 +381,12 @@ async def create_telemetry_partitions(session: AsyncSession, *, first: date, las
 
 
 async def drop_telemetry_before(session: AsyncSession, day: date) -> list[date]:
-    """Drop whole daily partitions older than `day` (retention); returns the days dropped."""
+    """Drop whole daily partitions older than `day` (retention), and older fixes the DEFAULT partition kept; returns
+    the days dropped."""
     dropped = [d for d in await telemetry_partitions(session) if d < day]
     for old in dropped:
         await session.execute(text(f"DROP TABLE IF EXISTS {partition_name(old)}"))
+    await session.execute(text("DELETE FROM telemetry_default WHERE at < :day"), {"day": day})
     return dropped
 
 
