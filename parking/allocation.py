@@ -25,6 +25,7 @@ from accounts.models import Role
 from billing.pricing import PriceBook
 from billing.service import price_book as billing_price_book
 from core import metrics
+from core.errors import DomainError
 from core.settings import Settings
 from geo.spatial import geography_point, latitude, longitude
 from matching.solver import allocate
@@ -366,6 +367,7 @@ class BatchReport:
     considered: int
     matched: int
     lost_races: int
+    refused: int
     unmatched: int
     expired: int
     status: str
@@ -396,7 +398,7 @@ async def run_batch(
         )
     ).all()
     if not rows:
-        return BatchReport(0, 0, 0, 0, expired_count, "EMPTY", 0, 0, 0.0)
+        return BatchReport(0, 0, 0, 0, 0, expired_count, "EMPTY", 0, 0, 0.0)
     needs = {match.id: _need(match, lon, lat) for match, lon, lat in rows}
     pending = {row[0].id: row[0] for row in rows}
     start = min(n.start for n in needs.values())
@@ -411,7 +413,7 @@ async def run_batch(
     points = [(n.lon, n.lat, n.max_walk_m / solving.detour_factor) for n in needs.values()]
     slots, views, prices = await _inventory(session, points, start, end, policy, frame)
     allocation = await _solve(solving, slots, list(requests.values()), prices)
-    matched = lost = 0
+    matched = lost = refused = 0
     assigned = allocation.by_request()
     for request_id, match in pending.items():
         match.attempts += 1
@@ -421,22 +423,28 @@ async def run_batch(
             continue
         need = needs[request_id]
         try:
-            row = await service.create_booking(
-                session,
-                driver=Actor(match.driver_id, role=Role.RESIDENT),
-                slot_id=cast(uuid.UUID, assignment.slot_id),
-                start=need.start,
-                end=need.end,
-                vehicle_plate=need.vehicle_plate,
-                policy=policy,
-                now=now,
-            )
+            async with session.begin_nested():  # each booking apart: one that fails takes nothing else with it
+                row = await service.create_booking(
+                    session,
+                    driver=Actor(match.driver_id, role=Role.RESIDENT),
+                    slot_id=cast(uuid.UUID, assignment.slot_id),
+                    start=need.start,
+                    end=need.end,
+                    vehicle_plate=need.vehicle_plate,
+                    policy=policy,
+                    now=now,
+                )
         except (SlotUnavailable, OutsideSharingWindow, SlotInactive):
             lost += 1
             match.explanation = {
                 **match.explanation,
                 "retry": "the slot was booked by someone else meanwhile; this request will be matched again",
             }
+            continue
+        except DomainError as refusal:  # the driver's: funds, a plate... it would fail again on the next run
+            refused += 1
+            match.status, match.status_changed_at = MatchStatus.REFUSED, now
+            match.explanation = {**match.explanation, "refused": {"error": refusal.code, "detail": str(refusal)}}
             continue
         match.status, match.booking_id, match.status_changed_at = MatchStatus.MATCHED, row.booking.id, now
         matched += 1
@@ -445,7 +453,8 @@ async def run_batch(
         considered=len(pending),
         matched=matched,
         lost_races=lost,
-        unmatched=len(pending) - matched,
+        refused=refused,
+        unmatched=len(pending) - matched - refused,
         expired=expired_count,
         status=allocation.status,
         objective=allocation.objective,

@@ -169,6 +169,7 @@ class MatchStatus(StrEnum):
     MATCHED = "matched"  # a booking was made
     EXPIRED = "expired"  # its start passed without a slot
     CANCELLED = "cancelled"
+    REFUSED = "refused"  # the booking could not be made for a reason of the driver's (funds): see its explanation
 
 
 class MatchRequest(IdMixin, CreatedAtMixin, Base):

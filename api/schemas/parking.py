@@ -323,7 +323,10 @@ class InstantOut(BaseModel):
 
 class MatchRequestOut(BaseModel):
     id: uuid.UUID
-    status: str = Field(description="pending (re-matched each run), matched, expired or cancelled")
+    status: str = Field(
+        description="pending (re-matched each run), matched, expired, cancelled, or refused (the booking could not "
+        "be made for the driver: `explanation.refused` says why, e.g. insufficient_funds)"
+    )
     start: datetime
     end: datetime
     destination: Location

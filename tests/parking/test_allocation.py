@@ -108,6 +108,32 @@ async def test_batch_serves_priorities_and_explains(client: httpx.AsyncClient, s
     assert (await client.get(f"/matching/requests/{ids['visitor']}", headers=auth(state, stranger))).status_code == 404
 
 
+async def test_an_unpayable_request_is_refused_and_the_batch_serves_the_rest(session: AsyncSession):
+    """Each booking of a batch is its own savepoint: a request the wallet cannot cover is marked refused with its
+    reason, the others are booked (one unpayable request rolled the whole batch back, run after run)."""
+    await make_zone(session)
+    for east_m in (20, 60, 100):
+        await make_slot(session, east_m=east_m, now=NOW)
+    payers = [await make_account(session) for _ in range(2)]
+    broke = await make_account(session, wallet_krw=0)
+    need = allocation.Need(LON, LAT, START, END, 500, False, False, allocation.SlotSize.REGULAR, "12가3456")
+    queued = {
+        who.id: await allocation.request_later(session, driver=who, need=need, policy=POLICY, now=NOW)
+        for who in (*payers, broke)
+    }
+    report = await allocation.run_batch(session, policy=POLICY, solving=INLINE, now=NOW)
+    assert (report.matched, report.refused, report.lost_races) == (2, 1, 0)
+    for request in queued.values():
+        await session.refresh(request)
+    assert [queued[p.id].status for p in payers] == ["matched", "matched"]
+    refused = queued[broke.id]
+    assert refused.status == "refused" and refused.booking_id is None
+    assert refused.explanation["refused"]["error"] == "insufficient_funds"
+    # refused requests are not tried again
+    again = await allocation.run_batch(session, policy=POLICY, solving=INLINE, now=NOW)
+    assert again.considered == 0
+
+
 async def test_a_lost_race_is_matched_again(session: AsyncSession, monkeypatch: pytest.MonkeyPatch):
     await make_zone(session)
     first_choice = await make_slot(session, east_m=20, now=NOW)
