@@ -10,13 +10,17 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import structlog
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geo.spatial import latitude, longitude
 from mobility.models import Vehicle
 from mobility.states import VehicleState
+
+log = structlog.get_logger("maeul.live")
 
 PREFIX = "maeul:fleet:available:"
 GEO_MAX_LAT = 85.05112878  # Redis GEO indexes Web Mercator latitudes only
@@ -70,6 +74,15 @@ async def sync(redis: Redis, session: AsyncSession, vehicle_ids: Iterable[uuid.U
             for vehicle_id, type_code, state, lon, lat in rows
         ],
     )
+
+
+async def sync_committed(redis: Redis, session: AsyncSession, vehicle_ids: Iterable[uuid.UUID]) -> None:
+    """`sync` after a commit: the change is made and the answer says so whatever Redis does now. A failure is logged
+    and left to the worker, which rebuilds the whole index every 30 seconds (`fleet_upkeep`)."""
+    try:
+        await sync(redis, session, vehicle_ids)
+    except (RedisError, OSError) as error:
+        log.warning("live index behind the database until the worker's next rebuild", error=repr(error))
 
 
 async def rebuild(redis: Redis, session: AsyncSession) -> int:

@@ -197,7 +197,7 @@ def _transition_route(action: str, summary: str, description: str) -> None:
         leg = await follow_booking(session, booking=row.booking, rules=state.fleet, now=now)
         await session.commit()
         if leg is not None and leg.vehicle_id is not None:
-            await live.sync(state.redis, session, [leg.vehicle_id])
+            await live.sync_committed(state.redis, session, [leg.vehicle_id])
         return BookingOut.of(row, actor, leg)
 
     route.__doc__ = description

@@ -147,7 +147,7 @@ async def unlock(
     response = await create_once(
         session, actor=actor, key=idempotency_key, operation="POST /rides", payload=body, work=work
     )
-    await live.sync(state.redis, session, [body.vehicle_id])
+    await live.sync_committed(state.redis, session, [body.vehicle_id])
     return response  # type: ignore[return-value]
 
 

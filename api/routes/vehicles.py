@@ -66,7 +66,7 @@ async def vehicle_out(session: AsyncSession, vehicles: list[Vehicle]) -> list[Ve
 async def commit_and_sync(state: AppState, session: AsyncSession, vehicle_ids: list[uuid.UUID]) -> None:
     """Commit the unit of work, then bring the live index in line with the committed rows."""
     await session.commit()
-    await live.sync(state.redis, session, vehicle_ids)
+    await live.sync_committed(state.redis, session, vehicle_ids)
 
 
 @router.get("/vehicle-types", response_model=list[VehicleTypeOut], summary="Vehicle types of the fleet")

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.state import AppState
 from billing import journal
 from core.clock import FixedClock
+from mobility import live
 from mobility.models import Vehicle, VehicleEvent
 from mobility.states import VehicleState, replay
 from tests.factories import (
@@ -166,3 +169,36 @@ async def test_staff_force_end_with_fee_and_low_battery(
     assert vehicle is not None and vehicle.state == VehicleState.NON_OPERATIONAL  # battery_low after trip_end
     # enterprise fleet: the provider share and the enterprise share both go to `enterprise`
     assert await journal.balance(session, journal.ENTERPRISE) >= forced.json()["fare_krw"] * 8500 // 10000
+
+
+async def test_a_redis_failure_after_the_commit_never_rewrites_the_answer(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    state: AppState,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The unlock is committed: Redis failing right after must not turn it into a 503 "retry" (whose retry would be
+    a 409). The answer is 201, and the live index catches up at the worker's next rebuild."""
+    now = clock.now()
+    fleet = await make_fleet(session, now=now)
+    vehicle_id, device, key = await make_vehicle(session, provider_id=fleet["partner"].id, east_m=30, now=now)  # type: ignore[attr-defined]
+    rider = await make_account(session)
+    await session.commit()
+    await client.post("/telemetry", json={"points": [fix(now, east_m=30)]}, headers=device_headers(device, key))
+    near = {"lon": 126.78, "lat": 37.52, "radius_m": 300}
+    assert str(vehicle_id) in [
+        v["id"] for v in (await client.get("/rides/nearby", params=near, headers=auth(state, rider))).json()
+    ]
+
+    async def redis_gone(*args: object, **kwargs: object) -> None:
+        raise RedisConnectionError("Redis went away right after the commit")
+
+    monkeypatch.setattr(live, "place", redis_gone)
+    started = await client.post("/rides", json={"vehicle_id": str(vehicle_id)}, headers=auth(state, rider))
+    assert started.status_code == 201, started.text
+    monkeypatch.undo()
+    # the index still shows the vehicle as free until the worker's rebuild puts it right
+    await live.rebuild(state.redis, session)
+    nearby = (await client.get("/rides/nearby", params=near, headers=auth(state, await make_account(session)))).json()
+    assert str(vehicle_id) not in [v["id"] for v in nearby]
