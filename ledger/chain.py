@@ -23,6 +23,7 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 CONTRACT = Path(__file__).parent / "contracts" / "TreeHeadAnchor.vy"
 COMPILED = CONTRACT.with_suffix(".json")
 EVM_VERSION = "shanghai"
+CHAIN_TIMEOUT_S = 10.0  # one JSON-RPC call
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ class Chain:
             self._account = account.address
 
     @classmethod
-    def connect(cls, url: str | None, *, private_key: str | None = None, timeout_s: float = 10) -> Chain:
+    def connect(cls, url: str | None, *, private_key: str | None = None, timeout_s: float = CHAIN_TIMEOUT_S) -> Chain:
         if url is None:
             from web3.providers.eth_tester import AsyncEthereumTesterProvider  # eth-tester: development only
 

@@ -3,6 +3,7 @@ and end to end on a real JSON-RPC node (anvil) with `maeul verify` and `maeul le
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -13,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from accounts.models import Account
 from api.state import AppState
+from core.clock import FixedClock
 from core.settings import Settings
 from jobs import shutdown, startup
 from ledger import anchoring
@@ -130,6 +133,48 @@ async def test_worker_jobs(settings: Settings, database: str, engine: AsyncEngin
         assert published is not None
         anchored = await anchor_tree_heads(ctx)
         assert anchored is not None and anchored >= published
+    finally:
+        await shutdown(ctx)
+
+
+class SilentChain:
+    """A chain node that stops answering: every call hangs until the client's timeout (here 2 s), then fails."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        async def hang(*args: object, **kwargs: object) -> Any:
+            self.calls += 1
+            await asyncio.sleep(2)
+            raise TimeoutError(f"{name}: the chain node did not answer")
+
+        return hang
+
+
+async def test_a_silent_chain_never_piles_up_anchoring_runs(settings: Settings, database: str, engine: AsyncEngine):
+    """The job is scheduled every second; while the node is silent each run waits out its timeout. Runs that start
+    meanwhile return at once (one run at a time across workers), and the anchor is retried later, never lost."""
+    async with AsyncSession(engine) as session:
+        await ledger.append(session, ledger.Record(kind="test.silent", subject="silent", body={}, at=datetime.now(UTC)))
+        await session.commit()
+    ctx: dict[str, Any] = {"settings": settings.model_copy(update={"ledger_tree_head_every_entries": 1})}
+    await startup(ctx)
+    try:
+        assert await publish_tree_head(ctx) is not None
+        chain, ctx["chain"] = ctx["chain"], SilentChain()
+        started = time.monotonic()
+        runs = await asyncio.gather(*(anchor_tree_heads(ctx) for _ in range(5)))
+        assert runs == [None] * 5 and time.monotonic() - started < 5
+        assert 1 <= ctx["chain"].calls <= 2  # one run talked to the chain (a check and a retry at most)
+        async with AsyncSession(engine) as session:
+            waiting = await session.scalar(
+                select(AnchorJob).where(AnchorJob.status == "pending", AnchorJob.attempts > 0)
+            )
+            assert waiting is not None and "did not answer" in (waiting.last_error or "")
+        ctx["chain"] = chain  # the node answers again: the retry anchors it
+        ctx["clock"] = FixedClock(datetime.now(UTC) + timedelta(hours=1))
+        assert await anchor_tree_heads(ctx) is not None
     finally:
         await shutdown(ctx)
 
