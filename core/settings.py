@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     hsts_seconds: int = Field(default=0, ge=0, description="Strict-Transport-Security max-age; 0: not sent")
     rate_limit_per_account: str = Field(default="3000/minute", description="requests per signed-in account")
     rate_limit_per_address: str = Field(default="6000/minute", description="requests per client address")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="a bearer token `GET /metrics` requires (`Authorization: Bearer ...`); unset: it answers only to "
+        "clients on this machine (loopback)",
+    )
     worker_metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="`maeul worker` serves its Prometheus metrics here when set"
     )

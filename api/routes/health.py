@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from redis.exceptions import RedisError
@@ -8,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import NowDep, SessionDep, StateDep
+from api.errors import error_body
 from core.metrics import ScrapeCollector
 from core.migrate import current_heads
 from ledger import anchoring
@@ -32,9 +35,20 @@ async def health(state: StateDep, session: SessionDep) -> JSONResponse:
     return JSONResponse({"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503)
 
 
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
 @router.get("/metrics", include_in_schema=False)
-async def metrics(state: StateDep, session: SessionDep, now: NowDep) -> Response:
-    """Prometheus metrics of this API process (README: Observability)."""
+async def metrics(request: Request, state: StateDep, session: SessionDep, now: NowDep) -> Response:
+    """Prometheus metrics of this API process (docs/operations.md): with `MAEUL_METRICS_TOKEN` set, for the bearer of
+    that token; without it, for clients on this machine only. Anyone else gets 404, as if there were none."""
+    token = state.settings.metrics_token
+    if token is not None:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+            return JSONResponse(error_body("not_found", "no such path"), status_code=404)
+    elif request.client is None or request.client.host not in LOOPBACK:
+        return JSONResponse(error_body("not_found", "no such path"), status_code=404)
     lag = await anchoring.status(session, now=now)
     scrape = CollectorRegistry()
     scrape.register(

@@ -3,12 +3,16 @@ ledger appends, anchoring lag, solver times and worker job outcomes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import Role
+from api.app import create_app
 from api.state import AppState
 from core.metrics import observed_job
 from parking.policy import WeeklyWindow
@@ -78,3 +82,22 @@ async def test_worker_jobs_are_counted_by_outcome(client: httpx.AsyncClient):
         counted = _value(after, "maeul_worker_jobs_total", job=job, outcome=outcome)
         assert counted == _value(before, "maeul_worker_jobs_total", job=job, outcome=outcome) + 1
     assert observed_job(tidy).__name__ == "tidy"  # arq schedules jobs by name
+
+
+async def test_metrics_answer_only_this_machine_or_the_bearer_of_the_token(state: AppState):
+    """/metrics ran queries for anyone on the internet: now a client elsewhere gets 404, as if there were none."""
+
+    async def scrape(app_state: AppState, client: tuple[str, int], headers: dict[str, str] | None = None) -> int:
+        transport = httpx.ASGITransport(app=create_app(app_state.settings, state=app_state), client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://maeul.test") as http:
+            return (await http.get("/metrics", headers=headers)).status_code
+
+    outside = ("203.0.113.9", 40000)
+    assert await scrape(state, ("127.0.0.1", 40000)) == 200
+    assert await scrape(state, outside) == 404
+    guarded = replace(
+        state, settings=state.settings.model_copy(update={"metrics_token": SecretStr("scrape-me-please")})
+    )
+    assert await scrape(guarded, outside) == 404
+    assert await scrape(guarded, outside, {"Authorization": "Bearer wrong"}) == 404
+    assert await scrape(guarded, outside, {"Authorization": "Bearer scrape-me-please"}) == 200
