@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.errors import InsufficientFunds
 from billing.models import AccountBalance, JournalPosting, JournalTransaction
 from ledger import log as ledger
+from ledger import pseudonyms
 
 ENTERPRISE, CITY, PLATFORM, GATEWAY = "enterprise", "city", "platform", "gateway"
 
@@ -54,9 +55,13 @@ async def post(
         session,
         ledger.Record(
             kind=f"payment.{kind}",
-            subject=reference,
+            subject=await pseudonyms.subject(session, reference),
             at=now,
-            body={"transaction_id": transaction.id, "postings": dict(sorted(amounts.items()))},
+            # the public entry names wallets and parties by pseudonym only (ledger/pseudonyms.py)
+            body={
+                "transaction_id": transaction.id,
+                "postings": dict(sorted((await pseudonyms.pseudonymized(session, amounts)).items())),
+            },
         ),
     )
     return receipt

@@ -42,6 +42,7 @@ class LedgerHead(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     frontier: Mapped[list[bytes]] = mapped_column(ARRAY(LargeBinary))
     origin: Mapped[str] = mapped_column(String(80))  # this log's name, made when its database was created
+    pseudonym_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # made with the log: ledger/pseudonyms.py
 
 
 class TreeHead(Base):

@@ -12,8 +12,9 @@ from accounts.models import Role
 from api.auth import Admin, Anyone, SignedIn, issue_token
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas.accounts import AccountIn, AccountOut, RegisterIn, TokenOut
+from api.schemas.accounts import AccountIn, AccountOut, MeOut, RegisterIn, TokenOut
 from api.schemas.common import ErrorOut
+from ledger import pseudonyms
 
 router = APIRouter(tags=["accounts"])
 
@@ -70,9 +71,11 @@ async def sign_out(token: SignedIn, session: SessionDep, now: NowDep) -> None:
     await session.commit()
 
 
-@router.get("/me", response_model=AccountOut, summary="The signed-in account")
-async def me(actor: Anyone, session: SessionDep) -> AccountOut:
-    return AccountOut.of(await service.get_account(session, actor.id))
+@router.get("/me", response_model=MeOut, summary="The signed-in account")
+async def me(actor: Anyone, session: SessionDep) -> MeOut:
+    """The account, and the pseudonym the public ledger knows it by."""
+    account = AccountOut.of(await service.get_account(session, actor.id))
+    return MeOut(**account.model_dump(), ledger_pseudonym=await pseudonyms.pseudonym(session, actor.id))
 
 
 @router.post(

@@ -609,8 +609,10 @@ async def refund_offer(
 # ---------------------------------------------------------------- carpools
 
 
-def _party(party: carpools.Party) -> PartyOut:
-    return PartyOut(account_id=party.account_id, display_name=party.display_name, rating=party.rating)
+def _party(party: carpools.Party, *, insider: bool) -> PartyOut:
+    """Who rides with whom is for those in the carpool (and the operators): anyone else sees a display name only."""
+    account_id = party.account_id if insider else None
+    return PartyOut(account_id=account_id, display_name=party.display_name, rating=party.rating)
 
 
 async def _carpool_out(session: SessionDep, carpool: Carpool, viewer: Actor) -> CarpoolOut:
@@ -620,10 +622,11 @@ async def _carpool_out(session: SessionDep, carpool: Carpool, viewer: Actor) -> 
     taken = sum(s.status in (SeatStatus.ACCEPTED, SeatStatus.RIDDEN) for s in seats)
     sees_all = viewer.id == carpool.driver_id or viewer.is_operator
     shown = seats if sees_all else [s for s in seats if s.rider_id == viewer.id]
+    insider = sees_all or bool(shown)
     origin_lon, origin_lat, to_lon, to_lat = await carpools.ends_of(session, carpool.id)
     return CarpoolOut(
         id=carpool.id,
-        driver=_party(people[carpool.driver_id]),
+        driver=_party(people[carpool.driver_id], insider=insider),
         origin=Location(lon=origin_lon, lat=origin_lat),
         destination=Location(lon=to_lon, lat=to_lat),
         depart_from=carpool.depart_from,
@@ -634,7 +637,8 @@ async def _carpool_out(session: SessionDep, carpool: Carpool, viewer: Actor) -> 
         share_now_krw=carpools.share(carpool.cost_krw, max(1, taken)),
         status=carpool.status,
         seats_detail=[
-            SeatOut(id=s.id, rider=_party(people[s.rider_id]), status=s.status, share_krw=s.share_krw) for s in shown
+            SeatOut(id=s.id, rider=_party(people[s.rider_id], insider=True), status=s.status, share_krw=s.share_krw)
+            for s in shown
         ],
     )
 
@@ -792,6 +796,6 @@ async def rate(carpool_id: uuid.UUID, body: RatingIn, actor: Driver, session: Se
         comment=body.comment,
         now=now,
     )
-    out = _party((await carpools.parties(session, [body.rated_id]))[body.rated_id])
+    out = _party((await carpools.parties(session, [body.rated_id]))[body.rated_id], insider=True)  # rode together
     await session.commit()
     return out

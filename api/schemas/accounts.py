@@ -39,3 +39,10 @@ class AccountOut(BaseModel):
     @classmethod
     def of(cls, account: Account) -> AccountOut:
         return cls(id=account.id, email=account.email, display_name=account.display_name, role=account.role)
+
+
+class MeOut(AccountOut):
+    ledger_pseudonym: str = Field(
+        description="how the public ledger names this account (`wallet:<it>`, `hold:<it>`, `owner:<it>`): to find "
+        "and verify your own receipts; nobody else can link it to you"
+    )

@@ -170,8 +170,10 @@ class CarpoolIn(Strict):
 
 
 class PartyOut(BaseModel):
-    account_id: uuid.UUID
-    display_name: str = Field(description="all a participant sees of another")
+    account_id: uuid.UUID | None = Field(
+        description="for the carpool's driver, its riders and the operators (to rate one another); null for others"
+    )
+    display_name: str = Field(description="all anyone else sees of a participant")
     rating: float | None = Field(description="their mean carpool rating")
 
 

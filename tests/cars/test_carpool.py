@@ -59,6 +59,9 @@ async def test_a_carpool_shares_the_cost_through_the_wallets(
     assert made.status_code == 201, made.text
     url = f"/carpools/{made.json()['id']}"
     assert made.json()["driver"]["display_name"] == "test resident" and "email" not in made.json()["driver"]
+    # a resident browsing carpools learns a display name, never who the driver is
+    browsing = await client.get(url, headers=auth(state, cho))
+    assert browsing.json()["driver"] == {"account_id": None, "display_name": "test resident", "rating": None}
 
     # three ask, the driver accepts two (the seats), the third is refused a seat
     seats = {}
