@@ -30,7 +30,8 @@ class Account(IdMixin, CreatedAtMixin, Base):
     display_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[Role] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
-    is_active: Mapped[bool] = mapped_column(default=True)
+    is_active: Mapped[bool] = mapped_column(default=True)  # False: disabled by an admin, every token refused
+    signed_out_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # older tokens are refused
 
 
 class RevokedToken(Base):

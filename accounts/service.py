@@ -15,7 +15,7 @@ from typing import TypeVar
 from pwdlib import PasswordHash
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,12 +112,52 @@ async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account:
     return account
 
 
-async def active_role(session: AsyncSession, account_id: uuid.UUID, token_id: uuid.UUID) -> Role | None:
-    """The role of an active account whose token was not signed out (None otherwise). Every signed-in request
-    asks, so it is one indexed query."""
+async def active_role(
+    session: AsyncSession, account_id: uuid.UUID, token_id: uuid.UUID, issued_at: datetime
+) -> Role | None:
+    """The role of an active account whose token was not signed out, alone or with all the account's tokens (None
+    otherwise). Every signed-in request asks, so it is one indexed query."""
     revoked = select(RevokedToken.jti).where(RevokedToken.jti == token_id).exists()
-    role = await session.scalar(select(Account.role).where(Account.id == account_id, Account.is_active, ~revoked))
+    role = await session.scalar(
+        select(Account.role).where(
+            Account.id == account_id,
+            Account.is_active,
+            ~revoked,
+            or_(Account.signed_out_before.is_(None), Account.signed_out_before <= issued_at),
+        )
+    )
     return Role(role) if role is not None else None
+
+
+async def sign_out_everywhere(session: AsyncSession, *, account_id: uuid.UUID, now: datetime) -> None:
+    """Every token of the account issued before now is refused from now on (tokens carry their issue time to the
+    microsecond; the caller also revokes the token it came with, which may have been issued at this very instant)."""
+    account = await get_account(session, account_id)
+    account.signed_out_before = now
+    await session.flush()
+
+
+async def change_password(
+    session: AsyncSession, *, account_id: uuid.UUID, current: str, new: str, now: datetime
+) -> None:
+    """A new password, given the current one; every token of the account is signed out (sign in again)."""
+    account = await get_account(session, account_id)
+    if len(current) > MAX_PASSWORD:
+        raise InvalidCredentials("the current password is wrong")
+    async with _hashing_turn():
+        valid = await _hashed(lambda: _hasher.verify(current, account.password_hash))
+    if not valid:
+        raise InvalidCredentials("the current password is wrong")
+    account.password_hash = await hash_in_pool(new)
+    await sign_out_everywhere(session, account_id=account_id, now=now)
+
+
+async def set_active(session: AsyncSession, *, account_id: uuid.UUID, active: bool) -> Account:
+    """An admin disables an account (its tokens are refused at once, it cannot sign in) or enables it again."""
+    account = await get_account(session, account_id)
+    account.is_active = active
+    await session.flush()
+    return account
 
 
 async def revoke_token(

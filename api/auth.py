@@ -47,7 +47,15 @@ class Token:
 
 
 def issue_token(actor: Actor, *, keys: TokenKeys, now: datetime, lifetime: timedelta) -> str:
-    claims = {"sub": str(actor.id), "role": actor.role, "jti": uuid.uuid4().hex, "iat": now, "exp": now + lifetime}
+    # `iat` to the microsecond (a JWT NumericDate may have a fraction): signing out everywhere refuses exactly the
+    # tokens issued before it, and a sign-in right after is not caught by it
+    claims = {
+        "sub": str(actor.id),
+        "role": actor.role,
+        "jti": uuid.uuid4().hex,
+        "iat": now.timestamp(),
+        "exp": now + lifetime,
+    }
     return jwt.encode(claims, keys.current, algorithm=ALGORITHM, headers={"kid": key_id(keys.current)})
 
 
@@ -105,7 +113,8 @@ async def current_token(
             raise jwt.ExpiredSignatureError("the token has expired")
     except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as error:
         raise NotAuthenticated("the access token is invalid or has expired; sign in again") from error
-    role = await active_role(session, account_id, token_id)
+    issued_at = datetime.fromtimestamp(float(claims.get("iat", 0)), tz=UTC)
+    role = await active_role(session, account_id, token_id, issued_at)
     if role is None:
         raise NotAuthenticated("this token was signed out, or its account no longer exists or is disabled")
     return Token(Actor(id=account_id, role=role), token_id, expires_at)

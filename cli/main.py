@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from core import services
+from core.errors import DomainError
 from core.redis import RedisServesAnother, claim, make_redis
 from core.settings import Settings, get_settings
 
@@ -155,6 +157,8 @@ def demo(
     from sim.pilot import DEMO_PASSWORD, HEADLINE_ACCOUNTS
 
     settings = get_settings()
+    if settings.env == "production":
+        _fail(ValueError("maeul demo loads accounts whose password is published: refused with MAEUL_ENV=production"))
     host = host or settings.api_host
     port = port or settings.api_port
     try:
@@ -344,6 +348,47 @@ def restore(
     except (BackupError, services.ServiceError) as error:
         _fail(error)
     typer.echo(f"restored {dump} into {make_url(target).database}; check it with `maeul ledger audit`")
+
+
+admin_app = typer.Typer(help="Accounts of the people who run maeul.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(help="the admin's email (the sign-in name)")],
+    name: Annotated[str, typer.Option(help="display name")] = "maeul admin",
+    password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
+) -> None:
+    """The first admin of a deployment (production too): the API creates every later account. The password is
+    asked for twice (or read from standard input), never given on the command line."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if not 10 <= len(password) <= 200:
+        _fail(ValueError("the password is 10 to 200 characters"))
+    settings = get_settings()
+    try:
+        account_id = asyncio.run(_create_admin(settings, email, name, password))
+    except (ValueError, DomainError) as error:
+        _fail(error)
+    typer.echo(f"admin {email} created ({account_id})")
+
+
+async def _create_admin(settings: Settings, email: str, name: str, password: str) -> str:
+    from accounts.models import Role
+    from accounts.service import create_account
+    from core.db import make_engine, make_sessionmaker
+
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            account = await create_account(session, email=email, password=password, display_name=name, role=Role.ADMIN)
+            await session.commit()
+            return str(account.id)
+    finally:
+        await engine.dispose()
 
 
 @app.command("settings")

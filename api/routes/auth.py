@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from accounts.models import Role
 from api.auth import Admin, Anyone, SignedIn, issue_token
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas.accounts import AccountIn, AccountOut, MeOut, RegisterIn, TokenOut
+from api.schemas.accounts import AccountIn, AccountOut, MeOut, PasswordChangeIn, RegisterIn, TokenOut
 from api.schemas.common import ErrorOut
 from ledger import pseudonyms
 
@@ -71,6 +72,33 @@ async def sign_out(token: SignedIn, session: SessionDep, now: NowDep) -> None:
     await session.commit()
 
 
+@router.post("/auth/sign-out-everywhere", status_code=204, summary="Sign out on every device")
+async def sign_out_everywhere(token: SignedIn, session: SessionDep, now: NowDep) -> None:
+    """Every token of the account issued until now is refused from now on, this one included (a lost phone)."""
+    await service.sign_out_everywhere(session, account_id=token.actor.id, now=now)
+    await service.revoke_token(
+        session, account_id=token.actor.id, token_id=token.token_id, expires_at=token.expires_at, now=now
+    )
+    await session.commit()
+
+
+@router.post(
+    "/me/password",
+    status_code=204,
+    responses={401: {"model": ErrorOut, "description": "invalid_credentials: the current password is wrong"}},
+    summary="Change the password",
+)
+async def change_password(body: PasswordChangeIn, token: SignedIn, session: SessionDep, now: NowDep) -> None:
+    """Given the current password; then every token of the account is signed out, this one too: sign in again."""
+    await service.change_password(
+        session, account_id=token.actor.id, current=body.current_password, new=body.new_password, now=now
+    )
+    await service.revoke_token(
+        session, account_id=token.actor.id, token_id=token.token_id, expires_at=token.expires_at, now=now
+    )
+    await session.commit()
+
+
 @router.get("/me", response_model=MeOut, summary="The signed-in account")
 async def me(actor: Anyone, session: SessionDep) -> MeOut:
     """The account, and the pseudonym the public ledger knows it by."""
@@ -97,3 +125,31 @@ async def create_account(
     return await create_once(  # type: ignore[return-value]
         session, actor=actor, key=idempotency_key, operation="POST /admin/accounts", payload=body, work=work
     )
+
+
+def _activation_route(active: bool) -> None:
+    action = "enable" if active else "disable"
+
+    async def route(account_id: uuid.UUID, actor: Admin, session: SessionDep) -> AccountOut:
+        account = await service.set_active(session, account_id=account_id, active=active)
+        await session.commit()
+        return AccountOut.of(account)
+
+    route.__doc__ = (
+        "The account can sign in again; tokens signed out before stay refused."
+        if active
+        else "The account cannot sign in, and every token it holds is refused from its next request on."
+    )
+    router.add_api_route(
+        f"/admin/accounts/{{account_id:uuid}}/{action}",
+        route,
+        methods=["POST"],
+        response_model=AccountOut,
+        responses={404: {"model": ErrorOut}},
+        summary=f"{action.capitalize()} an account (admin)",
+        name=f"{action}_account",
+    )
+
+
+_activation_route(active=False)
+_activation_route(active=True)

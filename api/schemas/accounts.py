@@ -35,10 +35,22 @@ class AccountOut(BaseModel):
     email: str
     display_name: str
     role: Role
+    active: bool = Field(description="false: disabled by an admin (it cannot sign in; its tokens are refused)")
 
     @classmethod
     def of(cls, account: Account) -> AccountOut:
-        return cls(id=account.id, email=account.email, display_name=account.display_name, role=account.role)
+        return cls(
+            id=account.id,
+            email=account.email,
+            display_name=account.display_name,
+            role=account.role,
+            active=account.is_active,
+        )
+
+
+class PasswordChangeIn(Strict):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=10, max_length=200)
 
 
 class MeOut(AccountOut):
