@@ -154,7 +154,9 @@ async def change_password(
 
 async def set_active(session: AsyncSession, *, account_id: uuid.UUID, active: bool) -> Account:
     """An admin disables an account (its tokens are refused at once, it cannot sign in) or enables it again."""
-    account = await get_account(session, account_id)
+    account = await session.get(Account, account_id)  # a disabled one too: `get_account` knows active ones only
+    if account is None:
+        raise AccountNotFound(f"account {account_id} not found")
     account.is_active = active
     await session.flush()
     return account

@@ -15,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.drop_constraint("ck_match_requests_status", "match_requests", type_="check")
+    op.drop_constraint(op.f("ck_match_requests_status"), "match_requests", type_="check")
     op.create_check_constraint(
         "status", "match_requests", "status IN ('pending', 'matched', 'expired', 'cancelled', 'refused')"
     )
@@ -23,5 +23,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("UPDATE match_requests SET status = 'expired' WHERE status = 'refused'")
-    op.drop_constraint("ck_match_requests_status", "match_requests", type_="check")
+    op.drop_constraint(op.f("ck_match_requests_status"), "match_requests", type_="check")
     op.create_check_constraint("status", "match_requests", "status IN ('pending', 'matched', 'expired', 'cancelled')")

@@ -33,8 +33,12 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/auth/token"): PUBLIC,
     ("POST", "/auth/register"): PUBLIC,
     ("POST", "/auth/sign-out"): EVERYONE,
+    ("POST", "/auth/sign-out-everywhere"): EVERYONE,
     ("GET", "/me"): EVERYONE,
+    ("POST", "/me/password"): EVERYONE,
     ("POST", "/admin/accounts"): {A},
+    ("POST", "/admin/accounts/{account_id}/disable"): {A},
+    ("POST", "/admin/accounts/{account_id}/enable"): {A},
     ("GET", "/zones"): EVERYONE,
     ("GET", "/zones/{zone_id}/tariffs"): EVERYONE,
     ("PUT", "/zones/{zone_id}/tariffs"): {OP, A},
@@ -241,6 +245,7 @@ def _url(path: str) -> str:
         .replace("{carpool_id}", str(uuid.uuid4()))
         .replace("{seat_id}", str(uuid.uuid4()))
         .replace("{key}", "0" * 64 + ".jpg")
+        .replace("{account_id}", str(uuid.uuid4()))
     )
 
 

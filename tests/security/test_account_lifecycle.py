@@ -4,13 +4,14 @@ demo passwords are refused in production."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import timedelta
 
 import httpx
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from typer.testing import CliRunner
 
 from accounts.models import Account, Role
@@ -43,7 +44,7 @@ async def test_a_disabled_account_is_refused_at_once_and_can_be_enabled_again(
     assert resident_cannot.status_code == 401
 
     enabled = await client.post(f"/admin/accounts/{resident.id}/enable", headers=auth(state, admin))
-    assert enabled.json()["active"] is True
+    assert enabled.status_code == 200 and enabled.json()["active"] is True, enabled.text
     assert (await _sign_in(client, email, PASSWORD)).status_code == 200
     stranger = await client.post(f"/admin/accounts/{resident.id}/disable", headers=auth(state, resident))
     assert stranger.status_code == 403
@@ -85,9 +86,7 @@ async def test_a_password_change_needs_the_current_one_and_signs_out_everywhere(
     assert (await _sign_in(client, email, "a new long secret")).status_code == 200
 
 
-def test_maeul_admin_create_makes_the_first_admin(
-    database: str, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_maeul_admin_create_makes_the_first_admin(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAEUL_DATABASE_NAME", "maeul_test")
     get_settings.cache_clear()
     email = f"{unique('first-admin')}@maeul.example"
@@ -102,11 +101,14 @@ def test_maeul_admin_create_makes_the_first_admin(
         get_settings.cache_clear()
     assert made.exit_code == 0, made.output
     assert short.exit_code == 1 and "10 to 200" in short.output
-    import asyncio
 
-    async def role() -> str | None:
-        async with AsyncSession(engine) as session:
-            return await session.scalar(select(Account.role).where(Account.email == email))
+    async def role() -> str | None:  # an engine of this event loop (the test is not async: the CLI runs its own)
+        engine = create_async_engine(database)
+        try:
+            async with AsyncSession(engine) as session:
+                return await session.scalar(select(Account.role).where(Account.email == email))
+        finally:
+            await engine.dispose()
 
     assert asyncio.run(role()) == "admin"
 
