@@ -57,8 +57,10 @@ async def test_rate_limits_per_account_and_per_address(
         assert (await strict_client.get("/me", headers=auth(strict, second))).status_code in (200, 429)
     anonymous = await strict_client.get("/zones")
     assert anonymous.status_code == 429 and "address" in anonymous.json()["detail"]
-    # probes are never limited
-    assert (await strict_client.get("/health")).status_code == 200
+    # /health and /metrics are limited like every path (public and unthrottled, they were a cheap flood): a probe
+    # comes far below any limit
+    assert (await strict_client.get("/health")).status_code == 429
+    assert (await strict_client.get("/metrics")).status_code == 429
 
 
 async def test_limits_are_not_enforced_while_redis_is_away(

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from core.settings import Settings
 from sim import live
+from tests.sim.dying_village import dies_at_once
 
 
 async def test_a_second_start_resumes_from_the_mark_in_redis(redis: Redis):
@@ -20,13 +21,6 @@ async def test_a_second_start_resumes_from_the_mark_in_redis(redis: Redis):
     at = datetime(2026, 11, 23, 3, 30, tzinfo=UTC)
     await redis.set(live.REACHED, at.isoformat())
     assert await live.resume_mark(redis) == at
-
-
-def dies_at_once(settings: Settings) -> None:
-    """A village that dies as it starts (spawned: it must live at module level); it counts its starts in a file."""
-    with Path(os.environ["MAEUL_TEST_VILLAGE_STARTS"]).open("a") as starts:
-        starts.write("started\n")
-    raise SystemExit(3)
 
 
 async def test_a_village_process_that_dies_is_started_again_and_reported(settings: Settings, tmp_path: Path):
