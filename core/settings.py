@@ -82,8 +82,15 @@ class Settings(BaseSettings):
         "signing everyone out",
     )
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60, description="token lifetime")
-    login_max_failures: int = Field(default=5, ge=1, description="failed sign-ins per email before the lockout")
-    login_lockout_seconds: int = Field(default=900, ge=1, description="how long a locked-out email waits")
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="sign-in attempts per email within the lockout window before the rest are refused unchecked "
+        "(each is counted before its password is checked; a successful sign-in starts the count again)",
+    )
+    login_lockout_seconds: int = Field(
+        default=900, ge=1, description="the lockout window: from an email's first counted attempt"
+    )
 
     # Parking rules.
     local_timezone: str = Field(default="Asia/Seoul", description="time zone of sharing windows, tariffs and shifts")
