@@ -2,7 +2,8 @@
 
 The first request with a key inserts the row; a concurrent retry blocks on the primary key until the first
 commits (then replays its stored response) or rolls back (then it does the work itself). So a retry can never
-create a second booking, and a failed attempt leaves no key behind.
+create a second booking, and a failed attempt leaves no key behind. A key is kept for `KEPT` (the worker prunes older
+ones): a client retries within seconds or minutes, and a day later the same key is a new request.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, func, select, update
+from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, func, select, update
 from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -87,3 +88,14 @@ async def remember(session: AsyncSession, *, account_id: uuid.UUID, key: str, st
         .where(IdempotencyKey.account_id == account_id, IdempotencyKey.key == key)
         .values(status_code=status_code, response=body)
     )
+
+
+KEPT = timedelta(hours=24)
+
+
+async def prune(session: AsyncSession, *, now: datetime) -> int:
+    """Forget keys older than `KEPT`; how many."""
+    pruned = await session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.created_at < now - KEPT).returning(IdempotencyKey.key)
+    )
+    return len(pruned.all())

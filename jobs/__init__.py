@@ -14,7 +14,7 @@ from accounts import service as accounts
 from billing.dynamic import reprice
 from cars import rebooking
 from cars.rules import CarRules
-from core import outbox
+from core import idempotency, outbox
 from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.metrics import observed_job
@@ -148,6 +148,14 @@ async def prune_revoked_tokens(ctx: dict[str, Any]) -> int:
     return pruned
 
 
+async def prune_idempotency_keys(ctx: dict[str, Any]) -> int:
+    """Forget idempotency keys older than a day (core.idempotency.KEPT)."""
+    async with ctx["sessionmaker"]() as session:
+        pruned = await idempotency.prune(session, now=ctx["clock"].now())
+        await session.commit()
+    return pruned
+
+
 async def deliver_notifications(ctx: dict[str, Any]) -> int:
     """Send the outbox's pending notifications (fire-lane alerts, ...) through the channel (the log by default)."""
     async with ctx["sessionmaker"]() as session:
@@ -259,6 +267,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(observed_job(refresh_gbfs), second=set(range(0, 60, 10)), run_at_startup=True, unique=True),
             cron(observed_job(telemetry_partitions), minute={5}, second={0}, run_at_startup=True, unique=True),
             cron(observed_job(prune_revoked_tokens), minute={35}, second={0}, unique=True),
+            cron(observed_job(prune_idempotency_keys), minute={37}, second={0}, unique=True),
             cron(observed_job(deliver_notifications), second=set(range(0, 60, 5)), unique=True),
             cron(observed_job(replan_valets), minute=set(range(0, 60, 5)), second={20}, unique=True),
             cron(observed_job(replan_crews), minute={10, 40}, second={40}, unique=True),
