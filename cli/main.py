@@ -130,6 +130,14 @@ async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     simulated = settings.demo_simulated_rides or 5
     worker = Worker(**worker_settings(settings.model_copy(update={"demo_simulated_rides": simulated})))
     running = asyncio.create_task(worker.async_run())
+
+    def worker_stopped(task: asyncio.Task[None]) -> None:
+        """The worker must not die silently beside a serving API (no tree heads, no anchors, nothing said)."""
+        if not task.cancelled() and task.exception() is not None:
+            typer.secho(f"error: the demo's worker stopped: {task.exception()!r}; stopping the demo", err=True)
+            server.should_exit = True
+
+    running.add_done_callback(worker_stopped)
     village = None
     if settings.demo_simulation_speedup:  # today's simulated village, so the KPIs and dashboards move
         from sim import live

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.engine import make_url
 
 from core.db import database_url
@@ -53,6 +56,14 @@ async def claim(redis: Redis, settings: Settings) -> None:
     other's scheduled jobs against its own database. The first process to start writes its database's address;
     a process of another database gets `RedisServesAnother`, saying what to do."""
     mine = deployment(settings)
+    for attempt in range(6):  # a process starting beside others may wait past the 1 s timeout for its first answer
+        try:
+            await redis.ping()
+            break
+        except (RedisTimeoutError, RedisConnectionError):
+            if attempt == 5:
+                raise
+            await asyncio.sleep(0.25 * 2**attempt)
     while not await redis.set(CLAIM_KEY, mine, nx=True):
         theirs = await redis.get(CLAIM_KEY)
         if theirs == mine:
