@@ -9,8 +9,11 @@ name anything outside the directory."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Protocol
 
@@ -49,9 +52,17 @@ class LocalStorage:
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / key
         if not target.exists():
-            partial = target.with_suffix(".partial")
-            partial.write_bytes(data)
-            partial.replace(target)  # atomic: a reader never sees half a photo
+            # a temporary file of this write's own: concurrent uploads of the same photo wrote one shared
+            # `.partial`, and one could move the other's half-written file into place
+            descriptor, partial = tempfile.mkstemp(dir=self.directory, prefix=f".{key}.", suffix=".partial")
+            try:
+                with os.fdopen(descriptor, "wb") as handle:
+                    handle.write(data)
+                os.replace(partial, target)  # atomic: a reader never sees half a photo
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(partial)
+                raise
 
     async def get(self, key: str) -> tuple[bytes, str] | None:
         if not KEY.match(key):

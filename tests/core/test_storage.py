@@ -3,6 +3,7 @@ loopback); and the photos endpoint through HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,17 @@ async def _round_trip(storage: Storage) -> None:
 async def test_a_local_directory(tmp_path: Path):
     await _round_trip(LocalStorage(tmp_path / "photos"))
     assert len(list((tmp_path / "photos").iterdir())) == 2
+
+
+async def test_concurrent_uploads_of_one_photo_never_mix_their_partial_files(tmp_path: Path):
+    """Each write has a temporary file of its own (concurrent identical uploads shared one `.partial`): every put
+    lands whole, and nothing temporary is left behind."""
+    storage = LocalStorage(tmp_path / "photos")
+    big = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4096  # 1 MB: writes that take a while
+    keys = await asyncio.gather(*(storage.put(big, content_type="image/jpeg") for _ in range(16)))
+    assert len(set(keys)) == 1
+    assert await storage.get(keys[0]) == (big, "image/jpeg")
+    assert [path.name for path in (tmp_path / "photos").iterdir()] == [keys[0]]
 
 
 async def test_an_s3_compatible_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch):
