@@ -51,17 +51,15 @@ async def post(
             for a, v in amounts.items()
         ],
     )
+    # the public entry names wallets and parties by pseudonym only (ledger/pseudonyms.py)
+    subject, shown = await pseudonyms.public(session, reference, amounts)
     [receipt] = await ledger.append(
         session,
         ledger.Record(
             kind=f"payment.{kind}",
-            subject=await pseudonyms.subject(session, reference),
+            subject=subject,
             at=now,
-            # the public entry names wallets and parties by pseudonym only (ledger/pseudonyms.py)
-            body={
-                "transaction_id": transaction.id,
-                "postings": dict(sorted((await pseudonyms.pseudonymized(session, amounts)).items())),
-            },
+            body={"transaction_id": transaction.id, "postings": dict(sorted(shown.items()))},
         ),
     )
     return receipt

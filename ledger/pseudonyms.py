@@ -37,23 +37,22 @@ async def pseudonym(session: AsyncSession, identity: object) -> str:
 PERSONAL_SUBJECTS = frozenset({"account", "owner", "wallet"})  # a subject naming a person (not a hold, trip...)
 
 
-async def subject(session: AsyncSession, reference: str) -> str:
-    """An entry's subject: a person's (a top-up's `account:<id>`, a payout's `owner:<id>`) by pseudonym; an
-    object's (`hold:<id>`, `trip:<id>`, ...) as it is, so its receipts are found by it."""
-    match = IDENTIFIED.match(reference)
-    if match is None or match["kind"] not in PERSONAL_SUBJECTS:
-        return reference
-    return f"{match['kind']}:{await pseudonym(session, match['id'])}"
-
-
-async def pseudonymized(session: AsyncSession, postings: Mapping[str, int]) -> dict[str, int]:
-    """The postings with every `<kind>:<account id>` named by its pseudonym; parties without an id stay as they are."""
+async def public(session: AsyncSession, reference: str, postings: Mapping[str, int]) -> tuple[str, dict[str, int]]:
+    """A payment's subject and postings as the public ledger shows them, the key read at most once: every
+    `<kind>:<account id>` posting by its pseudonym; the subject too when it names a person (a top-up's `account:<id>`,
+    a payout's `owner:<id>`), not when it names an object (`hold:<id>`, `trip:<id>`: its receipts are found by it)."""
     secret: bytes | None = None
-    named: dict[str, int] = {}
+
+    async def named(match: re.Match[str]) -> str:
+        nonlocal secret
+        secret = secret or await key(session)
+        return f"{match['kind']}:{of(secret, match['id'])}"
+
+    subject = reference
+    if (match := IDENTIFIED.match(reference)) is not None and match["kind"] in PERSONAL_SUBJECTS:
+        subject = await named(match)
+    shown: dict[str, int] = {}
     for account, amount in postings.items():
         match = IDENTIFIED.match(account)
-        if match is not None:
-            secret = secret or await key(session)
-            account = f"{match['kind']}:{of(secret, match['id'])}"
-        named[account] = amount
-    return named
+        shown[await named(match) if match is not None else account] = amount
+    return subject, shown
