@@ -11,13 +11,11 @@ demo's own database, today, at a speed-up.
 from __future__ import annotations
 
 import asyncio
-import atexit
-import os
 import statistics
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +35,7 @@ from kpi.models import Camera, CameraPurpose
 from parking.models import Slot, SlotKind
 from parking.policy import BookingPolicy
 from sim import pilot
-from sim.sangsalmi import SEOUL, Assumptions, Demand, Need, Week, generate, weekend
+from sim.sangsalmi import Assumptions, Demand, Need, Week, generate, weekend
 from sim.scenarios import DayResult, GateMarket, Market, Seen, ServiceMarket, Tally, distinct_per_day, play
 
 FIRST_DAY = date(2019, 10, 14)  # a Monday in the pilot's months (June-December 2019), without public holidays
@@ -134,30 +132,22 @@ async def run(
     progress: Callable[[datetime], None] | None = None,
     keep: bool = False,
 ) -> RunResult:
-    """Play the scenario on a fresh database `database` (dropped afterwards unless `keep`): with the private
-    cluster, a copy of the pilot's template (`_pilot_template`); else migrated and loaded here."""
+    """Play the scenario on a fresh database `database` (dropped afterwards unless `keep`)."""
     week = week_of(assumptions, demand, seed=seed, days=days)
     scoped = settings.model_copy(update={"database_name": database})
-    policy = BookingPolicy.from_settings(settings)
-    clock = FixedClock(week.day_start(0) - timedelta(hours=1))
-    if settings.manages_database and week.first_day == FIRST_DAY:
-        services.copy_database(scoped, await _pilot_template(settings), database)
-        loaded = True
-    else:
-        services.drop_database(scoped, database)
-        services.ensure_database(scoped, database)
-        loaded = False
+    services.drop_database(scoped, database)
+    services.ensure_database(scoped, database)
     url = services.local_database_url(scoped) if settings.manages_database else settings.database_url
     assert url is not None
-    if not loaded:
-        await asyncio.to_thread(upgrade, url)  # Alembic runs its own event loop
+    await asyncio.to_thread(upgrade, url)  # Alembic runs its own event loop
     engine = make_engine(scoped, url=url)
+    policy = BookingPolicy.from_settings(settings)
+    clock = FixedClock(week.day_start(0) - timedelta(hours=1))
     try:
         async with make_sessionmaker(engine)() as session:
             # a simulation's commits need not wait for the disk: it is rebuilt from its seed, not recovered
             await session.execute(text("SET synchronous_commit = off"))
-            if not loaded:
-                await pilot.load(session, clock=clock, policy=policy)
+            await pilot.load(session, clock=clock, policy=policy)
             await _inventory(session, scenario, week)
             device = await devices(session, assumptions, plate_key=uuid.uuid4().bytes, now=clock.now())
             market: Market = (
@@ -188,34 +178,6 @@ async def run(
         if not keep:
             services.drop_database(scoped, database)
     return RunResult(scenario, seed, day_results(week, tally, [dict(d.values) for d in kpi_days]))
-
-
-_templates_made: set[str] = set()
-
-
-async def _pilot_template(settings: Settings) -> str:
-    """A database of the private cluster, migrated and loaded with the pilot's inventory on the clock of the first
-    day every run plays (`FIRST_DAY`), so the same for all of them: made once per process and copied by each run
-    (`CREATE DATABASE ... TEMPLATE`), instead of each run migrating and loading its own. Dropped when the process
-    ends; named after the process, so runs in parallel processes never share one half-made."""
-    name = f"maeul_sim_template_{os.getpid()}"
-    if name not in _templates_made:
-        scoped = settings.model_copy(update={"database_name": name})
-        services.drop_database(scoped, name)
-        services.ensure_database(scoped, name)
-        url = services.local_database_url(scoped)
-        await asyncio.to_thread(upgrade, url)
-        engine = make_engine(scoped, url=url)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                day = datetime.combine(FIRST_DAY, time(0), tzinfo=SEOUL) - timedelta(hours=1)
-                await pilot.load(session, clock=FixedClock(day), policy=BookingPolicy.from_settings(settings))
-                await session.commit()
-        finally:
-            await engine.dispose()  # a template has no connections when it is copied
-        atexit.register(services.drop_database, scoped, name)
-        _templates_made.add(name)
-    return name
 
 
 async def _inventory(session: AsyncSession, scenario: str, week: Week) -> None:
