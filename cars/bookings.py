@@ -95,6 +95,31 @@ def _booking_record(booking: CarBooking, *, now: datetime) -> ledger.Record:
     )
 
 
+async def quote_lines(
+    session: AsyncSession,
+    *,
+    contract: CarContract,
+    driver: Actor,
+    start: datetime,
+    end: datetime,
+    rules: CarRules,
+) -> tuple[bool, list[dict[str, Any]]]:
+    """What booking [start, end) would hold: whether it is the driver's own (primary) time, and the fare lines of
+    the time and the estimated km. Raises unless the time keeps clear of the primary user's (`shareable`)."""
+    own = shareable(await terms(session, contract), driver=driver, start=start, end=end, rules=rules)
+    lines = await price(
+        session,
+        contract=contract,
+        start=start,
+        end=end,
+        primary_time=own,
+        km=rules.estimate_km,
+        fees=(),
+        rules=rules,
+    )
+    return own, lines
+
+
 async def book(
     session: AsyncSession,
     *,
@@ -110,17 +135,7 @@ async def book(
     quote is held on the driver's wallet."""
     rules.policy.check_interval(start, end, now=now)
     contract = await active_contract(session, car_id)
-    own = shareable(await terms(session, contract), driver=driver, start=start, end=end, rules=rules)
-    lines = await price(
-        session,
-        contract=contract,
-        start=start,
-        end=end,
-        primary_time=own,
-        km=rules.estimate_km,
-        fees=(),
-        rules=rules,
-    )
+    own, lines = await quote_lines(session, contract=contract, driver=driver, start=start, end=end, rules=rules)
     quote = sum(line["amount_krw"] for line in lines)
     booking = CarBooking(
         id=uuid.uuid4(),

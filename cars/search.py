@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.actor import Actor
 from accounts.models import Role
-from cars.bookings import price
+from cars.bookings import quote_lines
 from cars.errors import (
     CarUnavailable,
     PrimaryTimeTaken,
@@ -22,8 +22,8 @@ from cars.models import (
     CarContract,
     ContractStatus,
 )
-from cars.repository import home, terms
-from cars.rules import CarRules, shareable
+from cars.repository import home
+from cars.rules import CarRules
 from geo.spatial import geography_point
 from mobility.models import Vehicle
 from parking.models import Slot
@@ -71,26 +71,11 @@ async def free_cars(
         )
         if booked is not None:
             continue
+        anyone = driver or Actor(uuid.UUID(int=0), Role.RESIDENT)
         try:
-            own = shareable(
-                await terms(session, contract),
-                driver=driver or Actor(uuid.UUID(int=0), Role.RESIDENT),
-                start=start,
-                end=end,
-                rules=rules,
-            )
+            _, lines = await quote_lines(session, contract=contract, driver=anyone, start=start, end=end, rules=rules)
         except (PrimaryTimeTaken, CarUnavailable):
             continue
-        lines = await price(
-            session,
-            contract=contract,
-            start=start,
-            end=end,
-            primary_time=own,
-            km=rules.estimate_km,
-            fees=(),
-            rules=rules,
-        )
         home_lon, home_lat, _ = await home(session, contract)
         found.append(
             FreeCar(car, contract, home_lon, home_lat, float(distance), sum(line["amount_krw"] for line in lines))
