@@ -358,11 +358,8 @@ def reference() -> str:
     ]
     for name, field in Settings.model_fields.items():
         default = field.get_default(call_default_factory=True)
-        shown = (
-            "unset"
-            if default is None
-            else f"`{json.dumps(default, default=str)}`".replace('`"', "`").replace('"`', "`")
-        )
+        text = str(default) if isinstance(default, str | Path) else json.dumps(default)
+        shown = "unset" if default is None else f"`{text}`"
         description = (field.description or "").replace("|", "\\|")
         lines.append(f"| `MAEUL_{name.upper()}` | {shown} | {description} |")
     return "\n".join(lines) + "\n"

@@ -45,9 +45,10 @@ async def metrics(request: Request, state: StateDep, session: SessionDep, now: N
     token = state.settings.metrics_token
     if token is not None:
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
-            return JSONResponse(error_body("not_found", "no such path"), status_code=404)
-    elif request.client is None or request.client.host not in LOOPBACK:
+        allowed = hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+    else:
+        allowed = request.client is not None and request.client.host in LOOPBACK
+    if not allowed:
         return JSONResponse(error_body("not_found", "no such path"), status_code=404)
     lag = await anchoring.status(session, now=now)
     scrape = CollectorRegistry()
