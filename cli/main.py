@@ -103,7 +103,7 @@ async def _load_demo(settings: Settings, seed: int) -> None:
             try:
                 await claim(redis, settings)
                 await rebuild(redis, session)
-                if result.created:  # a new village: its simulated day starts from midnight again
+                if result.created:  # a new village: its simulated last day starts again
                     from sim.live import REACHED
 
                     await redis.delete(REACHED)
@@ -139,7 +139,7 @@ async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
 
     running.add_done_callback(worker_stopped)
     village = None
-    if settings.demo_simulation_speedup:  # today's simulated village, so the KPIs and dashboards move
+    if settings.demo_simulation_speedup:  # the last day's simulated village, so the KPIs and dashboards move
         from sim import live
 
         village = asyncio.create_task(live.supervise(settings))  # its own process, started again if it dies

@@ -159,8 +159,8 @@ class Settings(BaseSettings):
         default=60,
         ge=0,
         le=3600,
-        description="`maeul demo` plays today's simulated village this many times faster than the wall clock until it "
-        "has caught up (0: not at all)",
+        description="`maeul demo` plays the simulated village of the last day this many times faster than the wall "
+        "clock until it has caught up (0: not at all)",
     )
     demo_simulated_rides: int = Field(
         default=0, ge=0, le=20, description="vehicles the worker rides around, posting telemetry to the API (demo)"

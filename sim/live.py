@@ -1,9 +1,10 @@
-"""The demo's village: `maeul demo` plays today's simulated Sangsalmi (the `maeul` scenario, the calibrated demand)
-through the services on the demo's own database, so a newcomer sees the KPIs and the dashboards move.
+"""The demo's village: `maeul demo` plays the simulated Sangsalmi (the `maeul` scenario, the calibrated demand) of the
+last day through the services on the demo's own database, so a newcomer sees the KPIs and the dashboards move.
 
-Its clock starts at today's midnight and runs `speedup` times faster than the wall clock until it has caught up with
-it (at 60, an hour of the village a minute), then keeps pace with it: nothing it books lies in the future. Where it
-got to is kept in Redis, so a demo started again the same day goes on from there instead of booking the morning twice.
+Its clock starts a day before the wall clock (a demo started just after midnight has yesterday to show, not an empty
+today) and runs `speedup` times faster until it has caught up with it (at 60, an hour of the village a minute), then
+keeps pace with it: nothing it books lies in the future. Its cameras upload every simulated minute. Where it got to is
+kept in Redis, so a demo started again goes on from there instead of booking the same hours twice.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,43 +36,54 @@ from sim.scenarios import Seen, play
 
 log = structlog.get_logger("maeul.sim")
 REACHED = "maeul:demo-simulation:reached"
+CAUGHT_UP = "maeul:demo-simulation:caught-up"  # set once the village keeps the wall clock's pace
 
 
 class CatchUp:
     """Simulated time from `start`, `speedup` times the wall clock's pace, never ahead of the real clock."""
 
-    def __init__(self, start: datetime, *, speedup: float, real: Clock) -> None:
-        self.start, self.speedup, self.real = start, speedup, real
+    def __init__(
+        self, start: datetime, *, speedup: float, real: Clock, caught_up: Callable[[datetime], Awaitable[None]]
+    ) -> None:
+        self.start, self.speedup, self.real, self.on_caught_up = start, speedup, real, caught_up
         self.began = time.monotonic()
-
-    def now(self) -> datetime:
-        ahead = self.start + timedelta(seconds=(time.monotonic() - self.began) * self.speedup)
-        return min(ahead, self.real.now())
+        self.caught_up = False
 
     async def wait_for(self, at: datetime) -> None:
-        """Until simulated time reaches `at`: when the sped-up clock has got there, and the real clock too."""
+        """Until simulated time reaches `at`: when the sped-up clock has got there, and the real clock too (the first
+        wait for the real clock is when the village has caught up: `caught_up` is awaited then)."""
         sped_up = (at - self.start).total_seconds() / self.speedup - (time.monotonic() - self.began)
         real = (at - self.real.now()).total_seconds()
+        if real > 0 and not self.caught_up:
+            self.caught_up = True
+            await self.on_caught_up(self.real.now())
         if max(sped_up, real) > 0:
             await asyncio.sleep(max(sped_up, real))
 
 
 async def resume_mark(redis: Redis) -> datetime | None:
-    """Where an earlier run of today's village got to, if one did (the client decodes: the mark is text)."""
+    """Where an earlier run of the village got to, if one did (the client decodes: the mark is text)."""
     mark = await redis.get(REACHED)
     return datetime.fromisoformat(mark) if mark else None
 
 
-async def play_today(
+async def play_until_tonight(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], redis: Redis, *, real: Clock
 ) -> dict[str, Any]:
-    """Play today (local time) until its end; returns what was served."""
+    """Play from a day ago, or from where an earlier run got to if that is later, until the end of today (local
+    time); returns what was served."""
     assumptions = Assumptions.load()
-    today = real.now().astimezone(SEOUL).date()
-    week = week_of(assumptions, calibration.load(), seed=today.toordinal(), days=1, first_day=today)
+    yesterday = real.now().astimezone(SEOUL).date() - timedelta(days=1)
+    week = week_of(assumptions, calibration.load(), seed=yesterday.toordinal(), days=2, first_day=yesterday)
     reached = await resume_mark(redis)
-    start = max(week.day_start(0), reached) if reached is not None else week.day_start(0)
-    pace = CatchUp(start, speedup=settings.demo_simulation_speedup, real=real)
+    await redis.delete(CAUGHT_UP)  # until this run has caught up
+    start = max(real.now() - timedelta(days=1), reached or week.day_start(0))
+
+    async def caught_up(now: datetime) -> None:
+        await redis.set(CAUGHT_UP, now.isoformat(), ex=2 * 24 * 3600)
+        log.info("demo village: caught up with the wall clock; from now on at its pace", at=now.isoformat())
+
+    pace = CatchUp(start, speedup=settings.demo_simulation_speedup, real=real, caught_up=caught_up)
     clock = FixedClock(start)
     policy = BookingPolicy.from_settings(settings)
     async with sessions() as session:
@@ -85,8 +97,21 @@ async def play_today(
             await redis.set(REACHED, now.isoformat(), ex=2 * 24 * 3600)
             log.info("demo village", at=now.isoformat(), entered=len(seen.entries), refused=refused)
 
-        tally, _ = await play(week, market, set_clock=clock.set, upload=upload, pace=pace.wait_for, skip_before=reached)
-    return {"day": today.isoformat(), "needs": sum(tally.needs), "served": sum(tally.served)}
+        tally, _ = await play(
+            week,
+            market,
+            set_clock=clock.set,
+            upload=upload,
+            pace=pace.wait_for,
+            skip_before=start,
+            upload_every=timedelta(minutes=1),
+        )
+    return {
+        "from": start.isoformat(),
+        "until": week.end.isoformat(),
+        "needs": sum(tally.needs),
+        "served": sum(tally.served),
+    }
 
 
 async def supervise(
@@ -131,8 +156,8 @@ async def run_forever(settings: Settings, *, real: Clock) -> None:
     try:
         while True:
             try:
-                played = await play_today(settings, make_sessionmaker(engine), redis, real=real)
-                log.info("demo village: day played", **played)
+                played = await play_until_tonight(settings, make_sessionmaker(engine), redis, real=real)
+                log.info("demo village: played until midnight", **played)
             except (OSError, SQLAlchemyError, RedisError, DomainError):
                 log.exception("demo village: the simulated day failed; trying again in a minute")
                 await asyncio.sleep(60)

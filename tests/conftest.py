@@ -199,6 +199,9 @@ async def committed(engine: AsyncEngine) -> AsyncIterator[dict[str, object]]:
         await session.commit()
 
 
+DEMO_REDIS_DB = 2  # the session's demo (tests use 1)
+
+
 @pytest.fixture(scope="session")
 def demo_api(settings: Settings, database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`maeul demo` in a subprocess, as a newcomer runs it, for the whole session (the contract's schemathesis runs
@@ -212,7 +215,7 @@ def demo_api(settings: Settings, database: str, tmp_path_factory: pytest.TempPat
         "MAEUL_DEMO_SIMULATION_SPEEDUP": "3600",
     }
     log = tmp_path_factory.mktemp("demo") / "demo.log"
-    demo = start_demo(settings, "maeul_demo_session", port, log, redis_db=2, env=env)  # tests use 1
+    demo = start_demo(settings, "maeul_demo_session", port, log, redis_db=DEMO_REDIS_DB, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_answering(demo, f"{base}/health")
