@@ -20,7 +20,7 @@ def test_bench_dispatch_writes_the_comparison(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "bench/bench_dispatch.py", "--only", "lc101", "--limits", "1", "--output", str(output)]
         + ["--valet-requests", "6", "--rebalance-scales", "village", "--rebalance-seeds", "1"]
-        + ["--ride-seeds", "1", "--ride-hours", "0.75", "--renumberings", "2"],
+        + ["--ride-seeds", "1", "--ride-hours", "0.5", "--renumberings", "2"],
         cwd=ROOT,
         capture_output=True,
         text=True,
