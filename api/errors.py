@@ -18,6 +18,7 @@ from starlette.routing import compile_path
 
 from accounts.errors import InvalidCredentials, TooManyAttempts
 from billing.errors import InsufficientFunds
+from billing.gateway import PaymentRefused
 from core.errors import Conflict, DomainError, Forbidden, IdempotencyKeyReused, InvalidInput, NotFound, Unavailable
 
 log = structlog.get_logger("maeul.api")
@@ -37,6 +38,7 @@ STATUS: dict[type[DomainError], int] = {
     NotAuthenticated: 401,
     InvalidCredentials: 401,
     InsufficientFunds: 402,
+    PaymentRefused: 402,
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,  # and its subclasses: slot_unavailable, sharing_conflicts_with_bookings, email_taken, ...

@@ -10,6 +10,7 @@ from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from billing.gateway import PaymentGateway, gateway_for
 from core.clock import Clock, SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.pools import solver_pool
@@ -62,6 +63,7 @@ class AppState:
     signer: Signer
     solver_pool: Executor
     photos: Storage  # condition-report photos: a local directory, or an S3-compatible bucket
+    payments: PaymentGateway  # confirms top-ups (billing/gateway.py)
     jobs: ArqRedis | None = None  # arq queue, opened on first use
 
     def matching(self) -> Solving:
@@ -90,6 +92,7 @@ def build_state(settings: Settings, *, clock: Clock | None = None, database_url:
             settings.signing_secret(), [secret.get_secret_value() for secret in settings.jwt_retired_secrets]
         ),
         signer=signer_for(settings),
+        payments=gateway_for(settings),
         photos=storage_for(
             settings.storage_url,
             home=settings.home,
@@ -103,5 +106,6 @@ async def close_state(state: AppState) -> None:
     if state.jobs is not None:
         await state.jobs.aclose()
     state.solver_pool.shutdown(wait=False, cancel_futures=True)
+    await state.payments.aclose()
     await state.redis.aclose()
     await state.engine.dispose()

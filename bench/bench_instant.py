@@ -26,6 +26,7 @@ from core.db import database_url
 from core.migrate import upgrade
 from core.redis import claim, redis_database
 from core.settings import Settings
+from sim.payment_gateway import top_up_as_the_app
 from sim.pilot import CENTRE, DEMO_PASSWORD, load
 from sim.sangsalmi import offset
 
@@ -58,7 +59,8 @@ async def main(settings: Settings, requests: int) -> None:
                     "/auth/token", data={"username": f"{name}@maeul.demo", "password": DEMO_PASSWORD}
                 )
                 drivers.append({"Authorization": f"Bearer {token.json()['access_token']}"})
-                await client.post("/wallet/top-ups", json={"amount_krw": 1_000_000}, headers=drivers[-1])
+                paid = await top_up_as_the_app(client, settings.payment_gateway()[0], drivers[-1], 1_000_000)
+                paid.raise_for_status()
             for n in range(requests):
                 lon, lat = offset(*CENTRE, east_m=rng.uniform(-400, 400), north_m=rng.uniform(-400, 400))
                 start = (monday + timedelta(days=rng.randrange(0, 5), hours=rng.randrange(9, 15))).astimezone(UTC)

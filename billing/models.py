@@ -63,6 +63,29 @@ class PaymentHold(IdMixin, CreatedAtMixin, Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class TopUp(IdMixin, CreatedAtMixin, Base):
+    """A wallet top-up: an order (its id is the gateway's order id) that credits the wallet only when the payment
+    gateway confirms its payment. `pending` -> `confirmed` (credited once), `failed` (refused by the gateway) or
+    `cancelled` (the customer gave up)."""
+
+    __tablename__ = "top_ups"
+    __table_args__ = (
+        CheckConstraint("amount_krw > 0", name="amount"),
+        CheckConstraint("status IN ('pending', 'confirmed', 'failed', 'cancelled')", name="status"),
+        CheckConstraint("(status = 'confirmed') = (payment_key IS NOT NULL AND confirmed_at IS NOT NULL)", name="paid"),
+    )
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount_krw: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    payment_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    method: Mapped[str | None] = mapped_column(String(40))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(String(300))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class SettlementRule(IdMixin, Base):
     """How a captured payment is split, per slot kind, optionally per lot (a lot's contract), in basis points."""
 

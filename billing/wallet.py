@@ -1,7 +1,7 @@
-"""Payments. `PaymentProvider` is the boundary; the built-in prepaid wallet implements it on the journal.
+"""The prepaid wallet on the journal: holds, captures with their splits, releases, refunds, payouts.
 
-An external payment gateway would implement the same operations, confirming them through webhooks processed from the
-outbox; nothing else in the system would change.
+Money enters a wallet only as a payment the gateway has confirmed (`billing/top_ups.py` over `billing/gateway.py`);
+no request of a resident credits a wallet by itself.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,33 +20,6 @@ from billing.splits import split
 from ledger.log import Receipt
 
 MAX_TOP_UP_KRW = 1_000_000
-
-
-class PaymentProvider(Protocol):
-    async def top_up(self, session: AsyncSession, *, account_id: uuid.UUID, amount: int, now: datetime) -> int: ...
-
-    async def can_hold(self, session: AsyncSession, *, driver_id: uuid.UUID, amount: int) -> None: ...
-
-    async def hold(
-        self,
-        session: AsyncSession,
-        *,
-        driver_id: uuid.UUID,
-        amount: int,
-        booking_id: uuid.UUID | None,
-        expires_at: datetime,
-        now: datetime,
-    ) -> PaymentHold: ...
-
-    async def capture(
-        self, session: AsyncSession, *, hold_id: uuid.UUID, amount: int, shares: Mapping[str, int], now: datetime
-    ) -> dict[str, int]: ...
-
-    async def release(self, session: AsyncSession, *, hold_id: uuid.UUID, now: datetime) -> int: ...
-
-    async def refund(
-        self, session: AsyncSession, *, hold_id: uuid.UUID, amount: int, shares: Mapping[str, int], now: datetime
-    ) -> dict[str, int]: ...
 
 
 def _positive(amount: int, what: str) -> None:
@@ -65,14 +37,18 @@ async def _hold(session: AsyncSession, hold_id: uuid.UUID) -> PaymentHold:
 class Wallet:
     """The built-in prepaid wallet."""
 
-    async def top_up(self, session: AsyncSession, *, account_id: uuid.UUID, amount: int, now: datetime) -> int:
+    async def top_up(
+        self, session: AsyncSession, *, account_id: uuid.UUID, amount: int, now: datetime, reference: str | None = None
+    ) -> int:
+        """Credit the wallet with money paid in from outside: a confirmed gateway payment (`billing.top_ups`, its
+        reference `top_up:<id>`), or the demo data's opening balances."""
         _positive(amount, "a top-up")
         if amount > MAX_TOP_UP_KRW:
             raise InvalidAmount(f"a top-up may be at most {MAX_TOP_UP_KRW:,} KRW")
         await journal.post(
             session,
             kind="top_up",
-            reference=f"account:{account_id}",
+            reference=reference or f"account:{account_id}",
             postings={journal.GATEWAY: -amount, journal.wallet(account_id): amount},
             now=now,
         )

@@ -1,5 +1,5 @@
-"""The private PostgreSQL + PostGIS cluster, redis-server and anvil chain node that `maeul services up` runs under
-`./.maeul/`.
+"""The private PostgreSQL + PostGIS cluster, redis-server, anvil chain node and demo payment gateway that `maeul
+services up` runs under `./.maeul/`.
 
 PostgreSQL refuses to run as root, so when we are root the cluster belongs to the `postgres` OS user and every
 server command runs through `runuser -u postgres --`; as a normal user it runs as that user. Each service is
@@ -15,7 +15,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -383,7 +385,50 @@ def _chain_up(settings: Settings) -> None:
 
 
 def _chain_down(settings: Settings) -> None:
-    pid_file = _chain_dir(settings) / "anvil.pid"
+    _stop_pid(_chain_dir(settings) / "anvil.pid", lambda: _chain_ping(settings))
+
+
+def _gateway_dir(settings: Settings) -> Path:
+    return (settings.home / "payments").resolve()
+
+
+def _gateway_ping(settings: Settings) -> bool:
+    import httpx
+
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{settings.payment_gateway_port}/health", timeout=1)
+        return answer.status_code == 200 and answer.json() == {"status": "ok"}
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def _gateway_up(settings: Settings) -> None:
+    """The local demo payment gateway (sim/payment_gateway.py), a process of its own."""
+    if _gateway_ping(settings):
+        return
+    port = settings.payment_gateway_port
+    _refuse_taken_port(port, service="the demo payment gateway", setting="MAEUL_PAYMENT_GATEWAY_PORT")
+    root = _gateway_dir(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    log = (root / "gateway.log").open("a")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sim.payment_gateway", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    (root / "gateway.pid").write_text(str(process.pid))
+    deadline = time.monotonic() + 30
+    while not _gateway_ping(settings):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise ServiceError(f"the demo payment gateway did not answer on port {port}; see {root / 'gateway.log'}")
+        time.sleep(0.1)
+
+
+def _stop_pid(pid_file: Path, running: Callable[[], bool]) -> None:
+    """SIGTERM the process of `pid_file` and wait (up to 10 s) until it no longer answers."""
     if not pid_file.exists():
         return
     try:
@@ -391,7 +436,7 @@ def _chain_down(settings: Settings) -> None:
     except (ProcessLookupError, ValueError):
         pass
     deadline = time.monotonic() + 10
-    while _chain_ping(settings) and time.monotonic() < deadline:
+    while running() and time.monotonic() < deadline:
         time.sleep(0.1)
     pid_file.unlink(missing_ok=True)
 
@@ -403,6 +448,8 @@ def up(settings: Settings) -> list[ServiceStatus]:
         _redis_up(settings)
     if settings.manages_chain:
         _chain_up(settings)
+    if settings.manages_payment_gateway:
+        _gateway_up(settings)
     return status(settings)
 
 
@@ -413,6 +460,8 @@ def database_up(settings: Settings) -> None:
 
 
 def down(settings: Settings) -> list[ServiceStatus]:
+    if settings.manages_payment_gateway:
+        _stop_pid(_gateway_dir(settings) / "gateway.pid", lambda: _gateway_ping(settings))
     if settings.manages_chain:
         _chain_down(settings)
     if settings.manages_redis:
@@ -441,4 +490,9 @@ def status(settings: Settings) -> list[ServiceStatus]:
         result.append(ServiceStatus("chain", False, None, "in-process (MAEUL_LOCAL_CHAIN)"))
     else:
         result.append(ServiceStatus("chain", False, None, "MAEUL_CHAIN_URL"))
+    if settings.manages_payment_gateway:
+        where = f"127.0.0.1:{settings.payment_gateway_port} (the demo gateway, log {_gateway_dir(settings)})"
+        result.append(ServiceStatus("payments", True, _gateway_ping(settings), where))
+    else:
+        result.append(ServiceStatus("payments", False, None, "MAEUL_PAYMENT_GATEWAY_URL"))
     return result

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+DEMO_PAYMENT_SECRET_KEY = "test_sk_maeul_demo"  # the local demo gateway's key: public, like published test keys
 
 
 class Settings(BaseSettings):
@@ -134,6 +135,23 @@ class Settings(BaseSettings):
     anchor_max_backoff_seconds: int = Field(default=300, ge=1, description="longest wait between anchoring retries")
 
     # Billing.
+    payment_gateway_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        max_length=300,
+        description="base URL of the payment gateway (Toss Payments' server API, e.g. https://api.tosspayments.com); "
+        "unset: the local demo gateway that `maeul services up` runs (same protocol; refused in production)",
+    )
+    payment_gateway_port: int = Field(
+        default=58600, ge=1024, le=65535, description="port of the local demo payment gateway"
+    )
+    payment_secret_key: SecretStr | None = Field(
+        default=None,
+        description="the gateway's secret key (sent as HTTP Basic auth on confirms); unset: the demo gateway's own key",
+    )
+    payment_timeout_s: float = Field(
+        default=10.0, gt=0, le=60, description="a gateway call that takes longer fails; the top-up stays pending"
+    )
     cancellation_free_minutes: int = Field(default=60, ge=0, description="cancelling earlier than this is free")
     cancellation_fee_bp: int = Field(default=2000, ge=0, le=10000, description="late cancellation, of the quote")
     no_show_fee_bp: int = Field(default=3000, ge=0, le=10000, description="no-show fee, of the quote")
@@ -286,6 +304,11 @@ class Settings(BaseSettings):
                     "MAEUL_CHAIN_URL and MAEUL_CHAIN_PRIVATE_KEY must be set in production: tree heads are anchored on "
                     "the city's chain, never on a local development node"
                 )
+            if self.payment_gateway_url is None or self.payment_secret_key is None:
+                raise ValueError(
+                    "MAEUL_PAYMENT_GATEWAY_URL and MAEUL_PAYMENT_SECRET_KEY must be set in production: wallets are "
+                    "credited only on a real gateway's confirmation, never by the local demo gateway"
+                )
         return self
 
     @property
@@ -305,6 +328,16 @@ class Settings(BaseSettings):
         if self.chain_url is not None:
             return self.chain_url
         return f"http://127.0.0.1:{self.chain_port}" if self.manages_chain else None
+
+    @property
+    def manages_payment_gateway(self) -> bool:
+        return self.payment_gateway_url is None
+
+    def payment_gateway(self) -> tuple[str, str]:
+        """The gateway's base URL and secret key (the local demo gateway's when none is configured)."""
+        url = self.payment_gateway_url or f"http://127.0.0.1:{self.payment_gateway_port}"
+        key = self.payment_secret_key.get_secret_value() if self.payment_secret_key else DEMO_PAYMENT_SECRET_KEY
+        return url, key
 
     def ledger_key_seed(self) -> bytes | None:
         """The configured Ed25519 seed of the ledger, or None to use the dev key file under `home`."""

@@ -28,6 +28,7 @@ import requests
 from locust import FastHttpUser, between, constant, events, task
 from locust.env import Environment
 
+from core.settings import Settings
 from sim.pilot import CENTRE, DEMO_DOMAIN, DEMO_PASSWORD
 from sim.sangsalmi import offset
 
@@ -112,12 +113,27 @@ def _sign_in_and_top_up(host: str) -> None:
     Accounts.residents = [_sign_in(host, email) for email in RESIDENTS]
     Accounts.staff = {role: _sign_in(host, email) for role, email in STAFF.items()}
     Accounts.owner_id = requests.get(f"{host}/me", headers=Accounts.staff["owner"], timeout=30).json()["id"]
+    gateway, _ = Settings().payment_gateway()
     for headers in Accounts.residents:
         for _ in range(TOP_UPS):
-            top_up = requests.post(
-                f"{host}/wallet/top-ups", json={"amount_krw": 1_000_000}, headers=headers, timeout=30
-            )
-            top_up.raise_for_status()
+            _top_up(host, gateway, headers, 1_000_000)
+
+
+def _top_up(host: str, gateway: str, headers: dict[str, str], amount: int) -> None:
+    """As the app tops up: open the order, pay it in the (demo) gateway's window, confirm the payment."""
+    order = requests.post(f"{host}/wallet/top-ups", json={"amount_krw": amount}, headers=headers, timeout=30)
+    order.raise_for_status()
+    paid = requests.post(
+        f"{gateway}/v1/demo/payments", json={"orderId": order.json()["order_id"], "amount": amount}, timeout=30
+    )
+    paid.raise_for_status()
+    confirmed = requests.post(
+        f"{host}/wallet/top-ups/{order.json()['id']}/confirm",
+        json={"payment_key": paid.json()["paymentKey"], "amount_krw": amount},
+        headers=headers,
+        timeout=30,
+    )
+    confirmed.raise_for_status()
 
 
 _resident_turn = itertools.count()

@@ -12,6 +12,7 @@ from billing.models import (
     PublicHoliday,
     SettlementRule,
     Tariff,
+    TopUp,
     ZonePriceCap,
 )
 from cars.models import (
@@ -87,6 +88,7 @@ __all__ = [
     "PriceMultiplier",
     "PublicHoliday",
     "Tariff",
+    "TopUp",
     "ZonePriceCap",
     "SettlementRule",
     "Anchor",

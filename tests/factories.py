@@ -39,6 +39,7 @@ from mobility.vehicles import NewVehicle, deploy, register_vehicles
 from parking import service
 from parking.models import SlotKind, SlotSize
 from parking.policy import BookingPolicy, WeeklyWindow
+from sim.payment_gateway import top_up_as_the_app
 from sim.pilot import CENTRE, DEMO_PASSWORD, square
 from sim.sangsalmi import offset
 
@@ -378,3 +379,10 @@ class SolveWatch(ThreadPoolExecutor):
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         self.appended_at_solves.append(appended())
         return super().submit(fn, *args, **kwargs)
+
+
+async def paid_top_up(
+    client: httpx.AsyncClient, settings: Settings, headers: dict[str, str], amount: int
+) -> httpx.Response:
+    """A top-up as the app makes one: open the order, pay it in the gateway's window, confirm it (the answer)."""
+    return await top_up_as_the_app(client, settings.payment_gateway()[0], headers, amount)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -11,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 
 from accounts.models import Role
 from api.auth import Anyone, Driver, Monitor, Operator
-from api.deps import NowDep, SessionDep, StateDep
+from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.schemas.billing import (
     PARTY,
@@ -22,17 +23,22 @@ from api.schemas.billing import (
     RedeemIn,
     StatementLineOut,
     StatementOut,
+    TopUpConfirmIn,
     TopUpIn,
+    TopUpOut,
     WalletOut,
 )
-from api.schemas.common import MONTH, ErrorOut, Instant
+from api.schemas.common import MONTH, ErrorOut, Instant, Page, page
 from api.schemas.parking import ReceiptOut
-from billing import journal, mileage
+from billing import journal, mileage, top_ups
+from billing.gateway import PaymentRefused
+from billing.models import TopUp
 from billing.statements import revenue, statement, to_csv
-from billing.wallet import Wallet, holds_of, payout
+from billing.wallet import holds_of, payout
 from core.errors import Forbidden, InvalidInput
 
 router = APIRouter(tags=["payments"])
+ORDER_NAME = "maeul wallet top-up"
 ERRORS: dict[int | str, dict[str, Any]] = {402: {"model": ErrorOut}, 422: {"model": ErrorOut}}
 
 
@@ -56,19 +62,107 @@ async def my_wallet(actor: Driver, session: SessionDep) -> WalletOut:
     )
 
 
-@router.post("/wallet/top-ups", response_model=WalletOut, status_code=201, responses=ERRORS, summary="Top up")
-async def top_up(
-    body: TopUpIn, actor: Driver, session: SessionDep, now: NowDep, idempotency_key: IdempotencyKeyHeader = None
-) -> WalletOut:
-    """Adds money to the prepaid wallet. Send an `Idempotency-Key`: retries, even concurrent ones, top up once."""
+def _top_up_out(top_up: TopUp) -> TopUpOut:
+    return TopUpOut(
+        id=str(top_up.id),
+        order_id=str(top_up.id),
+        order_name=ORDER_NAME,
+        amount_krw=top_up.amount_krw,
+        status=top_up.status,
+        method=top_up.method,
+        failure_code=top_up.failure_code,
+        failure_message=top_up.failure_message,
+        created_at=top_up.created_at,
+        confirmed_at=top_up.confirmed_at,
+        closed_at=top_up.closed_at,
+    )
 
-    async def work() -> WalletOut:
-        await Wallet().top_up(session, account_id=actor.id, amount=body.amount_krw, now=now)
-        return await my_wallet(actor, session)
+
+@router.post(
+    "/wallet/top-ups",
+    response_model=TopUpOut,
+    status_code=201,
+    responses={**ERRORS, 409: {"model": ErrorOut, "description": "too_many_pending_top_ups"}},
+    summary="Open a top-up order",
+)
+async def open_top_up(
+    body: TopUpIn, actor: Driver, session: SessionDep, now: NowDep, idempotency_key: IdempotencyKeyHeader = None
+) -> TopUpOut:
+    """Opens an order to add money to the prepaid wallet: nothing is credited yet. The app has the driver pay
+    `amount_krw` for `order_id` in the payment gateway's window, then sends the `paymentKey` it gets back to
+    `POST /wallet/top-ups/{id}/confirm`. Send an `Idempotency-Key`: retries open one order."""
+
+    async def work() -> TopUpOut:
+        return _top_up_out(await top_ups.open_order(session, account_id=actor.id, amount=body.amount_krw, now=now))
 
     return await create_once(  # type: ignore[return-value]
         session, actor=actor, key=idempotency_key, operation="POST /wallet/top-ups", payload=body, work=work
     )
+
+
+@router.post(
+    "/wallet/top-ups/{top_up_id}/confirm",
+    response_model=TopUpOut,
+    responses={
+        402: {"model": ErrorOut, "description": "payment_refused: the gateway refused; the order is now `failed`"},
+        404: {"model": ErrorOut, "description": "top_up_not_found"},
+        409: {"model": ErrorOut, "description": "top_up_closed (cancelled, failed, or confirmed with another payment)"},
+        422: {"model": ErrorOut, "description": "invalid_amount: not the order's amount (nothing confirmed)"},
+        503: {"model": ErrorOut, "description": "payment_gateway_unavailable: the order stays pending; send again"},
+    },
+    summary="Confirm a top-up's payment",
+)
+async def confirm_top_up(
+    top_up_id: uuid.UUID, body: TopUpConfirmIn, actor: Driver, state: StateDep, session: SessionDep, now: NowDep
+) -> TopUpOut:
+    """The service confirms the payment with the gateway (order id and amount checked against the order) and credits
+    the wallet once. Sending it again for the same payment answers the same and credits nothing more."""
+    top_up = await top_ups.confirm(
+        session,
+        state.payments,
+        account_id=actor.id,
+        top_up_id=top_up_id,
+        payment_key=body.payment_key,
+        amount=body.amount_krw,
+        now=now,
+    )
+    await session.commit()
+    if top_up.status == "failed":
+        raise PaymentRefused(
+            top_up.failure_message or "the payment gateway refused the payment",
+            extra={"gateway_code": top_up.failure_code, "top_up": _top_up_out(top_up).model_dump(mode="json")},
+        )
+    return _top_up_out(top_up)
+
+
+@router.post(
+    "/wallet/top-ups/{top_up_id}/cancel",
+    response_model=TopUpOut,
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut, "description": "top_up_closed"}},
+    summary="Cancel a top-up order",
+)
+async def cancel_top_up(top_up_id: uuid.UUID, actor: Driver, session: SessionDep, now: NowDep) -> TopUpOut:
+    """The driver gave up paying: a pending order closes (cancelling it again answers the same)."""
+    top_up = await top_ups.cancel(session, account_id=actor.id, top_up_id=top_up_id, now=now)
+    await session.commit()
+    return _top_up_out(top_up)
+
+
+@router.get("/wallet/top-ups", response_model=Page[TopUpOut], summary="The driver's top-ups")
+async def my_top_ups(actor: Driver, session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    """Newest first, with their states."""
+    found = await top_ups.of_account(session, actor.id, limit=limit, offset=offset)
+    return page([_top_up_out(t) for t in found], limit=limit, offset=offset)
+
+
+@router.get(
+    "/wallet/top-ups/{top_up_id}",
+    response_model=TopUpOut,
+    responses={404: {"model": ErrorOut}},
+    summary="One top-up",
+)
+async def my_top_up(top_up_id: uuid.UUID, actor: Driver, session: SessionDep) -> TopUpOut:
+    return _top_up_out(await top_ups.own(session, account_id=actor.id, top_up_id=top_up_id))
 
 
 @router.get("/mileage", response_model=MileageOut, summary="The driver's mileage")

@@ -22,6 +22,30 @@ class TopUpIn(Strict):
     amount_krw: int = Field(gt=0, le=MAX_TOP_UP_KRW)
 
 
+class TopUpConfirmIn(Strict):
+    payment_key: str = Field(
+        min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="what the payment window handed the app"
+    )
+    amount_krw: int = Field(gt=0, le=MAX_TOP_UP_KRW, description="the amount paid: must be the order's")
+
+
+class TopUpOut(BaseModel):
+    """A top-up order. Pay `amount_krw` for order `order_id` in the gateway's payment window, then confirm the
+    `paymentKey` it hands back: the wallet is credited when the gateway confirms the payment."""
+
+    id: str
+    order_id: str = Field(description="the order id to pay at the gateway (the top-up's id)")
+    order_name: str
+    amount_krw: int
+    status: Literal["pending", "confirmed", "failed", "cancelled"]
+    method: str | None = Field(description="how it was paid, as the gateway says (once confirmed)")
+    failure_code: str | None = Field(description="the gateway's code when it refused the payment")
+    failure_message: str | None
+    created_at: datetime
+    confirmed_at: datetime | None
+    closed_at: datetime | None
+
+
 class HoldOut(BaseModel):
     id: str
     booking_id: str | None

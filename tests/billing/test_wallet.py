@@ -22,9 +22,11 @@ from billing.errors import InsufficientFunds, InvalidAmount, RefundTooLarge
 from billing.models import JournalPosting, PaymentHold
 from billing.splits import BASIS, split
 from billing.wallet import Wallet, payout
+from core.settings import Settings
 from ledger import log as ledger
+from sim.payment_gateway import pay
 from tests.conftest import NOW
-from tests.factories import PASSWORD, auth, make_account
+from tests.factories import PASSWORD, auth, make_account, paid_top_up
 
 shares = (
     st.lists(st.integers(0, 100), min_size=1, max_size=5)
@@ -184,7 +186,9 @@ async def test_random_operations_keep_the_books(session: AsyncSession):
         assert hold.refunded_krw <= hold.captured_krw <= hold.amount_krw
 
 
-async def test_concurrent_top_up_retries_top_up_once(live_server: str, engine: AsyncEngine):
+async def test_concurrent_top_up_retries_open_one_order_and_confirms_credit_once(
+    live_server: str, engine: AsyncEngine, settings: Settings
+):
     async with AsyncSession(engine) as session:
         driver = await make_account(session, wallet_krw=0)
         await session.commit()
@@ -196,18 +200,35 @@ async def test_concurrent_top_up_retries_top_up_once(live_server: str, engine: A
             *(client.post("/wallet/top-ups", json={"amount_krw": 7_000}, headers=headers) for _ in range(15))
         )
         assert {r.status_code for r in responses} == {201}
-        wallet_now = (await client.get("/wallet", headers=headers)).json()
-        assert wallet_now["balance_krw"] == 7_000
-        too_much = await client.post(
+        assert len({r.json()["id"] for r in responses}) == 1  # one order
+        assert (await client.get("/wallet", headers=headers)).json()["balance_krw"] == 0  # nothing paid yet
+        key = await pay(settings.payment_gateway()[0], responses[0].json())
+        confirms = await asyncio.gather(  # the app confirms the payment five times at once: credited once
+            *(
+                client.post(
+                    f"/wallet/top-ups/{responses[0].json()['id']}/confirm",
+                    json={"payment_key": key, "amount_krw": 7_000},
+                    headers=headers,
+                )
+                for _ in range(5)
+            )
+        )
+        assert {c.status_code for c in confirms} == {200}, [c.text for c in confirms]
+        assert {c.json()["status"] for c in confirms} == {"confirmed"}
+        assert (await client.get("/wallet", headers=headers)).json()["balance_krw"] == 7_000
+        too_little = await client.post(
             "/wallet/top-ups", json={"amount_krw": 0}, headers={**headers, "Idempotency-Key": "x"}
         )
-        assert too_much.status_code == 422
+        assert too_little.status_code == 422
 
 
-async def test_wallet_through_http(client: httpx.AsyncClient, session: AsyncSession, state: AppState):
+async def test_wallet_through_http(
+    client: httpx.AsyncClient, session: AsyncSession, state: AppState, settings: Settings
+):
     driver = await make_account(session, wallet_krw=0)
-    topped = await client.post("/wallet/top-ups", json={"amount_krw": 12_000}, headers=auth(state, driver))
-    assert topped.status_code == 201 and topped.json()["balance_krw"] == 12_000
+    topped = await paid_top_up(client, settings, auth(state, driver), 12_000)
+    assert topped.status_code == 200 and topped.json()["status"] == "confirmed"
+    assert (await client.get("/wallet", headers=auth(state, driver))).json()["balance_krw"] == 12_000
     staff = await make_account(session, role=Role.OPERATOR)
     refused = await client.post(
         "/settlement/payouts", json={"account": "enterprise", "amount_krw": 10**9}, headers=auth(state, staff)

@@ -31,7 +31,7 @@ def test_services_status_reports_the_running_services(database: str):
     assert started.exit_code == 0, started.output
     result = CliRunner().invoke(app, ["services", "status"])
     assert result.exit_code == 0, result.output
-    for service in ("postgresql", "redis", "chain"):
+    for service in ("postgresql", "redis", "chain", "payments"):
         assert any(line.split()[:2] == [service, "running"] for line in result.output.splitlines()), result.output
 
 
@@ -39,18 +39,23 @@ def test_services_status_reports_the_running_services(database: str):
 def test_services_up_down_on_a_private_home(tmp_path: Path):
     """A whole new cluster and redis-server: created, reused when already up, stopped, started again."""
     settings = Settings(
-        home=tmp_path / "maeul-home", pg_port=free_port(), redis_port=free_port(), chain_port=free_port()
+        home=tmp_path / "maeul-home",
+        pg_port=free_port(),
+        redis_port=free_port(),
+        chain_port=free_port(),
+        payment_gateway_port=free_port(),
     )
     try:
         first = services.up(settings)
-        assert [(s.name, s.running) for s in first] == [("postgresql", True), ("redis", True), ("chain", True)]
+        running = [(s.name, s.running) for s in first]
+        assert running == [("postgresql", True), ("redis", True), ("chain", True), ("payments", True)]
         assert (tmp_path / "maeul-home" / "postgres" / "data" / "PG_VERSION").exists()
         assert services.up(settings) == first  # idempotent: reused
         services.ensure_database(settings, "scratch")
         stopped = services.down(settings)
-        assert [s.running for s in stopped] == [False, False, False]
+        assert [s.running for s in stopped] == [False, False, False, False]
         assert (tmp_path / "maeul-home" / "anvil" / "state.json").exists()  # the chain is kept across restarts
-        assert [s.running for s in services.up(settings)] == [True, True, True]
+        assert [s.running for s in services.up(settings)] == [True, True, True, True]
     finally:
         services.down(settings)
 
@@ -61,9 +66,10 @@ def test_external_services_are_not_managed(tmp_path: Path):
         database_url="postgresql+asyncpg://u:p@db.example:5432/x",
         redis_url="redis://cache.example:6379/0",
         chain_url="http://chain.example:8545",
+        payment_gateway_url="https://payments.example",
     )
     rows = services.up(settings)
-    assert [row.managed for row in rows] == [False, False, False]
+    assert [row.managed for row in rows] == [False, False, False, False]
     assert not (tmp_path / "unused").exists()
 
 

@@ -27,6 +27,7 @@ OPERATOR = {
     "MAEUL_LEDGER_SIGNING_KEY": base64.b64encode(bytes(range(32))).decode(),
     "MAEUL_PLATE_HASH_KEY": "a-production-plate-key-of-more-than-32-characters",
     "MAEUL_CHAIN_PRIVATE_KEY": "0x" + "11" * 32,
+    "MAEUL_PAYMENT_SECRET_KEY": "live_sk_an-operators-gateway-key",
 }
 
 
@@ -57,7 +58,16 @@ def test_the_compose_environment_is_a_valid_production_configuration():
 
 
 @pytest.mark.parametrize(
-    "missing", ["jwt_secret", "plate_hash_key", "ledger_signing_key", "chain_url", "chain_private_key"]
+    "missing",
+    [
+        "jwt_secret",
+        "plate_hash_key",
+        "ledger_signing_key",
+        "chain_url",
+        "chain_private_key",
+        "payment_gateway_url",  # without it: the local demo gateway, whose confirmations are not money
+        "payment_secret_key",
+    ],
 )
 def test_production_refuses_to_start_without_each_secret(missing: str):
     complete = {
@@ -69,8 +79,11 @@ def test_production_refuses_to_start_without_each_secret(missing: str):
         "plate_hash_key": OPERATOR["MAEUL_PLATE_HASH_KEY"],
         "chain_url": "http://chain:8545",
         "chain_private_key": OPERATOR["MAEUL_CHAIN_PRIVATE_KEY"],
+        "payment_gateway_url": "https://api.tosspayments.com",
+        "payment_secret_key": OPERATOR["MAEUL_PAYMENT_SECRET_KEY"],
     }
-    Settings(**complete)
+    configured = Settings(**complete)
+    assert configured.payment_gateway() == ("https://api.tosspayments.com", OPERATOR["MAEUL_PAYMENT_SECRET_KEY"])
     with pytest.raises(ValidationError, match=f"MAEUL_{missing.upper()}"):
         Settings(**{key: value for key, value in complete.items() if key != missing})
 
