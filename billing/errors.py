@@ -5,12 +5,14 @@ class InsufficientFunds(DomainError):
     code = "insufficient_funds"
 
 
+class MoneyOwed(InsufficientFunds):
+    """An earlier trip left money owed: nothing new starts until a top-up settles it."""
+
+    code = "money_owed"
+
+
 class HoldNotFound(NotFound):
     code = "payment_hold_not_found"
-
-
-class HoldExpired(Conflict):
-    code = "payment_hold_expired"
 
 
 class RefundTooLarge(Conflict):

@@ -34,6 +34,11 @@ def owner(account_id: object) -> str:
     return f"owner:{account_id}"
 
 
+def owed(account_id: object) -> str:
+    """What a driver owes (a receivable): below zero by the amount owed, the only personal account that may be."""
+    return f"owed:{account_id}"
+
+
 async def post(
     session: AsyncSession, *, kind: str, reference: str, postings: Mapping[str, int], now: datetime
 ) -> ledger.Receipt:

@@ -2,6 +2,11 @@
 
 Money enters a wallet only as a payment the gateway has confirmed (`billing/top_ups.py` over `billing/gateway.py`);
 no request of a resident credits a wallet by itself.
+
+Money owed: a ride, stay or car trip always ends. What its final charge asks beyond the hold comes from the wallet,
+and what the wallet cannot cover becomes a receivable (`owed:<account>`, below zero by what is owed) in the same
+balanced journal transaction. An account that owes money can hold nothing new (402 `money_owed`) until a top-up
+settles the debt: every top-up pays what is owed first.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import journal
-from billing.errors import HoldExpired, HoldNotFound, InvalidAmount, RefundTooLarge
-from billing.models import PaymentHold
+from billing.errors import HoldNotFound, InvalidAmount, MoneyOwed, RefundTooLarge
+from billing.models import AccountBalance, PaymentHold
 from billing.splits import split
 from ledger.log import Receipt
 
@@ -41,15 +46,25 @@ class Wallet:
         self, session: AsyncSession, *, account_id: uuid.UUID, amount: int, now: datetime, reference: str | None = None
     ) -> int:
         """Credit the wallet with money paid in from outside: a confirmed gateway payment (`billing.top_ups`, its
-        reference `top_up:<id>`), or the demo data's opening balances."""
+        reference `top_up:<id>`), or the demo data's opening balances. Money owed is paid first, in the same
+        transaction (from the top-up and what the wallet already holds)."""
         _positive(amount, "a top-up")
         if amount > MAX_TOP_UP_KRW:
             raise InvalidAmount(f"a top-up may be at most {MAX_TOP_UP_KRW:,} KRW")
+        settled = 0
+        if await owed_krw(session, account_id):
+            owed = -await journal.locked_balance(session, journal.owed(account_id))
+            in_wallet = await journal.locked_balance(session, journal.wallet(account_id))
+            settled = min(owed, amount + max(in_wallet, 0))
         await journal.post(
             session,
             kind="top_up",
             reference=reference or f"account:{account_id}",
-            postings={journal.GATEWAY: -amount, journal.wallet(account_id): amount},
+            postings={
+                journal.GATEWAY: -amount,
+                journal.wallet(account_id): amount - settled,
+                journal.owed(account_id): settled,
+            },
             now=now,
         )
         return await journal.balance(session, journal.wallet(account_id))
@@ -59,6 +74,10 @@ class Wallet:
         nothing (a solver run); the wallet's balance row stays locked to the transaction's end, so the hold that
         follows finds the money still there."""
         _positive(amount, "a hold")
+        if owed := await owed_krw(session, driver_id):
+            raise MoneyOwed(
+                f"{owed:,} KRW is owed from an earlier trip: a top-up settles it first", extra={"owed_krw": owed}
+            )
         await journal.require(session, journal.wallet(driver_id), amount, what="not enough money in the wallet")
 
     async def hold(
@@ -96,23 +115,23 @@ class Wallet:
         self, session: AsyncSession, *, hold_id: uuid.UUID, amount: int, shares: Mapping[str, int], now: datetime
     ) -> dict[str, int]:
         """Charge `amount` from the hold, splitting it by `shares` (account -> basis points). Beyond what is held,
-        the rest comes from the wallet (e.g. an overstay). Returns the split."""
+        the rest comes from the wallet (e.g. an overstay), and what the wallet cannot cover is owed: a capture never
+        fails for want of money, so a trip always ends. Returns the split."""
         hold = await _hold(session, hold_id)
         if amount < 0:
             raise InvalidAmount("a capture cannot be negative")
-        if hold.expires_at <= now and hold.captured_krw == 0 and hold.released_krw == 0:
-            raise HoldExpired(f"payment hold {hold_id} expired at {hold.expires_at.isoformat()}")
         remaining = hold.amount_krw - hold.captured_krw - hold.released_krw
         from_hold = min(amount, remaining)
         extra = amount - from_hold
-        if extra:
-            await journal.require(
-                session, journal.wallet(hold.driver_id), extra, what="not enough money for the charge"
-            )
+        in_wallet = await journal.locked_balance(session, journal.wallet(hold.driver_id)) if extra else 0
+        from_wallet = min(extra, max(in_wallet, 0))
+        owed = extra - from_wallet
         parts = split(amount, shares)
-        postings: dict[str, int] = {journal.hold_account(hold.driver_id): -from_hold}
-        if extra:
-            postings[journal.wallet(hold.driver_id)] = -extra
+        postings: dict[str, int] = {
+            journal.hold_account(hold.driver_id): -from_hold,
+            journal.wallet(hold.driver_id): -from_wallet,
+            journal.owed(hold.driver_id): -owed,
+        }
         for account, part in parts.items():
             postings[account] = postings.get(account, 0) + part
         hold.captured_krw += amount
@@ -167,6 +186,23 @@ async def payout(session: AsyncSession, *, account: str, amount: int, now: datet
     return await journal.post(
         session, kind="payout", reference=account, postings={account: -amount, journal.GATEWAY: amount}, now=now
     )
+
+
+async def owed_krw(session: AsyncSession, account_id: uuid.UUID) -> int:
+    """What the account owes from trips its wallet could not cover (0 when nothing)."""
+    return -await journal.balance(session, journal.owed(account_id))
+
+
+async def receivables(session: AsyncSession, *, limit: int, offset: int) -> list[tuple[uuid.UUID, int]]:
+    """Accounts that owe money and how much, most first; `limit + 1` rows (the extra one tells a next page exists)."""
+    rows = await session.execute(
+        select(AccountBalance.account, AccountBalance.balance_krw)
+        .where(AccountBalance.account.like("owed:%"), AccountBalance.balance_krw < 0)
+        .order_by(AccountBalance.balance_krw, AccountBalance.account)
+        .limit(limit + 1)
+        .offset(offset)
+    )
+    return [(uuid.UUID(account.removeprefix("owed:")), -int(balance)) for account, balance in rows]
 
 
 async def holds_of(session: AsyncSession, driver_id: uuid.UUID) -> list[PaymentHold]:

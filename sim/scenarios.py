@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.actor import Actor
 from accounts.models import Role
 from billing.dynamic import reprice
+from billing.errors import PriceUnavailable
 from parking import allocation
 from parking import service as parking
 from parking.errors import NoSlotAvailable, SlotUnavailable
@@ -181,16 +182,20 @@ class ServiceMarket:
         )
         if not found:
             return None
-        row = await parking.create_booking(
-            self.session,
-            driver=driver,
-            slot_id=found[0].slot.id,
-            start=start,
-            end=end,
-            vehicle_plate=need.plate,
-            policy=self.policy,
-            now=now,
-        )
+        try:
+            async with self.session.begin_nested():
+                row = await parking.create_booking(
+                    self.session,
+                    driver=driver,
+                    slot_id=found[0].slot.id,
+                    start=start,
+                    end=end,
+                    vehicle_plate=need.plate,
+                    policy=self.policy,
+                    now=now,
+                )
+        except PriceUnavailable:  # the operator left this hour unpriced there: not served
+            return None
         return await self._arrive(need, driver, row.booking.id, now)
 
     async def _matched(self, need: Need, driver: Actor, start: datetime, end: datetime, now: datetime) -> Parked | None:
@@ -250,6 +255,8 @@ class ServiceMarket:
                             assisted_by=self.gate.id,
                         )
                 except SlotUnavailable:  # booked ahead by an app user this gate cannot see: the next space
+                    continue
+                except PriceUnavailable:  # the operator left this hour unpriced here: the next space
                     continue
                 return await self._arrive(need, driver, row.booking.id, now)
         return None

@@ -20,6 +20,7 @@ from api.schemas.billing import (
     MileageEntryOut,
     MileageOut,
     PayoutIn,
+    ReceivableOut,
     RedeemIn,
     StatementLineOut,
     StatementOut,
@@ -34,7 +35,7 @@ from billing import journal, mileage, top_ups
 from billing.gateway import PaymentRefused
 from billing.models import TopUp
 from billing.statements import revenue, statement, to_csv
-from billing.wallet import holds_of, payout
+from billing.wallet import holds_of, owed_krw, payout, receivables
 from core.errors import Forbidden, InvalidInput
 
 router = APIRouter(tags=["payments"])
@@ -48,6 +49,7 @@ async def my_wallet(actor: Driver, session: SessionDep) -> WalletOut:
     return WalletOut(
         balance_krw=await journal.balance(session, journal.wallet(actor.id)),
         held_krw=await journal.balance(session, journal.hold_account(actor.id)),
+        owed_krw=await owed_krw(session, actor.id),
         holds=[
             HoldOut(
                 id=str(h.id),
@@ -261,6 +263,15 @@ async def revenue_report(
     if end <= start:
         raise InvalidInput("end must be after start")
     return await revenue(session, start=start, end=end)
+
+
+@router.get("/settlement/receivables", response_model=Page[ReceivableOut], summary="Money owed by drivers")
+async def money_owed(actor: Operator, session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    """Accounts whose trips ended with more to pay than their wallets held, most owed first (village enterprise
+    staff). They can book nothing new until a top-up settles what they owe."""
+    found = await receivables(session, limit=limit, offset=offset)
+    items = [ReceivableOut(account_id=str(account), owed_krw=owed) for account, owed in found]
+    return page(items, limit=limit, offset=offset)
 
 
 @router.post("/settlement/payouts", response_model=ReceiptOut, status_code=201, responses=ERRORS, summary="Pay out")

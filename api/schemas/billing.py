@@ -58,7 +58,15 @@ class HoldOut(BaseModel):
 class WalletOut(BaseModel):
     balance_krw: int = Field(description="spendable")
     held_krw: int = Field(description="reserved for bookings")
+    owed_krw: int = Field(
+        description="owed from trips the wallet could not cover: nothing new can be booked until a top-up settles it"
+    )
     holds: list[HoldOut]
+
+
+class ReceivableOut(BaseModel):
+    account_id: str
+    owed_krw: int
 
 
 class PayoutIn(Strict):

@@ -79,6 +79,7 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/mileage/redemptions"): {R, OW},
     ("GET", "/settlement/balances"): {OP, C, A},
     ("POST", "/settlement/payouts"): {OP, A},
+    ("GET", "/settlement/receivables"): {OP, A},
     ("GET", "/settlement/statements"): EVERYONE,
     ("GET", "/settlement/revenue"): {OP, C, A},
     ("GET", "/ledger/public-key"): PUBLIC,

@@ -123,6 +123,8 @@ def test_maeul_demo_is_refused_in_production(monkeypatch: pytest.MonkeyPatch) ->
         "MAEUL_PLATE_HASH_KEY": "a-production-plate-key-of-more-than-32-characters",
         "MAEUL_CHAIN_URL": "http://127.0.0.1:1",
         "MAEUL_CHAIN_PRIVATE_KEY": "0x" + "11" * 32,
+        "MAEUL_PAYMENT_GATEWAY_URL": "https://api.tosspayments.com",
+        "MAEUL_PAYMENT_SECRET_KEY": "live_sk_an-operators-gateway-key",
     }.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
