@@ -103,9 +103,10 @@ async def _load_demo(settings: Settings, seed: int) -> None:
             try:
                 await claim(redis, settings)
                 await rebuild(redis, session)
-                if result.created:  # a new village: its simulated last day starts again
-                    from sim.live import REACHED
+                from sim.live import CAUGHT_UP, REACHED
 
+                await redis.delete(CAUGHT_UP)  # a demo starting: its village has not caught up yet
+                if result.created:  # a new village: its simulated last day starts again
                     await redis.delete(REACHED)
             finally:
                 await redis.aclose()
