@@ -4,6 +4,9 @@ internet, where FastAPI's default pages (assets from a CDN) are blank."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,8 +14,19 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagge
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.middleware import csp
+
 ASSETS = Path(__file__).parent / "docs_assets"
 PREFIX = "/docs-assets"
+
+
+def _inline_scripts_allowed(page: HTMLResponse) -> HTMLResponse:
+    """The page with a CSP that allows exactly its own inline scripts (by their SHA-256), none other."""
+    html = bytes(page.body).decode()
+    scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
+    digests = tuple(base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() for script in scripts)
+    page.headers["content-security-policy"] = csp(script_hashes=digests)
+    return page
 
 
 def install(app: FastAPI) -> None:
@@ -22,25 +36,29 @@ def install(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=title,
-            oauth2_redirect_url="/docs/oauth2-redirect",
-            swagger_js_url=f"{PREFIX}/swagger-ui-bundle.js",
-            swagger_css_url=f"{PREFIX}/swagger-ui.css",
-            swagger_favicon_url=f"{PREFIX}/favicon-32x32.png",
+        return _inline_scripts_allowed(
+            get_swagger_ui_html(
+                openapi_url=app.openapi_url or "/openapi.json",
+                title=title,
+                oauth2_redirect_url="/docs/oauth2-redirect",
+                swagger_js_url=f"{PREFIX}/swagger-ui-bundle.js",
+                swagger_css_url=f"{PREFIX}/swagger-ui.css",
+                swagger_favicon_url=f"{PREFIX}/favicon-32x32.png",
+            )
         )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return _inline_scripts_allowed(get_swagger_ui_oauth2_redirect_html())
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=title,
-            redoc_js_url=f"{PREFIX}/redoc.standalone.js",
-            redoc_favicon_url=f"{PREFIX}/favicon-32x32.png",
-            with_google_fonts=False,
+        return _inline_scripts_allowed(
+            get_redoc_html(
+                openapi_url=app.openapi_url or "/openapi.json",
+                title=title,
+                redoc_js_url=f"{PREFIX}/redoc.standalone.js",
+                redoc_favicon_url=f"{PREFIX}/favicon-32x32.png",
+                with_google_fonts=False,
+            )
         )

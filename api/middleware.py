@@ -54,25 +54,33 @@ class AccessLog:
                 log.info("request", method=scope["method"], path=scope["path"], status=status, ms=ms)
 
 
-# Every response: no MIME sniffing, never framed, no referrer leaks; the CSP lets the docs pages run their (local)
-# scripts and ReDoc its blob worker, the dashboards draw the base map's tiles (their origin, when set), and nothing
-# else.
+# Every response: no MIME sniffing, never framed, no referrer leaks; the CSP runs scripts from the project's files only
+# (no inline script anywhere: the docs pages' generated inline scripts are allowed by their hashes, `api/docs.py`,
+# which sets its own CSP), ReDoc its blob worker, the dashboards draw the base map's tiles (their origin, when set).
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 ]
 CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: https://cdn.redoc.ly{tiles}; worker-src 'self' blob:; frame-ancestors 'none'"
 )
+
+
+def csp(*, tile_origin: str | None = None, script_hashes: tuple[str, ...] = ()) -> str:
+    """The policy; `script_hashes` (base64 SHA-256) allow a page's own inline scripts, and nothing else inline."""
+    scripts = "".join(f" 'sha256-{digest}'" for digest in script_hashes)
+    return CSP.format(tiles=f" {tile_origin}" if tile_origin else "", scripts=scripts)
+
+
+CSP_HEADER = b"content-security-policy"
 
 
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, hsts_seconds: int, tile_origin: str | None = None) -> None:
         self.app = app
-        csp = CSP.format(tiles=f" {tile_origin}" if tile_origin else "")
-        self.headers = [*SECURITY_HEADERS, (b"content-security-policy", csp.encode())]
+        self.headers = [*SECURITY_HEADERS, (b"content-security-policy", csp(tile_origin=tile_origin).encode())]
         if hsts_seconds:
             self.headers.append((b"strict-transport-security", f"max-age={hsts_seconds}".encode()))
 
@@ -83,7 +91,9 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *self.headers]
+                own = message.get("headers", [])
+                has_csp = any(name.lower() == b"content-security-policy" for name, _ in own)  # a page's own
+                message["headers"] = [*own, *(h for h in self.headers if not (has_csp and h[0] == CSP_HEADER))]
             await send(message)
 
         await self.app(scope, receive, with_headers)

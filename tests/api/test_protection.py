@@ -96,6 +96,10 @@ async def test_body_limit_headers_and_cors(strict_client: httpx.AsyncClient, str
     assert answered.headers["x-content-type-options"] == "nosniff" and answered.headers["x-frame-options"] == "DENY"
     assert answered.headers["strict-transport-security"] == "max-age=31536000"
     assert "frame-ancestors 'none'" in answered.headers["content-security-policy"]
+    assert "script-src 'self';" in answered.headers["content-security-policy"]  # scripts from files only
+    docs = await strict_client.get("/docs")  # its inline script allowed by its hash alone, under one policy
+    (policy,) = [value for name, value in docs.headers.multi_items() if name == "content-security-policy"]
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0] and "'sha256-" in policy
     preflight = await strict_client.options(
         "/bookings",
         headers={"Origin": "https://app.maeul.example", "Access-Control-Request-Method": "POST"},

@@ -1,5 +1,5 @@
-"""/docs and /redoc work with no internet: every script and style comes from the project, and the pages render the
-whole API in a real browser."""
+"""/docs and /redoc work with no internet and under a CSP without inline scripts (theirs allowed by their hashes):
+every script and style comes from the project, and the pages render the whole API in a real browser."""
 
 from __future__ import annotations
 
