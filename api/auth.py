@@ -1,12 +1,16 @@
 """JWT access tokens (HS256, with a key id and a token id) and the role gate every endpoint declares.
 
 A token comes as `Authorization: Bearer` (apps, scripts) or, for the dashboards, in the session cookie that signing in
-at `/pages/sign-in` sets (HttpOnly, SameSite=Strict). A request authenticated by the cookie that changes anything
-(not GET, HEAD or OPTIONS) must also send the `X-CSRF-Token` header with the value of the `maeul_csrf` cookie
-(double submit): another site can make a browser send the cookie, never read it to copy it into a header."""
+at `/pages/sign-in` sets (HttpOnly, SameSite=Strict; `__Host-maeul_session` over https and in production). A request
+authenticated by the cookie that changes anything (not GET, HEAD or OPTIONS) must also send the `X-CSRF-Token` header
+with the session's CSRF token, which the pages get in the `maeul_csrf` cookie (`__Host-maeul_csrf`): it is bound to the
+session (an HMAC of its token's id under the signing key), so another site can make a browser send the cookies, never
+read the token to copy it into a header, nor plant one that would match."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,10 +29,12 @@ from api.deps import NowDep, SessionDep, StateDep
 from api.errors import CsrfFailed, NotAuthenticated
 from api.state import TokenKeys, key_id
 from core.errors import Forbidden
+from core.settings import Settings
 
 ALGORITHM = "HS256"
 oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 SESSION_COOKIE, CSRF_COOKIE, CSRF_HEADER = "maeul_session", "maeul_csrf", "X-CSRF-Token"
+HOST_PREFIX = "__Host-"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 EVERYONE = frozenset(Role)
@@ -82,10 +88,49 @@ def token_subject(token: str, keys: TokenKeys) -> str | None:
         return None
 
 
-def csrf_matches(request: Request, offered: str | None) -> bool:
-    """The double-submit check: `offered` (a header or a form field) equals the CSRF cookie."""
-    cookie = request.cookies.get(CSRF_COOKIE)
-    return bool(cookie and offered and hmac.compare_digest(cookie, offered))
+def secure_cookies(request: Request, settings: Settings) -> bool:
+    """Cookies for https (`Secure`, `__Host-` names): over https, and always in production (behind its proxy)."""
+    return request.url.scheme == "https" or settings.env == "production"
+
+
+def cookie_name(request: Request, settings: Settings, name: str) -> str:
+    """`__Host-<name>` where cookies are secure: the browser takes it only over https, for this host alone, path /,
+    so a sibling subdomain can neither set nor overwrite it; plain http (a laptop demo, the tests) keeps `<name>`."""
+    return f"{HOST_PREFIX}{name}" if secure_cookies(request, settings) else name
+
+
+def read_cookie(request: Request, settings: Settings, name: str) -> str | None:
+    return request.cookies.get(cookie_name(request, settings, name))
+
+
+def session_csrf(token_id: uuid.UUID, keys: TokenKeys) -> str:
+    """The CSRF token of a signed-in session, bound to it: an HMAC of its access token's id under the signing key.
+    Whoever can plant cookies (a sibling subdomain, a network on http) still cannot make one for another session."""
+    mac = hmac.new(keys.current.encode(), f"csrf:{token_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def token_id(token: str, keys: TokenKeys) -> uuid.UUID:
+    return uuid.UUID(_claims(token, keys)["jti"])
+
+
+def session_token_id(request: Request, settings: Settings, keys: TokenKeys) -> uuid.UUID | None:
+    """The id of the session cookie's access token, if it is genuine (expiry not checked)."""
+    token = read_cookie(request, settings, SESSION_COOKIE)
+    if token is None:
+        return None
+    try:
+        return token_id(token, keys)
+    except (jwt.PyJWTError, ValueError, TypeError, AttributeError, KeyError):
+        return None
+
+
+def csrf_valid(request: Request, settings: Settings, keys: TokenKeys, offered: str | None) -> bool:
+    """A form's or header's CSRF token: with a session, the one bound to it; before signing in (the sign-in form),
+    the CSRF cookie's (double submit)."""
+    token_id = session_token_id(request, settings, keys)
+    expected = session_csrf(token_id, keys) if token_id else read_cookie(request, settings, CSRF_COOKIE)
+    return bool(expected and offered and hmac.compare_digest(expected, offered))
 
 
 async def current_token(
@@ -98,10 +143,10 @@ async def current_token(
     # the dashboards' cookie is not an OpenAPI security scheme: apps and scripts send the bearer token, and a second
     # scheme offered as an alternative would make every operation's "no credentials" case ambiguous to clients and
     # to schemathesis; the API's description documents it
-    cookie = request.cookies.get(SESSION_COOKIE)
+    cookie = read_cookie(request, state.settings, SESSION_COOKIE)
     token = bearer or cookie
     if bearer is None and cookie is not None and request.method not in SAFE_METHODS:
-        if not csrf_matches(request, request.headers.get(CSRF_HEADER)):
+        if not csrf_valid(request, state.settings, state.token_keys, request.headers.get(CSRF_HEADER)):
             raise CsrfFailed(f"a change made with the session cookie needs the {CSRF_HEADER} header (the csrf cookie)")
     if token is None:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>' from POST /auth/token")

@@ -29,7 +29,20 @@ from accounts import service
 from accounts.actor import Actor
 from accounts.errors import InvalidCredentials, SignInUnavailable, TooManyAttempts
 from accounts.models import Role
-from api.auth import CSRF_COOKIE, MONITORS, OPERATORS, SESSION_COOKIE, csrf_matches, current_token, issue_token
+from api.auth import (
+    CSRF_COOKIE,
+    MONITORS,
+    OPERATORS,
+    SESSION_COOKIE,
+    cookie_name,
+    csrf_valid,
+    current_token,
+    issue_token,
+    read_cookie,
+    secure_cookies,
+    session_csrf,
+    token_id,
+)
 from api.deps import NowDep, SessionDep, StateDep
 from api.errors import NotAuthenticated
 from api.state import AppState
@@ -66,12 +79,9 @@ def _template(name: str, *, main: str = "", **values: str) -> str:
     return text
 
 
-def _secure(request: Request, state: AppState) -> bool:
-    return request.url.scheme == "https" or state.settings.env == "production"
-
-
 def _with_csrf(response: Response, request: Request, state: AppState, token: str) -> Response:
-    response.set_cookie(CSRF_COOKIE, token, samesite="strict", secure=_secure(request, state), path="/")
+    name, secure = cookie_name(request, state.settings, CSRF_COOKIE), secure_cookies(request, state.settings)
+    response.set_cookie(name, token, samesite="strict", secure=secure, path="/")
     return response
 
 
@@ -79,7 +89,7 @@ def _page(
     request: Request, state: AppState, name: str, *, status: int = 200, main: str = "", **values: str
 ) -> Response:
     """A page with the request's CSRF token (a new one, set as a cookie, when it has none yet) in its forms."""
-    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+    csrf = read_cookie(request, state.settings, CSRF_COOKIE) or secrets.token_urlsafe(32)
     response = HTMLResponse(_template(name, main=main, csrf=csrf, **values), status_code=status)
     return _with_csrf(response, request, state, csrf)
 
@@ -123,7 +133,7 @@ async def sign_in(
     next: Annotated[str, Form(max_length=500)] = "/pages",
 ) -> Response:
     target = _local(next) or "/pages"
-    if not csrf_matches(request, csrf):
+    if not csrf_valid(request, state.settings, state.token_keys, csrf):
         return _sign_in_page(request, state, target=target, error="session expired: try again", status=403)
     try:
         account = await service.authenticate(
@@ -142,15 +152,16 @@ async def sign_in(
     token = issue_token(Actor(account.id, Role(account.role)), keys=state.token_keys, now=now, lifetime=lifetime)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        SESSION_COOKIE,
+        cookie_name(request, state.settings, SESSION_COOKIE),
         token,
         max_age=int(lifetime.total_seconds()),
         httponly=True,
         samesite="strict",
-        secure=_secure(request, state),
+        secure=secure_cookies(request, state.settings),
         path="/",
     )
-    return _with_csrf(response, request, state, secrets.token_urlsafe(32))  # a new session, a new CSRF token
+    bound = session_csrf(token_id(token, state.token_keys), state.token_keys)
+    return _with_csrf(response, request, state, bound)  # a new session, its own CSRF token
 
 
 @router.post("/sign-out")
@@ -162,9 +173,9 @@ async def sign_out(
     csrf: Annotated[str, Form(max_length=100)],
 ) -> Response:
     """Revoke the session's token (like `POST /auth/sign-out`) and forget the cookie."""
-    if not csrf_matches(request, csrf):
+    if not csrf_valid(request, state.settings, state.token_keys, csrf):
         return _sign_in_page(request, state, target="/pages", error="session expired: try again", status=403)
-    token = request.cookies.get(SESSION_COOKIE)
+    token = read_cookie(request, state.settings, SESSION_COOKIE)
     if token is not None:
         try:
             found = await current_token(request, state, session, now, bearer=token)
@@ -176,12 +187,13 @@ async def sign_out(
             )
             await session.commit()
     response = RedirectResponse("/pages/sign-in", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    name, secure = cookie_name(request, state.settings, SESSION_COOKIE), secure_cookies(request, state.settings)
+    response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite="strict")
     return response
 
 
 async def _actor(request: Request, state: AppState, session: SessionDep, now: NowDep) -> Actor | None:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = read_cookie(request, state.settings, SESSION_COOKIE)
     if token is None:
         return None
     try:

@@ -76,7 +76,7 @@ const Maeul = (() => {
   async function api(path, options = {}) {
     const headers = { Accept: "application/json", ...(options.headers || {}) };
     const method = (options.method || "GET").toUpperCase();
-    if (!["GET", "HEAD", "OPTIONS"].includes(method)) headers["X-CSRF-Token"] = cookie("maeul_csrf");
+    if (!["GET", "HEAD", "OPTIONS"].includes(method)) headers["X-CSRF-Token"] = cookie("__Host-maeul_csrf") || cookie("maeul_csrf");
     const response = await fetch(path, { ...options, method, headers, credentials: "same-origin" });
     if (response.status === 401) {
       location.href = `/pages/sign-in?next=${encodeURIComponent(location.pathname)}`;
