@@ -1,4 +1,4 @@
-from core.errors import Conflict, DomainError, NotFound, Unavailable
+from core.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
 
 
 class InvalidCredentials(DomainError):
@@ -26,3 +26,7 @@ class AccountNotFound(NotFound):
 
 class SignInUnavailable(Unavailable):
     code = "sign_in_unavailable"
+
+
+class InvalidResetToken(InvalidInput):
+    code = "invalid_reset_token"

@@ -43,3 +43,15 @@ class RevokedToken(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PasswordReset(IdMixin, CreatedAtMixin, Base):
+    """A one-time password-reset token sent by e-mail; only its SHA-256 is kept (a copy of this table resets no
+    password). Used once, within its lifetime; a new request or a reset ends the account's earlier ones."""
+
+    __tablename__ = "password_resets"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

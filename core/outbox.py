@@ -21,6 +21,7 @@ from core.db import Base, CreatedAtMixin, IdMixin
 
 log = structlog.get_logger("maeul.notify")
 OPERATORS = "operator"  # the audience of alerts for the village enterprise's operators
+SECRET = "secret"  # a body field delivered once (a password-reset code): never logged or shown, erased once delivered
 
 
 class Notification(IdMixin, CreatedAtMixin, Base):
@@ -34,13 +35,17 @@ class Notification(IdMixin, CreatedAtMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
 
+    def shown(self) -> dict[str, Any]:
+        """The body as a log or the inbox may show it: without its secret."""
+        return {key: value for key, value in self.body.items() if key != SECRET}
+
 
 class Channel(Protocol):
     async def send(self, notification: Notification) -> None: ...
 
 
 class LogChannel:
-    """Delivers by writing the notification to the log (the default channel)."""
+    """Delivers by writing the notification to the log (the default channel); a secret is not written."""
 
     async def send(self, notification: Notification) -> None:
         log.warning(
@@ -49,7 +54,7 @@ class LogChannel:
             audience=notification.audience,
             subject=notification.subject,
             notification_id=str(notification.id),
-            **notification.body,
+            **notification.shown(),
         )
 
 
@@ -98,6 +103,8 @@ async def deliver_pending(session: AsyncSession, channel: Channel, *, now: datet
             continue
         notification.delivered_at = now
         notification.last_error = None
+        if SECRET in notification.body:  # out: the outbox (also the inbox) keeps no copy
+            notification.body = notification.shown()
         delivered += 1
     await session.flush()
     return delivered

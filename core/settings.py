@@ -134,6 +134,22 @@ class Settings(BaseSettings):
     )
     anchor_max_backoff_seconds: int = Field(default=300, ge=1, description="longest wait between anchoring retries")
 
+    # E-mail (password reset codes, through the notification outbox).
+    smtp_host: str | None = Field(
+        default=None,
+        max_length=253,
+        description="SMTP server the worker sends e-mail through; unset: e-mails are written to the log without their "
+        "codes (so no password can be reset)",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port")
+    smtp_starttls: bool = Field(default=True, description="upgrade the SMTP connection with STARTTLS")
+    smtp_username: str | None = Field(default=None, max_length=200, description="SMTP login, if the server wants one")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password")
+    mail_from: str = Field(
+        default="maeul <no-reply@maeul.example>", max_length=200, description="the From of e-mails maeul sends"
+    )
+    password_reset_minutes: int = Field(default=30, ge=5, le=1440, description="a password-reset code works this long")
+
     # Billing.
     payment_gateway_url: str | None = Field(
         default=None,

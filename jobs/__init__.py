@@ -17,6 +17,7 @@ from cars.rules import CarRules
 from core import idempotency, outbox
 from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
+from core.mail import channel_for
 from core.metrics import observed_job
 from core.pools import solver_pool
 from core.redis import claim, make_redis, redis_url
@@ -157,9 +158,11 @@ async def prune_idempotency_keys(ctx: dict[str, Any]) -> int:
 
 
 async def deliver_notifications(ctx: dict[str, Any]) -> int:
-    """Send the outbox's pending notifications (fire-lane alerts, ...) through the channel (the log by default)."""
+    """Send the outbox's pending notifications (fire-lane alerts, password-reset codes, ...): e-mail over SMTP when
+    `MAEUL_SMTP_HOST` is set and the notification has an address, else the log."""
     async with ctx["sessionmaker"]() as session:
-        delivered = await outbox.deliver_pending(session, outbox.LogChannel(), now=ctx["clock"].now())
+        channel = channel_for(ctx["settings"])
+        delivered = await outbox.deliver_pending(session, channel, now=ctx["clock"].now())
         await session.commit()
     return delivered
 

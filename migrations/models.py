@@ -1,6 +1,6 @@
 """Every mapped model, imported in one place so the metadata is complete (Alembic, tests)."""
 
-from accounts.models import Account, RevokedToken
+from accounts.models import Account, PasswordReset, RevokedToken
 from billing.models import (
     AccountBalance,
     JournalPosting,
@@ -101,6 +101,7 @@ __all__ = [
     "LedgerNode",
     "TreeHead",
     "Account",
+    "PasswordReset",
     "RevokedToken",
     "Base",
     "Booking",

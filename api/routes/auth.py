@@ -7,13 +7,22 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
-from accounts import service
+from accounts import recovery, service
 from accounts.actor import Actor
 from accounts.models import Role
 from api.auth import Admin, Anyone, SignedIn, issue_token
 from api.deps import NowDep, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
-from api.schemas.accounts import AccountIn, AccountOut, MeOut, PasswordChangeIn, RegisterIn, TokenOut
+from api.schemas.accounts import (
+    AccountIn,
+    AccountOut,
+    MeOut,
+    PasswordChangeIn,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
+    RegisterIn,
+    TokenOut,
+)
 from api.schemas.common import ErrorOut
 from ledger import pseudonyms
 
@@ -79,6 +88,32 @@ async def sign_out_everywhere(token: SignedIn, session: SessionDep, now: NowDep)
     await service.revoke_token(
         session, account_id=token.actor.id, token_id=token.token_id, expires_at=token.expires_at, now=now
     )
+    await session.commit()
+
+
+@router.post(
+    "/auth/password-reset",
+    status_code=202,
+    responses={422: {"model": ErrorOut}},
+    summary="Ask for a password-reset code by e-mail",
+)
+async def ask_password_reset(body: PasswordResetIn, state: StateDep, session: SessionDep, now: NowDep) -> None:
+    """Accepted whether or not an account has this address (nothing tells which): when an active one does, a
+    one-time code valid for `MAEUL_PASSWORD_RESET_MINUTES` is e-mailed to it (at most three an hour)."""
+    lifetime = timedelta(minutes=state.settings.password_reset_minutes)
+    await recovery.request_reset(session, state.redis, email=body.email, lifetime=lifetime, now=now)
+    await session.commit()
+
+
+@router.post(
+    "/auth/password-reset/confirm",
+    status_code=204,
+    responses={422: {"model": ErrorOut, "description": "invalid_reset_token: unknown, used or expired"}},
+    summary="Set a new password with an e-mailed code",
+)
+async def confirm_password_reset(body: PasswordResetConfirmIn, session: SessionDep, now: NowDep) -> None:
+    """The code works once; the account is signed out everywhere: sign in with the new password."""
+    await recovery.reset_password(session, token=body.code, new_password=body.new_password, now=now)
     await session.commit()
 
 

@@ -53,6 +53,15 @@ class PasswordChangeIn(Strict):
     new_password: str = Field(min_length=10, max_length=200)
 
 
+class PasswordResetIn(Strict):
+    email: str = Field(min_length=3, max_length=320, description="the account's address")
+
+
+class PasswordResetConfirmIn(Strict):
+    code: str = Field(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$", description="the e-mailed code")
+    new_password: str = Field(min_length=10, max_length=200)
+
+
 class MeOut(AccountOut):
     ledger_pseudonym: str = Field(
         description="how the public ledger names this account (`wallet:<it>`, `hold:<it>`, `owner:<it>`): to find "

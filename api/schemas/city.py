@@ -300,7 +300,7 @@ class NotificationOut(BaseModel):
             id=notification.id,
             kind=notification.kind,
             subject=notification.subject,
-            body=notification.body,
+            body=notification.shown(),
             created_at=notification.created_at,
             delivered_at=notification.delivered_at,
         )

@@ -34,6 +34,8 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/auth/register"): PUBLIC,
     ("POST", "/auth/sign-out"): EVERYONE,
     ("POST", "/auth/sign-out-everywhere"): EVERYONE,
+    ("POST", "/auth/password-reset"): PUBLIC,
+    ("POST", "/auth/password-reset/confirm"): PUBLIC,
     ("GET", "/me"): EVERYONE,
     ("POST", "/me/password"): EVERYONE,
     ("POST", "/admin/accounts"): {A},
