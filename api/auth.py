@@ -192,6 +192,7 @@ Operator = Annotated[Actor, Depends(require(OPERATORS))]
 Monitor = Annotated[Actor, Depends(require(MONITORS))]
 FieldStaff = Annotated[Actor, Depends(require(frozenset({Role.STAFF})))]
 Crew = Annotated[Actor, Depends(require(CREW))]
+Photographer = Annotated[Actor, Depends(require(DRIVERS | CREW))]  # condition-report photos: not the city
 Admin = Annotated[Actor, Depends(require(frozenset({Role.ADMIN})))]
 Owner = Annotated[Actor, Depends(require(frozenset({Role.OWNER})))]
 CityOrAdmin = Annotated[Actor, Depends(require(frozenset({Role.CITY, Role.ADMIN})))]

@@ -17,7 +17,7 @@ from core.pools import solver_pool
 from core.ratelimit import RateLimits
 from core.redis import make_redis
 from core.settings import Settings
-from core.storage import Storage, storage_for
+from core.storage import Storage, configured
 from ledger.signing import Signer, signer_for
 from mobility.rules import FleetRules
 from mobility.vehicles import TypeCodes
@@ -93,12 +93,7 @@ def build_state(settings: Settings, *, clock: Clock | None = None, database_url:
         ),
         signer=signer_for(settings),
         payments=gateway_for(settings),
-        photos=storage_for(
-            settings.storage_url,
-            home=settings.home,
-            endpoint_url=settings.storage_endpoint_url,
-            region=settings.storage_region,
-        ),
+        photos=configured(settings),
     )
 
 

@@ -277,3 +277,15 @@ class CarpoolRating(IdMixin, CreatedAtMixin, Base):
     rated_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
     score: Mapped[int] = mapped_column(SmallInteger)
     comment: Mapped[str | None] = mapped_column(String(500))
+
+
+class PhotoUpload(Base):
+    """A condition-report photo in storage (its content-addressed key): who uploaded it and when it was last uploaded.
+    One no condition report names a day after its upload is removed, from storage too (`cars/photos.py`)."""
+
+    __tablename__ = "photo_uploads"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

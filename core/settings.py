@@ -260,6 +260,9 @@ class Settings(BaseSettings):
     photo_max_bytes: int = Field(
         default=1_500_000, ge=1024, description="largest condition-report photo (under MAEUL_MAX_BODY_BYTES)"
     )
+    photos_per_day: int = Field(
+        default=40, ge=1, le=10_000, description="condition-report photos an account may upload a day"
+    )
     storage_url: str | None = Field(
         default=None,
         pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?|/.*|\.{0,2}/.*)$",

@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from core.settings import Settings
+
 KEY = re.compile(r"^[0-9a-f]{64}\.(jpg|png)$")
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
 CONTENT_TYPES = {extension: content_type for content_type, extension in EXTENSIONS.items()}
@@ -26,6 +28,8 @@ class Storage(Protocol):
     async def put(self, data: bytes, *, content_type: str) -> str: ...
 
     async def get(self, key: str) -> tuple[bytes, str] | None: ...
+
+    async def delete(self, key: str) -> None: ...
 
 
 def sniff(data: bytes) -> str | None:
@@ -72,6 +76,10 @@ class LocalStorage:
             return None
         return await asyncio.to_thread(path.read_bytes), CONTENT_TYPES[key.rsplit(".", 1)[1]]
 
+    async def delete(self, key: str) -> None:
+        if KEY.match(key):
+            await asyncio.to_thread((self.directory / key).unlink, missing_ok=True)
+
 
 class S3Storage:
     """An S3-compatible bucket (boto3; its blocking calls run in a thread)."""
@@ -101,6 +109,20 @@ class S3Storage:
             return None
         body: bytes = await asyncio.to_thread(found["Body"].read)
         return body, CONTENT_TYPES[key.rsplit(".", 1)[1]]
+
+    async def delete(self, key: str) -> None:
+        if KEY.match(key):
+            await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self._name(key))
+
+
+def configured(settings: Settings) -> Storage:
+    """The storage the settings name (`MAEUL_STORAGE_URL` and its endpoint and region)."""
+    return storage_for(
+        settings.storage_url,
+        home=settings.home,
+        endpoint_url=settings.storage_endpoint_url,
+        region=settings.storage_region,
+    )
 
 
 def storage_for(url: str | None, *, home: Path, endpoint_url: str | None = None, region: str | None = None) -> Storage:

@@ -12,9 +12,9 @@ from arq.connections import RedisSettings
 
 from accounts import service as accounts
 from billing.dynamic import reprice
-from cars import rebooking
+from cars import photos, rebooking
 from cars.rules import CarRules
-from core import idempotency, outbox
+from core import idempotency, outbox, storage
 from core.clock import SystemClock
 from core.db import make_engine, make_sessionmaker
 from core.mail import channel_for
@@ -149,6 +149,14 @@ async def prune_revoked_tokens(ctx: dict[str, Any]) -> int:
     return pruned
 
 
+async def prune_photos(ctx: dict[str, Any]) -> int:
+    """Remove condition-report photos no report names a day after their upload (cars.photos), from storage too."""
+    async with ctx["sessionmaker"]() as session:
+        removed = await photos.prune(session, storage.configured(ctx["settings"]), now=ctx["clock"].now())
+        await session.commit()
+    return removed
+
+
 async def prune_idempotency_keys(ctx: dict[str, Any]) -> int:
     """Forget idempotency keys older than a day (core.idempotency.KEPT)."""
     async with ctx["sessionmaker"]() as session:
@@ -243,6 +251,7 @@ JOBS = [
     refresh_gbfs,
     telemetry_partitions,
     prune_revoked_tokens,
+    prune_photos,
     deliver_notifications,
     simulate_fleet,
     replan_valets,
@@ -270,6 +279,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(observed_job(refresh_gbfs), second=set(range(0, 60, 10)), run_at_startup=True, unique=True),
             cron(observed_job(telemetry_partitions), minute={5}, second={0}, run_at_startup=True, unique=True),
             cron(observed_job(prune_revoked_tokens), minute={35}, second={0}, unique=True),
+            cron(observed_job(prune_photos), minute={45}, second={0}, unique=True),
             cron(observed_job(prune_idempotency_keys), minute={37}, second={0}, unique=True),
             cron(observed_job(deliver_notifications), second=set(range(0, 60, 5)), unique=True),
             cron(observed_job(replan_valets), minute=set(range(0, 60, 5)), second={20}, unique=True),

@@ -24,6 +24,7 @@ from cars.models import (
     CarpoolSeat,
     ConditionReport,
     GuaranteedWindow,
+    PhotoUpload,
     RebookingOffer,
     WindowException,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "CarpoolSeat",
     "ConditionReport",
     "GuaranteedWindow",
+    "PhotoUpload",
     "RebookingOffer",
     "WindowException",
     "Complaint",

@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 
 from accounts.actor import Actor
-from api.auth import Anyone, Driver, Operator
+from api.auth import Anyone, Driver, Operator, Photographer
 from api.deps import Limit, NowDep, Offset, SessionDep, StateDep
 from api.idempotency import IdempotencyKeyHeader, create_once
 from api.schemas.cars import (
@@ -40,7 +40,7 @@ from api.schemas.cars import (
 from api.schemas.common import ErrorOut, Instant, Latitude, Location, Longitude, Page, page
 from api.schemas.parking import WeeklyWindowIO
 from api.state import AppState
-from cars import bookings, carpools, contracts, rebooking, reports, repository
+from cars import bookings, carpools, contracts, photos, rebooking, reports, repository
 from cars import search as car_search
 from cars.errors import InvalidPhoto
 from cars.models import CarBooking, CarContract, Carpool, ConditionReport, ExceptionKind, RebookingOffer, SeatStatus
@@ -475,21 +475,32 @@ async def return_car(
     "/cars/photos",
     response_model=PhotoOut,
     status_code=201,
-    responses={422: {"model": ErrorOut, "description": "invalid_photo: not a JPEG or PNG, or too large"}},
+    responses={
+        422: {"model": ErrorOut, "description": "invalid_photo: not a JPEG or PNG, or too large"},
+        429: {"model": ErrorOut, "description": "photo_quota_exceeded (with `Retry-After`)"},
+    },
     summary="Upload a photo for a condition report",
 )
 async def upload_photo(
-    actor: Anyone, state: StateDep, file: Annotated[UploadFile, File(description="a JPEG or PNG")]
+    actor: Photographer,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    file: Annotated[UploadFile, File(description="a JPEG or PNG")],
 ) -> PhotoOut:
     """Kept through the storage boundary (a local directory by default); name the returned key in a pick-up's or
-    return's `photos`. The bytes decide the type, not the upload's claim."""
+    return's `photos` within a day (a photo no report names is removed then). Drivers and the crew upload, at most
+    `MAEUL_PHOTOS_PER_DAY` a day each (429 `photo_quota_exceeded`). The bytes decide the type, not the claim."""
     data = await file.read(state.settings.photo_max_bytes + 1)
     if len(data) > state.settings.photo_max_bytes:
         raise InvalidPhoto(f"a photo may be at most {state.settings.photo_max_bytes:,} bytes")
     kind = sniff(data)
     if kind is None:
         raise InvalidPhoto("a photo is a JPEG or a PNG")
+    await photos.take_turn(state.redis, account_id=actor.id, per_day=state.settings.photos_per_day, now=now)
     key = await state.photos.put(data, content_type=kind)
+    await photos.record(session, key=key, account_id=actor.id, size=len(data), now=now)
+    await session.commit()
     return PhotoOut(key=key, bytes=len(data))
 
 

@@ -195,7 +195,7 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/cars/bookings/{booking_id}/cancel"): EVERYONE,
     ("POST", "/cars/bookings/{booking_id}/pick-up"): EVERYONE,
     ("POST", "/cars/bookings/{booking_id}/return"): EVERYONE,
-    ("POST", "/cars/photos"): EVERYONE,
+    ("POST", "/cars/photos"): {R, OW, S, OP, A},
     ("GET", "/cars/photos/{key}"): {OP, A},
     ("GET", "/cars/condition-reports"): {OP, A},
     ("POST", "/cars/condition-reports/{report_id}/handled"): {OP, A},

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.models import Role
 from api.state import AppState
 from billing import journal
-from cars import bookings, rebooking, repository
+from cars import bookings, photos, rebooking, repository
 from cars.rules import CarRules
 from core.clock import FixedClock
 from core.outbox import Notification
@@ -111,8 +111,17 @@ async def test_a_happiness_cars_week(
 
     # Alice picks the car up, drives 5.5 km with the device reporting, and brings it back 20 minutes late, not clean
     clock.set(at(0, 9, 55))
-    early = await client.post(f"/cars/bookings/{first.json()['id']}/pick-up", json={}, headers=auth(state, alice))
+    named, unnamed = [
+        (await client.post("/cars/photos", files={"file": ("p.jpg", photo)}, headers=auth(state, alice))).json()["key"]
+        for photo in (b"\xff\xd8\xff\xe0front", b"\xff\xd8\xff\xe0never-named")
+    ]
+    pick_up = {"photos": [named]}
+    early = await client.post(f"/cars/bookings/{first.json()['id']}/pick-up", json=pick_up, headers=auth(state, alice))
     assert early.status_code == 200, early.text  # from 15 minutes before the start
+    # a day on, the photo no report names is removed, from storage too; the named one stays
+    assert await photos.prune(session, state.photos, now=clock.now() + timedelta(hours=23)) == 0
+    assert await photos.prune(session, state.photos, now=clock.now() + timedelta(days=1, minutes=1)) >= 1
+    assert await state.photos.get(unnamed) is None and await state.photos.get(named) is not None
     picked = early.json()
     assert picked["status"] == "active" and picked["trip_id"]
     device = device_headers(str(car["device"]), str(car["key"]))

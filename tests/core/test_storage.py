@@ -51,6 +51,11 @@ async def _round_trip(storage: Storage) -> None:
     assert other.endswith(".jpg") and await storage.get(other) == (JPEG, "image/jpeg")
     assert await storage.get("0" * 64 + ".png") is None  # never stored
     assert await storage.get("../../etc/passwd") is None  # not a key: nothing outside is ever named
+    third = await storage.put(JPEG + b"\x01", content_type="image/jpeg")
+    await storage.delete(third)
+    await storage.delete(third)  # gone already: nothing to do
+    await storage.delete("../../etc/passwd")  # not a key: nothing outside is ever named
+    assert await storage.get(third) is None
 
 
 async def test_a_local_directory(tmp_path: Path):
@@ -101,8 +106,30 @@ async def test_photos_through_http(client: httpx.AsyncClient, session, state: Ap
         "/cars/photos", files={"file": ("x.png", b"GIF89a...", "image/png")}, headers=auth(state, resident)
     )
     assert not_an_image.status_code == 422 and not_an_image.json()["error"] == "invalid_photo"
+    city = await make_account(session, role=Role.CITY)
+    await session.commit()
+    refused_city = await client.post("/cars/photos", files={"file": ("x.png", PNG)}, headers=auth(state, city))
+    assert refused_city.status_code == 403  # condition reports are the drivers' and the crew's
     too_big = JPEG + b"\x00" * state.settings.photo_max_bytes
     refused = await client.post(
         "/cars/photos", files={"file": ("x.jpg", too_big, "image/jpeg")}, headers=auth(state, resident)
     )
     assert refused.status_code == 422 and refused.json()["error"] == "invalid_photo"
+
+
+async def test_photo_uploads_are_bounded_per_account_and_day(
+    client: httpx.AsyncClient,
+    session,
+    state: AppState,  # type: ignore[no-untyped-def]
+):
+    state.settings = state.settings.model_copy(update={"photos_per_day": 2})
+    resident = await make_account(session)
+    await session.commit()
+    for n in range(2):
+        taken = await client.post(
+            "/cars/photos", files={"file": ("x.jpg", JPEG + bytes([n]))}, headers=auth(state, resident)
+        )
+        assert taken.status_code == 201, taken.text
+    over = await client.post("/cars/photos", files={"file": ("x.jpg", JPEG + b"\x09")}, headers=auth(state, resident))
+    assert over.status_code == 429 and over.json()["error"] == "photo_quota_exceeded"
+    assert 0 < int(over.headers["retry-after"]) <= 24 * 3600
