@@ -27,6 +27,7 @@ from cars.errors import (
     NotACar,
     PrimaryTimeTaken,
     WindowsConflictWithBookings,
+    WindowsNeedApproval,
 )
 from cars.models import (
     HOLDING,
@@ -46,7 +47,7 @@ from core.errors import Forbidden, InvalidInput
 from ledger import log as ledger
 from mobility import repository as fleet_repository
 from parking import service as parking
-from parking.policy import WeeklyWindow
+from parking.policy import MINUTES_PER_DAY, WeeklyWindow
 
 
 def _contract_record(contract: CarContract, *, kind: str, now: datetime) -> ledger.Record:
@@ -164,9 +165,16 @@ async def replace_windows(
     now: datetime,
 ) -> Terms:
     """New guaranteed weekly windows, unless they would take time another resident has booked: 409 listing those
-    bookings, and nothing changes."""
+    bookings, and nothing changes. The primary user may narrow their windows; widening them needs the village
+    enterprise's approval (an operator makes the change): time added and then released would earn release credit,
+    up to the monthly fee, for time the contract never guaranteed."""
     contract = await contract_for(session, actor=actor, contract_id=contract_id, lock=True)
     current = await terms(session, contract)
+    if not actor.is_operator and not _week_minutes(windows) <= _week_minutes(current.windows):
+        raise WindowsNeedApproval(
+            "widening your guaranteed windows needs the village enterprise's approval: an operator makes the change "
+            "(narrowing them is yours to do)"
+        )
     proposed = Terms(contract, list(windows), current.extras, current.releases)
     clashing = _clashes(proposed, await others_bookings(session, contract, after=now), rules)
     if clashing:
@@ -178,6 +186,17 @@ async def replace_windows(
     session.add_all(_window_rows(contract.id, windows))
     await session.flush()
     return proposed
+
+
+def _week_minutes(windows: Sequence[WeeklyWindow]) -> set[int]:
+    """The minutes of the week (0 = Monday 00:00) the windows cover."""
+    week = 7 * MINUTES_PER_DAY
+    return {
+        ((day - 1) * MINUTES_PER_DAY + minute) % week
+        for window in windows
+        for day in window.weekdays
+        for minute in range(window.start_minute, window.end_minute)
+    }
 
 
 async def add_exception(

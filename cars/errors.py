@@ -66,3 +66,9 @@ class CarpoolFull(Conflict):
 
 class InvalidPhoto(InvalidInput):
     code = "invalid_photo"
+
+
+class WindowsNeedApproval(Conflict):
+    """The primary user asked for more guaranteed time: the village enterprise approves that (an operator)."""
+
+    code = "car_windows_need_approval"

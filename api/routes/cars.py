@@ -175,7 +175,9 @@ async def replace_windows(
     contract_id: uuid.UUID, body: CarWindowsIn, actor: Anyone, state: StateDep, session: SessionDep, now: NowDep
 ) -> CarContractOut:
     """Refused whole (409 `car_windows_conflict_with_bookings`, listing them) when the new windows, with the buffer,
-    would take time other residents have booked."""
+    would take time other residents have booked. The primary user narrows their windows; widening them is the
+    village enterprise's to approve (409 `car_windows_need_approval`: an operator makes the change), since time added
+    and then released would earn release credit the contract never promised."""
     await contracts.replace_windows(
         session, actor=actor, contract_id=contract_id, windows=_windows(body.windows), rules=_rules(state), now=now
     )

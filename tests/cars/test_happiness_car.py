@@ -103,9 +103,12 @@ async def test_a_happiness_cars_week(
     assert error_of(taken) == "primary_time"
     own = await client.post("/cars/bookings", json=span(at(0, 17, 30), at(0, 20), car_id), headers=auth(state, primary))
     assert own.status_code == 201 and own.json()["primary_time"] and own.json()["quote_krw"] == 20 * 150
-    # the primary user may not widen their windows over what others booked: 409 listing the booking
+    # widening the primary user's windows is the village enterprise's to approve (time added, then released, would
+    # earn credit the contract never promised); and even an operator may not widen them over what others booked
     wider = {"windows": [{"weekdays": ["mon"], "start": "07:00", "end": "12:00"}]}
-    refused = await client.put(f"/cars/contracts/{contract}/windows", json=wider, headers=auth(state, primary))
+    asked = await client.put(f"/cars/contracts/{contract}/windows", json=wider, headers=auth(state, primary))
+    assert asked.status_code == 409 and error_of(asked) == "car_windows_need_approval"
+    refused = await client.put(f"/cars/contracts/{contract}/windows", json=wider, headers=auth(state, operator))
     assert refused.status_code == 409 and error_of(refused) == "car_windows_conflict_with_bookings"
     assert [b["booking_id"] for b in refused.json()["bookings"]] == [first.json()["id"]]
 
@@ -215,3 +218,7 @@ async def test_a_happiness_cars_week(
         f"/cars/contracts/{contract}/invoices", json={"month": "2026-11"}, headers=auth(state, operator)
     )
     assert again.json()["id"] == bill.json()["id"]
+    # narrowing their own windows is the primary user's to do (fewer hours guaranteed: nothing to approve)
+    evenings = {"windows": [{"weekdays": ["mon", "tue", "wed", "thu", "fri"], "start": "17:30", "end": "22:00"}]}
+    narrowed = await client.put(f"/cars/contracts/{contract}/windows", json=evenings, headers=auth(state, primary))
+    assert narrowed.status_code == 200, narrowed.text
