@@ -145,6 +145,6 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         )
     tiles = urlsplit(settings.map_tile_url) if settings.map_tile_url else None
     tile_origin = f"{tiles.scheme}://{tiles.netloc.replace('{s}', '*')}" if tiles else None
-    app.add_middleware(SecurityHeaders, hsts_seconds=settings.hsts_seconds, tile_origin=tile_origin)
+    app.add_middleware(SecurityHeaders, hsts_seconds=settings.hsts(), tile_origin=tile_origin)
     app.add_middleware(AccessLog)
     return app

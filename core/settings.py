@@ -61,7 +61,12 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535, description="the port `maeul demo` and `maeul serve` listen on")
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="larger request bodies get 413")
     cors_origins: list[str] = Field(default_factory=list, description="browser origins allowed to call the API")
-    hsts_seconds: int = Field(default=0, ge=0, description="Strict-Transport-Security max-age; 0: not sent")
+    hsts_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        description="Strict-Transport-Security max-age; unset: a year in production (behind its https proxy), not "
+        "sent elsewhere; 0: never sent",
+    )
     rate_limit_per_account: str = Field(default="3000/minute", description="requests per signed-in account")
     rate_limit_per_address: str = Field(default="6000/minute", description="requests per client address")
     metrics_token: SecretStr | None = Field(
@@ -347,6 +352,12 @@ class Settings(BaseSettings):
         if self.chain_url is not None:
             return self.chain_url
         return f"http://127.0.0.1:{self.chain_port}" if self.manages_chain else None
+
+    def hsts(self) -> int:
+        """The Strict-Transport-Security max-age to send (0: none)."""
+        if self.hsts_seconds is not None:
+            return self.hsts_seconds
+        return 365 * 24 * 3600 if self.env == "production" else 0
 
     @property
     def manages_payment_gateway(self) -> bool:

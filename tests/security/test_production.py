@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from pydantic import ValidationError
@@ -112,6 +113,8 @@ def test_maeul_serve_starts_with_the_compose_files_production_environment(
             wait_until_answering(server, f"http://127.0.0.1:{port}/health", timeout_s=60)
         except RuntimeError as error:
             raise AssertionError(log.read_text()) from error
+        health = httpx.get(f"http://127.0.0.1:{port}/health")
+        assert health.headers["strict-transport-security"] == "max-age=31536000"  # behind the stack's https proxy
     finally:
         server.terminate()
         server.wait(timeout=30)
