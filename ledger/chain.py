@@ -68,7 +68,9 @@ class Chain:
             from web3.providers.eth_tester import AsyncEthereumTesterProvider  # eth-tester: development only
 
             return cls(AsyncWeb3(AsyncEthereumTesterProvider()), private_key=private_key)
-        provider = AsyncHTTPProvider(url, request_kwargs={"timeout": timeout_s})
+        # no retries inside web3 (by default five per call, each waiting out the timeout: a silent node held one
+        # anchoring run for a minute, past its lock): the anchoring job retries with its own back-off
+        provider = AsyncHTTPProvider(url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None)
         return cls(AsyncWeb3(provider), private_key=private_key)
 
     async def close(self) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -28,7 +29,7 @@ from core.settings import Settings
 from jobs import shutdown, startup
 from ledger import anchoring
 from ledger import log as ledger
-from ledger.chain import COMPILED, Chain
+from ledger.chain import CHAIN_TIMEOUT_S, COMPILED, Chain
 from ledger.jobs import anchor_tree_heads, publish_tree_head
 from ledger.models import AnchorJob
 from ledger.verify import verify_receipt
@@ -179,8 +180,48 @@ async def test_a_silent_chain_never_piles_up_anchoring_runs(settings: Settings, 
         await shutdown(ctx)
 
 
-@pytest.fixture(scope="session")
-def anvil() -> Iterator[str]:
+@pytest.mark.slow
+async def test_a_paused_chain_node_never_piles_up_and_anchoring_resumes(
+    settings: Settings, database: str, engine: AsyncEngine
+):
+    """The real node stopped (SIGSTOP: it keeps the connections and answers nothing) while the job runs every
+    second: one run waits out the chain's timeout, the others return at once; the tree head waits, recorded with its
+    error; once the node is back (SIGCONT) the next run anchors it, nothing lost."""
+    process, url = _start_anvil()
+    ctx: dict[str, Any] = {
+        "settings": settings.model_copy(update={"ledger_tree_head_every_entries": 1, "chain_url": url})
+    }
+    try:
+        await startup(ctx)
+        async with AsyncSession(engine) as session:
+            await ledger.append(session, ledger.Record(kind="test.paused", subject="p", body={}, at=datetime.now(UTC)))
+            await session.commit()
+        assert await publish_tree_head(ctx) is not None
+        assert await anchor_tree_heads(ctx) is not None  # the node answers: its contract deployed, the head anchored
+        async with AsyncSession(engine) as session:
+            await ledger.append(session, ledger.Record(kind="test.paused", subject="p", body={}, at=datetime.now(UTC)))
+            await session.commit()
+        latest = await publish_tree_head(ctx)
+        assert latest is not None
+        os.kill(process.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        runs = await asyncio.gather(*(anchor_tree_heads(ctx) for _ in range(5)))
+        assert runs == [None] * 5 and time.monotonic() - started < 4 * CHAIN_TIMEOUT_S
+        async with AsyncSession(engine) as session:
+            waiting = await session.scalar(select(AnchorJob).where(AnchorJob.tree_size == latest))
+            assert waiting is not None and waiting.status == "pending" and waiting.attempts >= 1
+        os.kill(process.pid, signal.SIGCONT)
+        ctx["clock"] = FixedClock(datetime.now(UTC) + timedelta(hours=1))  # its back-off has passed
+        assert await anchor_tree_heads(ctx) == latest
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+        if "cache" in ctx:
+            await shutdown(ctx)
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _start_anvil() -> tuple[subprocess.Popen[bytes], str]:
     """A real EVM JSON-RPC node (anvil, in memory) on loopback, installed by `make` from package-lock.json."""
     binary = ROOT / "node_modules" / ".bin" / "anvil"
     assert binary.exists(), "anvil is missing: run `make node-tools`"
@@ -200,6 +241,12 @@ def anvil() -> Iterator[str]:
             pass
         assert time.monotonic() < deadline and process.poll() is None, "anvil did not start"
         time.sleep(0.2)
+    return process, url
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[str]:
+    process, url = _start_anvil()
     yield url
     process.terminate()
     process.wait(timeout=10)
