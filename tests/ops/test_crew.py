@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,12 +21,13 @@ from mobility.models import Geofence, Trip, TripStatus, Vehicle, VehicleEvent
 from mobility.vehicles import record
 from ops.rebalance import targets_from_history
 from sim.fleet import load_fleet
-from sim.pilot import load
-from tests.factories import POLICY, SolveWatch, appended, sign_in_demo, step_task
+from tests.factories import SolveWatch, appended, sign_in_demo, step_task
+
+pytestmark = pytest.mark.pilot_data
 
 
 async def _demo(session: AsyncSession, clock: FixedClock) -> None:
-    await load(session, clock=clock, policy=POLICY)
+    """The demo village (the module's database holds its data: `pilot_data`) and its fleet."""
     await load_fleet(session, now=clock.now())
     await session.commit()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,9 +17,7 @@ from api.state import AppState
 from core.clock import FixedClock
 from ops.models import Task
 from routing.travel import Mode, Point
-from sim.pilot import load
 from tests.factories import (
-    POLICY,
     SolveWatch,
     appended,
     error_of,
@@ -39,11 +38,10 @@ def _time(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+@pytest.mark.pilot_data
 async def test_two_residents_share_the_van_and_pay_at_the_drop_off(
     client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock, solve_watch: SolveWatch
 ) -> None:
-    await load(session, clock=clock, policy=POLICY)
-    await session.commit()
     resident, owner = await sign_in_demo(client, "resident"), await sign_in_demo(client, "owner")
     driver = await sign_in_demo(client, "driver01")
     ride = {"origin": near_centre(north_m=300), "destination": near_centre(east_m=1200, north_m=100)}
@@ -114,11 +112,10 @@ async def test_two_residents_share_the_van_and_pay_at_the_drop_off(
     assert (await client.post("/staff/me/clock-out", headers=driver)).status_code == 200
 
 
+@pytest.mark.pilot_data
 async def test_a_cancelled_ride_is_free_before_the_van_sets_off_and_a_no_show_releases_the_fare(
     client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
 ) -> None:
-    await load(session, clock=clock, policy=POLICY)
-    await session.commit()
     resident, driver = await sign_in_demo(client, "resident"), await sign_in_demo(client, "driver01")
     assert (await client.post("/staff/me/clock-in", json=near_centre(), headers=driver)).status_code == 200
     before = await _balance(client, resident)
@@ -159,11 +156,10 @@ async def test_a_cancelled_ride_is_free_before_the_van_sets_off_and_a_no_show_re
     assert replanned.json()["planned"] == 0
 
 
+@pytest.mark.pilot_data
 async def test_an_operator_gives_a_ride_to_another_driver_and_plans_keep_it(
     client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
 ) -> None:
-    await load(session, clock=clock, policy=POLICY)
-    await session.commit()
     resident, operator = await sign_in_demo(client, "resident"), await sign_in_demo(client, "operator")
     near = await sign_in_demo(client, "driver01")
     assert (await client.post("/staff/me/clock-in", json=near_centre(), headers=near)).status_code == 200

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,9 +16,7 @@ from api.state import AppState
 from billing import journal
 from core.clock import FixedClock
 from parking.models import Booking
-from sim.pilot import load
 from tests.factories import (
-    POLICY,
     WALLET_KRW,
     SolveWatch,
     appended,
@@ -164,13 +163,12 @@ def _time(value: object) -> datetime:
     return datetime.fromisoformat(str(value))
 
 
+@pytest.mark.pilot_data
 async def test_on_the_demo_data_a_resident_gets_a_valet_who_parks_the_car(
     client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
 ):
     """`make demo`'s village at 07:00 on a Monday: two valets are on shift; the demo resident's request is planned to
     one of them, who signs in with the demo password and does it."""
-    await load(session, clock=clock, policy=POLICY)
-    await session.commit()
 
     resident = await sign_in_demo(client, "resident")
     now = clock.now()

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.state import AppState
@@ -70,13 +71,12 @@ async def test_demo_search_near_a_sangsalmi_destination(
     assert "resident_priority" not in night_kinds and "public_lot" in night_kinds
 
 
+@pytest.mark.pilot_data
 async def test_search_offers_only_what_can_be_booked_on_the_demo_data(
     client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock
 ):
     """For random intervals over a week, every slot the search offers has a price, and booking it is never refused
     for want of one (the driver is never offered what they cannot book)."""
-    await load(session, clock=clock, policy=POLICY)
-    await session.commit()
     token = await client.post("/auth/token", data={"username": "resident@maeul.demo", "password": DEMO_PASSWORD})
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
     rng = random.Random(9162)
