@@ -97,7 +97,8 @@ def pilot_database(settings: Settings, database: str) -> str:
         engine = create_async_engine(url)
         try:
             async with AsyncSession(engine) as session:
-                await load(session, clock=FixedClock(NOW), policy=POLICY)
+                loaded = await load(session, clock=FixedClock(NOW), policy=POLICY)
+                assert loaded.created and loaded.slots == 280  # a fresh database: the load made it all
                 await session.commit()
         finally:
             await engine.dispose()
