@@ -16,9 +16,10 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from web3 import AsyncHTTPProvider, AsyncWeb3
+if TYPE_CHECKING:
+    from web3 import AsyncWeb3
 
 CONTRACT = Path(__file__).parent / "contracts" / "TreeHeadAnchor.vy"
 COMPILED = CONTRACT.with_suffix(".json")
@@ -64,6 +65,10 @@ class Chain:
 
     @classmethod
     def connect(cls, url: str | None, *, private_key: str | None = None, timeout_s: float = CHAIN_TIMEOUT_S) -> Chain:
+        # web3 is imported here, not with the module: it takes a second and a half, and only the worker talks to
+        # the chain (every API process and CLI command imports this module)
+        from web3 import AsyncHTTPProvider, AsyncWeb3
+
         if url is None:
             from web3.providers.eth_tester import AsyncEthereumTesterProvider  # eth-tester: development only
 
@@ -75,6 +80,8 @@ class Chain:
 
     async def close(self) -> None:
         """Close the HTTP sessions of a JSON-RPC connection (the in-process chain has none)."""
+        from web3 import AsyncHTTPProvider
+
         if isinstance(self.w3.provider, AsyncHTTPProvider):
             await self.w3.provider.disconnect()
 
