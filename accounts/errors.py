@@ -1,4 +1,4 @@
-from core.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
+from core.errors import Conflict, DomainError, NotFound, Unavailable
 
 
 class InvalidCredentials(DomainError):
@@ -28,5 +28,7 @@ class SignInUnavailable(Unavailable):
     code = "sign_in_unavailable"
 
 
-class InvalidResetToken(InvalidInput):
+class InvalidResetToken(NotFound):
+    """No such reset code: unknown, used or expired (404: a well-formed code names nothing that can be used)."""
+
     code = "invalid_reset_token"

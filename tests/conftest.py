@@ -265,6 +265,11 @@ def demo_api(settings: Settings, database: str, tmp_path_factory: pytest.TempPat
         "MAEUL_RATE_LIMIT_PER_ACCOUNT": "1000000/minute",
         "MAEUL_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
         "MAEUL_DEMO_SIMULATION_SPEEDUP": "3600",
+        # the tests' solver budgets (see `settings`): a 5 s crew plan under seven schemathesis roles at once and the
+        # village catching up outlasted the client's 10 s timeout
+        "MAEUL_REBALANCE_TIME_LIMIT_S": "1",
+        "MAEUL_SHUTTLE_REOPTIMISE_TIME_LIMIT_S": "0.5",
+        "MAEUL_MATCHING_TIME_LIMIT_S": "0.5",
     }
     log = tmp_path_factory.mktemp("demo") / "demo.log"
     demo = start_demo(settings, "maeul_demo_session", port, log, redis_db=DEMO_REDIS_DB, env=env)

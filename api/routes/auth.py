@@ -108,7 +108,10 @@ async def ask_password_reset(body: PasswordResetIn, state: StateDep, session: Se
 @router.post(
     "/auth/password-reset/confirm",
     status_code=204,
-    responses={422: {"model": ErrorOut, "description": "invalid_reset_token: unknown, used or expired"}},
+    responses={
+        404: {"model": ErrorOut, "description": "invalid_reset_token: unknown, used or expired"},
+        422: {"model": ErrorOut},
+    },
     summary="Set a new password with an e-mailed code",
 )
 async def confirm_password_reset(body: PasswordResetConfirmIn, session: SessionDep, now: NowDep) -> None:
