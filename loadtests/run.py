@@ -2,7 +2,8 @@
 
     uv run python loadtests/run.py [--users 16] [--seconds 20] [--workers 2]
 
-1. loads the Sangsalmi demo (`maeul demo --no-serve`) into its own database `maeul_load` (Redis database 3), and
+1. loads the Sangsalmi demo (`maeul demo --no-serve`; with `--demo-database`, a copy of one loaded already) into its
+   own database `maeul_load` (Redis database 3), and
    copies it to `maeul_load_noledger` (Redis database 6: a deployment of its own), where `ledger_append` is
    replaced by a function that only numbers and hashes the entries: no head-row lock, no leaf or node rows. Nothing
    in maeul itself can switch its ledger off;
@@ -112,10 +113,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _prepare(settings: Settings) -> None:
+def _prepare(settings: Settings, demo_database: str | None) -> None:
     services.up(settings)
     services.drop_database(settings, WITHOUT_LEDGER)
-    services.drop_database(settings, DATABASE)
+    if demo_database is None:
+        services.drop_database(settings, DATABASE)
+    else:  # the demo data loaded already (the tests' template): `maeul demo` below finds it there
+        services.copy_database(settings, demo_database, DATABASE)
     for number in REDIS_DBS.values():  # fleet positions and counters of an earlier run
         Redis.from_url(redis_database(settings, number)).flushdb()
     env = _env(settings, DATABASE)
@@ -200,10 +204,10 @@ def _row(rows: list[Row], method: str, name: str) -> Row:
     return found[0]
 
 
-def main(users: int, seconds: int, workers: int, results: Path) -> None:
+def main(users: int, seconds: int, workers: int, results: Path, demo_database: str | None = None) -> None:
     settings = Settings()
     REPORTS.mkdir(parents=True, exist_ok=True)
-    _prepare(settings)
+    _prepare(settings, demo_database)
     api_port, bare_port = settings.api_port + 101, settings.api_port + 102
     api, bare_host = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
     serve = [str(BIN / "maeul"), "serve", "--port", str(api_port), "--workers", str(workers)]
@@ -269,5 +273,8 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=at_least(1, int), default=20, help="length of each scenario")
     parser.add_argument("--workers", type=at_least(1, int), default=os.cpu_count() or 2, help="API worker processes")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--demo-database", help="copy the demo data from this database (of the same cluster) instead of loading it"
+    )
     args = parser.parse_args()
-    main(args.users, args.seconds, args.workers, args.results)
+    main(args.users, args.seconds, args.workers, args.results, args.demo_database)

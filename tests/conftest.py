@@ -36,7 +36,7 @@ from core.settings import Settings
 from geo.models import Zone
 from parking.models import Booking, Lot, MatchRequest, SharingRule, Slot
 from sim.pilot import load
-from tests.factories import POLICY, SolveWatch, free_port, start_demo
+from tests.factories import POLICY, SolveWatch, free_port, load_demo_template, start_demo
 
 KST = ZoneInfo("Asia/Seoul")
 # Monday 23 November 2026, 07:00 in Seoul: the tests' "now".
@@ -255,7 +255,15 @@ DEMO_REDIS_DB = 2  # the session's demo (tests use 1)
 
 
 @pytest.fixture(scope="session")
-def demo_api(settings: Settings, database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def demo_template(settings: Settings, database: str) -> str:
+    """The Sangsalmi demo loaded once a session (`maeul demo --no-serve`) into the database the tests' demos copy."""
+    return load_demo_template(settings)
+
+
+@pytest.fixture(scope="session")
+def demo_api(
+    settings: Settings, database: str, demo_template: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """`maeul demo` in a subprocess, as a newcomer runs it, for the whole session (the contract's schemathesis runs
     and the dashboards in a browser): its simulated village plays today at a high speed-up, so the KPIs have rows."""
     port = free_port()
@@ -272,7 +280,9 @@ def demo_api(settings: Settings, database: str, tmp_path_factory: pytest.TempPat
         "MAEUL_MATCHING_TIME_LIMIT_S": "0.5",
     }
     log = tmp_path_factory.mktemp("demo") / "demo.log"
-    demo = start_demo(settings, "maeul_demo_session", port, log, redis_db=DEMO_REDIS_DB, env=env)
+    demo = start_demo(
+        settings, "maeul_demo_session", port, log, redis_db=DEMO_REDIS_DB, template=demo_template, env=env
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_answering(demo, f"{base}/health")

@@ -33,14 +33,16 @@ def _count(settings: Settings, database: str, table: str) -> str:
     return subprocess.run([psql, "-tAc", f"SELECT count(*) FROM {table}", url], capture_output=True, text=True).stdout
 
 
-def test_backup_restores_into_a_fresh_cluster_and_audits(settings: Settings, database: str, tmp_path: Path):
+def test_backup_restores_into_a_fresh_cluster_and_audits(
+    settings: Settings, database: str, demo_template: str, tmp_path: Path
+):
     key = base64.b64encode(bytes(range(32))).decode()  # the deployment's signing key travels with its backups
     common = {**os.environ, "MAEUL_LEDGER_SIGNING_KEY": key, "MAEUL_LOCAL_CHAIN": "in-process"}
     common.pop("MAEUL_DATABASE_URL", None)
     if settings.redis_url:
         common["MAEUL_REDIS_URL"] = redis_database(settings, 4)  # its own: see core.redis.claim
     source_env = {**common, "MAEUL_DATABASE_NAME": SOURCE}
-    services.drop_database(settings, SOURCE)
+    services.copy_database(settings, demo_template, SOURCE)  # the demo data (`maeul demo` below finds it there)
     fresh = Settings(home=tmp_path / "fresh", pg_port=free_port(), redis_port=free_port(), local_chain="in-process")
     fresh_env = {
         **common,

@@ -74,13 +74,14 @@ def test_external_services_are_not_managed(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_demo_serves_docs_and_finds_slots(settings: Settings, database: str, tmp_path: Path):
+def test_demo_serves_docs_and_finds_slots(settings: Settings, database: str, demo_template: str, tmp_path: Path):
     """`maeul demo` from the CLI: services, migrations, pilot data, then the API until Ctrl-C."""
     name = "maeul_demo_test"
     port = free_port()
     log = tmp_path / "demo.log"
     # without the simulated village: the session's demo (tests/conftest.py::demo_api) plays it
-    demo = start_demo(settings, name, port, log, redis_db=5, env={"MAEUL_DEMO_SIMULATION_SPEEDUP": "0"})
+    environment = {"MAEUL_DEMO_SIMULATION_SPEEDUP": "0"}
+    demo = start_demo(settings, name, port, log, redis_db=5, template=demo_template, env=environment)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_answering(demo, f"{base}/health")

@@ -35,9 +35,12 @@ async def _count(url: str, sql: str) -> int:
         await engine.dispose()
 
 
-def test_load_run_measures_every_scenario_against_a_copy_without_ledger_appends(tmp_path: Path, database: str) -> None:
+def test_load_run_measures_every_scenario_against_a_copy_without_ledger_appends(
+    tmp_path: Path, database: str, demo_template: str
+) -> None:
     results = tmp_path / "load.json"
     command = [sys.executable, "loadtests/run.py", "--users", "2", "--seconds", "3", "--workers", "1"]
+    command += ["--demo-database", demo_template]
     run = subprocess.run(
         [*command, "--results", str(results)], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False
     )
