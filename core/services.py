@@ -366,21 +366,27 @@ def _chain_up(settings: Settings) -> None:
     binary = _anvil_binary()
     _refuse_taken_port(settings.chain_port, service="the anvil chain node", setting="MAEUL_CHAIN_PORT")
     root = _chain_dir(settings)
-    root.mkdir(parents=True, exist_ok=True)
-    log = (root / "anvil.log").open("a")
     # the chain survives restarts: anvil loads its state at start and writes it back on exit
+    port = settings.chain_port
+    command = [str(binary), "--host", "127.0.0.1", "--port", str(port), "--state", str(root / "state.json")]
+    _spawn(command, root=root, name="anvil", port=port, answers=lambda: _chain_ping(settings))
+
+
+def _spawn(
+    command: list[str], *, root: Path, name: str, port: int, answers: Callable[[], bool], cwd: Path | None = None
+) -> None:
+    """Start a service process of its own session (it outlives this one), its output in `root/<name>.log`, its pid in
+    `root/<name>.pid`; wait up to 30 s until it `answers` on `port`."""
+    root.mkdir(parents=True, exist_ok=True)
+    log = (root / f"{name}.log").open("a")
     process = subprocess.Popen(
-        [str(binary), "--host", "127.0.0.1", "--port", str(settings.chain_port), "--state", str(root / "state.json")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
+        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd
     )
-    (root / "anvil.pid").write_text(str(process.pid))
+    (root / f"{name}.pid").write_text(str(process.pid))
     deadline = time.monotonic() + 30
-    while not _chain_ping(settings):
+    while not answers():
         if process.poll() is not None or time.monotonic() > deadline:
-            raise ServiceError(f"anvil did not answer on port {settings.chain_port}; see {root / 'anvil.log'}")
+            raise ServiceError(f"{name} did not answer on port {port}; see {root / f'{name}.log'}")
         time.sleep(0.1)
 
 
@@ -408,23 +414,14 @@ def _gateway_up(settings: Settings) -> None:
         return
     port = settings.payment_gateway_port
     _refuse_taken_port(port, service="the demo payment gateway", setting="MAEUL_PAYMENT_GATEWAY_PORT")
-    root = _gateway_dir(settings)
-    root.mkdir(parents=True, exist_ok=True)
-    log = (root / "gateway.log").open("a")
-    process = subprocess.Popen(
+    _spawn(
         [sys.executable, "-m", "sim.payment_gateway", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
+        root=_gateway_dir(settings),
+        name="gateway",
+        port=port,
+        answers=lambda: _gateway_ping(settings),
         cwd=Path(__file__).resolve().parents[1],
     )
-    (root / "gateway.pid").write_text(str(process.pid))
-    deadline = time.monotonic() + 30
-    while not _gateway_ping(settings):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise ServiceError(f"the demo payment gateway did not answer on port {port}; see {root / 'gateway.log'}")
-        time.sleep(0.1)
 
 
 def _stop_pid(pid_file: Path, running: Callable[[], bool]) -> None:
