@@ -1,8 +1,8 @@
 """Password reset by e-mail: a one-time token goes out through the notification outbox (delivered by the worker over
 SMTP, `core/mail.py`), and the token with a new password sets it.
 
-Asking never tells whether an account exists (the same answer either way, and the same work: no timing oracle on the
-database); at most `MAX_REQUESTS` e-mails an hour go to one address. Only the token's SHA-256 is stored, and the
+Asking never tells whether an account exists (the same answer either way, and the same lookup and counting before
+it); at most `MAX_REQUESTS` e-mails an hour go to one address. Only the token's SHA-256 is stored, and the
 outbox forgets the token once the e-mail is out. A token works once, within `lifetime`; a new request or a reset ends
 the account's earlier tokens, and a reset signs the account out everywhere.
 """
@@ -21,6 +21,7 @@ from accounts.errors import InvalidResetToken
 from accounts.models import Account, PasswordReset
 from accounts.service import MAX_EMAIL, hash_in_pool, normalize_email, sign_out_everywhere
 from core.outbox import notify
+from core.redis import count_in_window
 
 MAX_REQUESTS = 3  # e-mails an hour to one address
 KIND = "password_reset"
@@ -37,10 +38,7 @@ async def request_reset(session: AsyncSession, redis: Redis, *, email: str, life
         return
     email = normalize_email(email)
     key = f"maeul:password-resets:{_digest(email)}"
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, 3600, nx=True)
-        sent, _ = await pipe.execute()
+    sent, _ = await count_in_window(redis, key, 3600)
     account = await session.scalar(select(Account).where(Account.email == email, Account.is_active))
     if account is None or sent > MAX_REQUESTS:
         return

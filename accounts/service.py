@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.errors import AccountNotFound, EmailTaken, InvalidCredentials, SignInUnavailable, TooManyAttempts
 from accounts.models import Account, RevokedToken, Role
+from core.redis import count_in_window
 
 T = TypeVar("T")
 _hasher = PasswordHash.recommended()
@@ -212,13 +213,9 @@ async def _check_password(
     key = _failures_key(email)
     # the attempt is counted before the password is checked, in one atomic step: concurrent guesses each get their
     # own number, and only the first `max_failures` of a window are ever checked
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, lockout_seconds, nx=True)
-        pipe.ttl(key)
-        attempt, _, ttl = await pipe.execute()
+    attempt, ttl = await count_in_window(redis, key, lockout_seconds)
     if attempt > max_failures:
-        retry_after = max(int(ttl), 1)
+        retry_after = max(ttl, 1)
         raise TooManyAttempts(
             f"too many failed sign-ins for {email}; try again in {retry_after} s",
             extra={"retry_after_s": retry_after},

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.errors import TooManyAttempts
 from cars.models import ConditionReport, PhotoUpload
+from core.redis import count_in_window
 from core.storage import Storage
 
 KEPT_UNREFERENCED = timedelta(days=1)
@@ -27,10 +28,7 @@ class PhotoQuotaExceeded(TooManyAttempts):
 async def take_turn(redis: Redis, *, account_id: uuid.UUID, per_day: int, now: datetime) -> None:
     """Count an upload of the account today (UTC); refuse beyond `per_day`, before anything is stored."""
     key = f"maeul:photo-uploads:{account_id}:{now.date().isoformat()}"
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, 2 * 24 * 3600, nx=True)
-        taken, _ = await pipe.execute()
+    taken, _ = await count_in_window(redis, key, 2 * 24 * 3600)  # the day's key, kept past its day
     if taken > per_day:
         tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=now.tzinfo)
         retry_after = max(int((tomorrow - now).total_seconds()), 1)

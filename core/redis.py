@@ -75,3 +75,14 @@ async def claim(redis: Redis, settings: Settings) -> None:
                 f"a Redis database of its own (MAEUL_REDIS_URL=redis://host:port/<another number>), or, if {theirs} "
                 f"is gone for good, free this one (`redis-cli -n <number> del {CLAIM_KEY}`)"
             )
+
+
+async def count_in_window(redis: Redis, key: str, window_s: int) -> tuple[int, int]:
+    """Count one more event under `key`, in a window of `window_s` from the first one (in one atomic step: concurrent
+    callers each get their own number); the count so far and the seconds the window has left."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.incr(key)
+        pipe.expire(key, window_s, nx=True)
+        pipe.ttl(key)
+        count, _, ttl = await pipe.execute()
+    return int(count), int(ttl)
