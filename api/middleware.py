@@ -57,6 +57,7 @@ class AccessLog:
 # Every response: no MIME sniffing, never framed, no referrer leaks; the CSP runs scripts from the project's files only
 # (no inline script anywhere: the docs pages' generated inline scripts are allowed by their hashes, `api/docs.py`,
 # which sets its own CSP), ReDoc its blob worker, the dashboards draw the base map's tiles (their origin, when set).
+CSP_HEADER = b"content-security-policy"
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -74,13 +75,10 @@ def csp(*, tile_origin: str | None = None, script_hashes: tuple[str, ...] = ()) 
     return CSP.format(tiles=f" {tile_origin}" if tile_origin else "", scripts=scripts)
 
 
-CSP_HEADER = b"content-security-policy"
-
-
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, hsts_seconds: int, tile_origin: str | None = None) -> None:
         self.app = app
-        self.headers = [*SECURITY_HEADERS, (b"content-security-policy", csp(tile_origin=tile_origin).encode())]
+        self.headers = [*SECURITY_HEADERS, (CSP_HEADER, csp(tile_origin=tile_origin).encode())]
         if hsts_seconds:
             self.headers.append((b"strict-transport-security", f"max-age={hsts_seconds}".encode()))
 
@@ -92,7 +90,7 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 own = message.get("headers", [])
-                has_csp = any(name.lower() == b"content-security-policy" for name, _ in own)  # a page's own
+                has_csp = any(name.lower() == CSP_HEADER for name, _ in own)  # a page's own (the docs pages)
                 message["headers"] = [*own, *(h for h in self.headers if not (has_csp and h[0] == CSP_HEADER))]
             await send(message)
 

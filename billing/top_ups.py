@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.errors import InvalidAmount
 from billing.gateway import PaymentGateway, PaymentRefused
 from billing.models import TopUp
-from billing.wallet import MAX_TOP_UP_KRW, Wallet
+from billing.wallet import Wallet, check_top_up
 from core.errors import Conflict, NotFound
 
 MAX_PENDING = 10  # open orders of one account in a day: an order is cheap to make, the table is not endless
@@ -37,8 +37,7 @@ class TooManyPendingTopUps(Conflict):
 
 
 async def open_order(session: AsyncSession, *, account_id: uuid.UUID, amount: int, now: datetime) -> TopUp:
-    if not 0 < amount <= MAX_TOP_UP_KRW:
-        raise InvalidAmount(f"a top-up is 1 to {MAX_TOP_UP_KRW:,} KRW", extra={"amount_krw": amount})
+    check_top_up(amount)
     pending = await session.scalar(
         select(func.count())
         .select_from(TopUp)

@@ -32,6 +32,13 @@ def _positive(amount: int, what: str) -> None:
         raise InvalidAmount(f"{what} must be a positive number of KRW", extra={"amount_krw": amount})
 
 
+def check_top_up(amount: int) -> None:
+    """A top-up is a positive number of KRW up to `MAX_TOP_UP_KRW` (an order for one, and the credit it becomes)."""
+    _positive(amount, "a top-up")
+    if amount > MAX_TOP_UP_KRW:
+        raise InvalidAmount(f"a top-up may be at most {MAX_TOP_UP_KRW:,} KRW", extra={"amount_krw": amount})
+
+
 async def _hold(session: AsyncSession, hold_id: uuid.UUID) -> PaymentHold:
     found = await session.get(PaymentHold, hold_id, with_for_update=True, populate_existing=True)
     if found is None:
@@ -48,9 +55,7 @@ class Wallet:
         """Credit the wallet with money paid in from outside: a confirmed gateway payment (`billing.top_ups`, its
         reference `top_up:<id>`), or the demo data's opening balances. Money owed is paid first, in the same
         transaction (from the top-up and what the wallet already holds)."""
-        _positive(amount, "a top-up")
-        if amount > MAX_TOP_UP_KRW:
-            raise InvalidAmount(f"a top-up may be at most {MAX_TOP_UP_KRW:,} KRW")
+        check_top_up(amount)
         settled = 0
         if await owed_krw(session, account_id):
             owed = -await journal.locked_balance(session, journal.owed(account_id))
