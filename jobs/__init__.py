@@ -51,6 +51,8 @@ async def startup(ctx: dict[str, Any]) -> None:
         sessionmaker=make_sessionmaker(engine),
         signer=signer_for(settings),
         chain=Chain.connect(settings.chain_endpoint(), private_key=private_key),
+        photos=storage.configured(settings),
+        notifications=channel_for(settings),
         clock=ctx.get("clock") or SystemClock(),
         pool=solver_pool(),
     )
@@ -152,7 +154,7 @@ async def prune_revoked_tokens(ctx: dict[str, Any]) -> int:
 async def prune_photos(ctx: dict[str, Any]) -> int:
     """Remove condition-report photos no report names a day after their upload (cars.photos), from storage too."""
     async with ctx["sessionmaker"]() as session:
-        removed = await photos.prune(session, storage.configured(ctx["settings"]), now=ctx["clock"].now())
+        removed = await photos.prune(session, ctx["photos"], now=ctx["clock"].now())
         await session.commit()
     return removed
 
@@ -169,8 +171,7 @@ async def deliver_notifications(ctx: dict[str, Any]) -> int:
     """Send the outbox's pending notifications (fire-lane alerts, password-reset codes, ...): e-mail over SMTP when
     `MAEUL_SMTP_HOST` is set and the notification has an address, else the log."""
     async with ctx["sessionmaker"]() as session:
-        channel = channel_for(ctx["settings"])
-        delivered = await outbox.deliver_pending(session, channel, now=ctx["clock"].now())
+        delivered = await outbox.deliver_pending(session, ctx["notifications"], now=ctx["clock"].now())
         await session.commit()
     return delivered
 
