@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, text
@@ -9,6 +10,7 @@ from sqlalchemy.dialects.postgresql import JSON, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, CreatedAtMixin, IdMixin
+from core.enums import check_in
 
 
 class JournalTransaction(IdMixin, Base):
@@ -63,6 +65,13 @@ class PaymentHold(IdMixin, CreatedAtMixin, Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class TopUpStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"  # the gateway confirmed the payment: the wallet was credited
+    FAILED = "failed"  # the gateway refused it
+    CANCELLED = "cancelled"  # the driver gave up
+
+
 class TopUp(IdMixin, CreatedAtMixin, Base):
     """A wallet top-up: an order (its id is the gateway's order id) that credits the wallet only when the payment
     gateway confirms its payment. `pending` -> `confirmed` (credited once), `failed` (refused by the gateway) or
@@ -71,13 +80,13 @@ class TopUp(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "top_ups"
     __table_args__ = (
         CheckConstraint("amount_krw > 0", name="amount"),
-        CheckConstraint("status IN ('pending', 'confirmed', 'failed', 'cancelled')", name="status"),
+        CheckConstraint(check_in("status", TopUpStatus), name="status"),
         CheckConstraint("(status = 'confirmed') = (payment_key IS NOT NULL AND confirmed_at IS NOT NULL)", name="paid"),
     )
 
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
     amount_krw: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[TopUpStatus] = mapped_column(String(16), default=TopUpStatus.PENDING)
     payment_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     method: Mapped[str | None] = mapped_column(String(40))
     failure_code: Mapped[str | None] = mapped_column(String(64))

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.errors import InvalidAmount
 from billing.gateway import PaymentGateway, PaymentRefused
-from billing.models import TopUp
+from billing.models import TopUp, TopUpStatus
 from billing.wallet import Wallet, check_top_up
 from core.errors import Conflict, NotFound
 
@@ -41,14 +41,18 @@ async def open_order(session: AsyncSession, *, account_id: uuid.UUID, amount: in
     pending = await session.scalar(
         select(func.count())
         .select_from(TopUp)
-        .where(TopUp.account_id == account_id, TopUp.status == "pending", TopUp.created_at > now - timedelta(days=1))
+        .where(
+            TopUp.account_id == account_id,
+            TopUp.status == TopUpStatus.PENDING,
+            TopUp.created_at > now - timedelta(days=1),
+        )
     )
     if (pending or 0) >= MAX_PENDING:
         raise TooManyPendingTopUps(
             f"{MAX_PENDING} top-ups are waiting for their payment: confirm or cancel one first",
             extra={"pending": pending},
         )
-    top_up = TopUp(account_id=account_id, amount_krw=amount, status="pending", created_at=now)
+    top_up = TopUp(account_id=account_id, amount_krw=amount, status=TopUpStatus.PENDING, created_at=now)
     session.add(top_up)
     await session.flush()
     return top_up
@@ -75,9 +79,9 @@ async def confirm(
     """Confirm the order's payment with the gateway and credit the wallet; a refusal is recorded on the order (status
     `failed`) and returned, for the caller to commit before it answers."""
     top_up = await own(session, account_id=account_id, top_up_id=top_up_id, lock=True)  # one confirm at a time
-    if top_up.status == "confirmed" and top_up.payment_key == payment_key:
+    if top_up.status == TopUpStatus.CONFIRMED and top_up.payment_key == payment_key:
         return top_up
-    if top_up.status != "pending":
+    if top_up.status != TopUpStatus.PENDING:
         raise TopUpClosed(f"the top-up is {top_up.status}", extra={"status": top_up.status})
     if amount != top_up.amount_krw:
         raise InvalidAmount(
@@ -87,12 +91,12 @@ async def confirm(
     try:
         paid = await gateway.confirm(payment_key=payment_key, order_id=str(top_up.id), amount=top_up.amount_krw)
     except PaymentRefused as refused:
-        top_up.status, top_up.closed_at = "failed", now
+        top_up.status, top_up.closed_at = TopUpStatus.FAILED, now
         top_up.failure_code = str(refused.extra.get("gateway_code", "REFUSED"))[:64]
         top_up.failure_message = refused.detail[:300]
         return top_up
     await Wallet().top_up(session, account_id=account_id, amount=paid.amount, now=now, reference=f"top_up:{top_up.id}")
-    top_up.status, top_up.payment_key, top_up.method = "confirmed", paid.payment_key, paid.method[:40]
+    top_up.status, top_up.payment_key, top_up.method = TopUpStatus.CONFIRMED, paid.payment_key, paid.method[:40]
     top_up.confirmed_at = top_up.closed_at = now
     return top_up
 
@@ -100,11 +104,11 @@ async def confirm(
 async def cancel(session: AsyncSession, *, account_id: uuid.UUID, top_up_id: uuid.UUID, now: datetime) -> TopUp:
     """The driver gave up on paying: the order closes (again: the same answer)."""
     top_up = await own(session, account_id=account_id, top_up_id=top_up_id, lock=True)
-    if top_up.status == "cancelled":
+    if top_up.status == TopUpStatus.CANCELLED:
         return top_up
-    if top_up.status != "pending":
+    if top_up.status != TopUpStatus.PENDING:
         raise TopUpClosed(f"the top-up is {top_up.status}", extra={"status": top_up.status})
-    top_up.status, top_up.closed_at = "cancelled", now
+    top_up.status, top_up.closed_at = TopUpStatus.CANCELLED, now
     return top_up
 
 

@@ -33,7 +33,7 @@ from api.schemas.common import MONTH, ErrorOut, Instant, Page, page
 from api.schemas.parking import ReceiptOut
 from billing import journal, mileage, top_ups
 from billing.gateway import PaymentRefused
-from billing.models import TopUp
+from billing.models import TopUp, TopUpStatus
 from billing.statements import revenue, statement, to_csv
 from billing.wallet import holds_of, owed_krw, payout, receivables
 from core.errors import Forbidden, InvalidInput
@@ -129,7 +129,7 @@ async def confirm_top_up(
         now=now,
     )
     await session.commit()
-    if top_up.status == "failed":
+    if top_up.status == TopUpStatus.FAILED:
         raise PaymentRefused(
             top_up.failure_message or "the payment gateway refused the payment",
             extra={"gateway_code": top_up.failure_code, "top_up": _top_up_out(top_up).model_dump(mode="json")},
