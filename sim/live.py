@@ -69,6 +69,11 @@ async def resume_mark(redis: Redis) -> datetime | None:
     return datetime.fromisoformat(mark) if mark else None
 
 
+async def _mark(redis: Redis, key: str, at: datetime) -> None:
+    """A mark of the village in Redis (kept two days: an older one is of no use to a village playing the last day)."""
+    await redis.set(key, at.isoformat(), ex=2 * 24 * 3600)
+
+
 async def play_until_tonight(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], redis: Redis, *, real: Clock
 ) -> dict[str, Any]:
@@ -79,10 +84,11 @@ async def play_until_tonight(
     week = week_of(assumptions, calibration.load(), seed=yesterday.toordinal(), days=2, first_day=yesterday)
     reached = await resume_mark(redis)
     await redis.delete(CAUGHT_UP)  # until this run has caught up
-    start = max(real.now() - timedelta(days=1), reached or week.day_start(0))
+    a_day_ago = real.now() - timedelta(days=1)
+    start = max(a_day_ago, reached) if reached is not None else a_day_ago
 
     async def caught_up(now: datetime) -> None:
-        await redis.set(CAUGHT_UP, now.isoformat(), ex=2 * 24 * 3600)
+        await _mark(redis, CAUGHT_UP, now)
         log.info("demo village: caught up with the wall clock; from now on at its pace", at=now.isoformat())
 
     pace = CatchUp(start, speedup=settings.demo_simulation_speedup, real=real, caught_up=caught_up)
@@ -96,7 +102,7 @@ async def play_until_tonight(
         async def upload(now: datetime, seen: Seen) -> None:
             max_age = timedelta(hours=settings.device_event_max_age_hours)
             refused = await device.post(session, seen, now=real.now(), max_age=max_age)
-            await redis.set(REACHED, now.isoformat(), ex=2 * 24 * 3600)
+            await _mark(redis, REACHED, now)
             log.info("demo village", at=now.isoformat(), entered=len(seen.entries), refused=refused)
 
         try:
@@ -112,7 +118,7 @@ async def play_until_tonight(
         except DomainError:
             # the step that failed (say, an hour the operator left unpriced) is passed over when the day is tried
             # again: one bad step must not stall the village for good
-            await redis.set(REACHED, (pace.reached + timedelta(seconds=1)).isoformat(), ex=2 * 24 * 3600)
+            await _mark(redis, REACHED, pace.reached + timedelta(seconds=1))
             raise
     return {
         "from": start.isoformat(),
