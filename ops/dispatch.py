@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from routing.insertion import insert
-from routing.pdptw import Search, solve
+from routing.pdptw import Search
+from routing.solver import solve
 from routing.travel import Mode, Point, TravelTimes
 from routing.types import Node, Pair, Plan, Problem, Vehicle
 

@@ -44,7 +44,8 @@ from enum import StrEnum
 
 import numpy as np
 
-from routing.pdptw import Search, earliest_schedule, objective, route_distance, solve
+from routing.pdptw import Search, earliest_schedule, objective, route_distance
+from routing.solver import solve
 from routing.travel import Mode, Point, TravelTimes
 from routing.types import Node, Pair, Plan, Problem, Quota, Vehicle
 

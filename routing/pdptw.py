@@ -35,6 +35,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -52,11 +53,21 @@ LNS_OPERATORS = (
 )
 
 
+class Engine(StrEnum):
+    """Which solver plans a problem: `routing.solver` picks one when the search says AUTO."""
+
+    AUTO = "auto"
+    OR_TOOLS = "or-tools"  # this module
+    PYVRP = "pyvrp"  # routing.ils
+
+
 @dataclass(frozen=True, slots=True)
 class Search:
     time_limit_s: float = 2.0
-    large_neighbourhoods: bool = True
+    large_neighbourhoods: bool = True  # OR-Tools' ruin-and-recreate operators
     improve: bool = True  # False: stop at the first solution (cheapest insertion alone, a baseline)
+    engine: Engine = Engine.AUTO
+    iterations: int | None = None  # PyVRP stops after this many too: its plan then depends on the problem alone
 
 
 class Infeasible(Exception):

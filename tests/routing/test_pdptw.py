@@ -1,5 +1,7 @@
-"""The PDPTW solver: plans obey every constraint (checked in real numbers), tiny instances match brute force, a
-published Li & Lim instance is solved feasibly, and the checker itself catches each kind of violation."""
+"""The PDPTW solvers: plans obey every constraint (checked in real numbers), tiny instances match brute force (with
+each engine that expresses them: OR-Tools always, PyVRP where `routing.ils` can), a published Li & Lim instance is
+solved feasibly, and the checker itself catches each kind of violation. Tests that name no engine run OR-Tools'
+model directly (`routing.pdptw.solve`): what only it expresses."""
 
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.lilim import FormatError, read, renumbered
-from routing.pdptw import Infeasible, Search, objective, route_distance, solve, violations
+from routing import solver
+from routing.pdptw import Engine, Infeasible, Search, objective, route_distance, solve, violations
 from routing.types import Node, Pair, Plan, Problem, Quota, Vehicle
 
 LILIM = Path(__file__).resolve().parents[2] / "bench" / "lilim"
+ENGINES = [Engine.OR_TOOLS, Engine.PYVRP]
 
 
 def _problem(seed: int, pairs: int, vehicles: int, *, capacity: int = 10, width: float = 400) -> Problem:
@@ -99,18 +103,20 @@ def _width(seed: int) -> float:
     return [40.0, 120.0, 400.0][seed % 3]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("seed", range(12))
-def test_tiny_instances_match_brute_force(seed: int) -> None:
-    _assert_matches_brute_force(_problem(seed, pairs=3, vehicles=2, width=_width(seed)))
+def test_tiny_instances_match_brute_force(seed: int, engine: Engine) -> None:
+    _assert_matches_brute_force(_problem(seed, pairs=3, vehicles=2, width=_width(seed)), engine)
 
 
-def _assert_matches_brute_force(problem: Problem) -> None:
+def _assert_matches_brute_force(problem: Problem, engine: Engine) -> None:
     best = _brute_force(problem)
+    search = Search(time_limit_s=0.5, engine=engine)
     if best is None:
         with pytest.raises(Infeasible):
-            solve(problem, Search(time_limit_s=0.5))
+            solver.solve(problem, search)
         return
-    plan = solve(problem, Search(time_limit_s=0.5))
+    plan = solver.solve(problem, search)
     assert violations(problem, plan) == []
     assert (plan.vehicles if problem.fewest_vehicles_first else 0) == best[0]
     assert plan.distance == pytest.approx(best[1], abs=0.01)  # arcs are rounded to 1/1000 in the model
@@ -123,23 +129,25 @@ def _assert_matches_brute_force(problem: Problem) -> None:
     vehicles=st.integers(1, 6),
     capacity=st.integers(10, 30),
     large_neighbourhoods=st.booleans(),
+    engine=st.sampled_from(ENGINES),
 )
 def test_every_plan_keeps_every_constraint(
-    seed: int, pairs: int, vehicles: int, capacity: int, large_neighbourhoods: bool
+    seed: int, pairs: int, vehicles: int, capacity: int, large_neighbourhoods: bool, engine: Engine
 ) -> None:
     problem = _problem(seed, pairs=pairs, vehicles=vehicles, capacity=capacity)
     try:
-        plan = solve(problem, Search(time_limit_s=0.3, large_neighbourhoods=large_neighbourhoods))
+        plan = solver.solve(problem, Search(0.3, large_neighbourhoods=large_neighbourhoods, engine=engine))
     except Infeasible:
         return
     assert violations(problem, plan) == []
     assert plan.distance == pytest.approx(route_distance(problem, plan.routes))
 
 
-def test_a_published_li_lim_instance_is_solved_within_its_fleet() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_published_li_lim_instance_is_solved_within_its_fleet(engine: Engine) -> None:
     problem = read(LILIM / "lc101.txt")
     assert (len(problem.nodes), len(problem.pairs), problem.vehicles, problem.capacity) == (107, 53, 25, 200)
-    plan = solve(problem, Search(time_limit_s=1.0))
+    plan = solver.solve(problem, Search(time_limit_s=1.0, engine=engine))
     assert violations(problem, plan) == []
     assert plan.vehicles <= problem.vehicles
 
@@ -218,11 +226,12 @@ def test_a_malformed_instance_file_is_refused_with_its_line(tmp_path: Path, text
         read(broken)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("seed", range(6))
-def test_staff_starting_where_they_are_match_brute_force(seed: int) -> None:
+def test_staff_starting_where_they_are_match_brute_force(seed: int, engine: Engine) -> None:
     """Without ride and duration limits, so the brute force's earliest schedule decides feasibility exactly."""
     _assert_matches_brute_force(
-        _staff(seed, pairs=3, staff=2, optional=False, limits=False, width=[60.0, 300.0][seed % 2])
+        _staff(seed, pairs=3, staff=2, optional=False, limits=False, width=[60.0, 300.0][seed % 2]), engine
     )
 
 
@@ -249,12 +258,27 @@ def test_every_staff_plan_keeps_every_constraint(seed: int, pairs: int, staff: i
         assert plan.routes[0][0] == problem.pairs[0].pickup
 
 
-def test_a_pair_that_cannot_be_served_is_refused_and_listed() -> None:
-    problem = _staff(3, pairs=2, staff=1, optional=True)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(seed=st.integers(0, 10**6), pairs=st.integers(1, 10), staff=st.integers(1, 3))
+def test_every_staff_plan_of_pyvrp_keeps_every_constraint(seed: int, pairs: int, staff: int) -> None:
+    """What PyVRP expresses of the staff's problems: own starts, shifts, maximum durations, refusable pairs."""
+    problem = _without_ride_limits(_staff(seed, pairs=pairs, staff=staff, optional=True))
+    plan = solver.solve(problem, Search(time_limit_s=0.3, engine=Engine.PYVRP))
+    assert violations(problem, plan) == []
+    assert len(plan.routes) == staff and all(len(t) == len(r) for t, r in zip(plan.times, plan.routes, strict=True))
+
+
+def _without_ride_limits(problem: Problem) -> Problem:
+    return dataclasses.replace(problem, pairs=[dataclasses.replace(pair, max_ride=None) for pair in problem.pairs])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_pair_that_cannot_be_served_is_refused_and_listed(engine: Engine) -> None:
+    problem = _without_ride_limits(_staff(3, pairs=2, staff=1, optional=True))
     far = Node(5000, 5001, 0, 1)  # opens after every shift has ended
     nodes = list(problem.nodes)
     nodes[problem.pairs[1].pickup] = far
-    plan = solve(dataclasses.replace(problem, nodes=nodes), Search(time_limit_s=0.3))
+    plan = solver.solve(dataclasses.replace(problem, nodes=nodes), Search(time_limit_s=0.3, engine=engine))
     assert plan.unserved == (1,)
     assert violations(dataclasses.replace(problem, nodes=nodes), plan) == []
 
@@ -275,7 +299,8 @@ def test_a_rider_is_not_carried_past_their_maximum_ride_time() -> None:
     assert violations(relaxed, Plan(((1, 3, 2, 4),), 0, 0)) == []
 
 
-def test_unreachable_places_are_never_travelled_between() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_unreachable_places_are_never_travelled_between(engine: Engine) -> None:
     """A routing engine says a pair of places has no route (infinite time): the plan goes around it."""
     problem = _problem(2, pairs=2, vehicles=2, width=800)
     (a, b), (c, d) = [(pair.pickup, pair.delivery) for pair in problem.pairs]
@@ -283,7 +308,7 @@ def test_unreachable_places_are_never_travelled_between() -> None:
     for x, y in ((b, c), (d, a)):
         time[x][y] = time[y][x] = math.inf
     blocked = dataclasses.replace(problem, time=time)
-    plan = solve(blocked, Search(time_limit_s=0.3))
+    plan = solver.solve(blocked, Search(time_limit_s=0.3, engine=engine))
     assert violations(blocked, plan) == []
     steps = {(x, y) for route in plan.routes for x, y in zip(route, route[1:], strict=False)}
     assert not steps & {(b, c), (c, b), (d, a), (a, d)}
