@@ -35,9 +35,6 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
-import pyvrp
-from pyvrp.stop import MaxRuntime
-
 from bench.arguments import at_least, listed, one_of
 from bench.instances.rebalancing import scenario
 from bench.instances.shuttle import Evening, evening, play
@@ -46,7 +43,9 @@ from ops.dispatch import Carrier, CarrierPlan, Dispatch, Job, plan_carriers
 from ops.rebalance import Times, Values, evaluate, greedy_tours, place_table, plan_tours
 from ops.shuttle import ShuttleRules
 from ops.valet import LEGS
-from routing.pdptw import SCALE, Search, route_distance, scaled_window, solve, vehicle_cost, violations
+from routing import ils, pdptw
+from routing.pdptw import Engine, Search, violations
+from routing.solver import solve as solver_solve
 from routing.travel import Mode, Point, StraightLine
 from routing.types import Plan, Problem
 from sim.pilot import CENTRE
@@ -56,90 +55,156 @@ HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "dispatch.json"
 TARGETS = {
     2.0: "mean gap <= 1.5%",
-    10.0: "vehicles = BKS on >= 10 of 12, never > 1 over; mean gap <= 0.5%; within 0.5% of PyVRP",
+    10.0: "vehicles = BKS on >= 10 of 12, never > 1 over; mean gap <= 0.5%; as before (OR-Tools) or better",
+}
+TRAINING_TARGETS = {
+    30.0: "vehicles <= PyVRP's on >= 90%, never > PyVRP's + 1; distance within 1% of PyVRP's where vehicles are equal"
 }
 
 
-def solve_with_pyvrp(problem: Problem, time_limit_s: float) -> Plan:
-    """The same problem through PyVRP's shipments (paired pickup and delivery), same scaling and vehicle cost."""
-    model = pyvrp.Model()
-    locations = [model.add_location(*(node.point or (0.0, 0.0))) for node in problem.nodes]
-    opens, closes = scaled_window(problem.nodes[0])
-    model.add_depot(locations[0], tw_early=opens, tw_late=closes)
-    model.add_vehicle_type(
-        num_available=problem.vehicles,
-        capacity=problem.capacity,
-        fixed_cost=vehicle_cost(problem),
-        tw_early=opens,
-        tw_late=closes,
-    )
-    for a, frm in enumerate(locations):
-        for b, to in enumerate(locations):
-            distance = round(problem.distance[a][b] * SCALE)
-            model.add_edge(frm, to, distance=distance, duration=math.ceil(problem.travel_time(a, b) * SCALE))
-    for pair in problem.pairs:
-        pickup, delivery = problem.nodes[pair.pickup], problem.nodes[pair.delivery]
-        pickup_window, delivery_window = scaled_window(pickup), scaled_window(delivery)
-        model.add_shipment(
-            locations[pair.pickup],
-            locations[pair.delivery],
-            pickup_tw_early=pickup_window[0],
-            pickup_tw_late=pickup_window[1],
-            pickup_service_duration=math.ceil(pickup.service * SCALE),
-            delivery_tw_early=delivery_window[0],
-            delivery_tw_late=delivery_window[1],
-            delivery_service_duration=math.ceil(delivery.service * SCALE),
-            amount=pickup.demand,
-        )
-    result = model.solve(MaxRuntime(time_limit_s), seed=1, display=False)
-    routes = []
-    for route in result.best.routes():
-        nodes = []
-        for activity in route:
-            if activity.is_pickup():
-                nodes.append(problem.pairs[activity.idx].pickup)
-            elif activity.is_delivery():
-                nodes.append(problem.pairs[activity.idx].delivery)
-        if nodes:
-            routes.append(tuple(nodes))
-    if not result.best.is_feasible() or result.best.unplanned():
-        raise RuntimeError("PyVRP found no feasible plan")
-    return Plan(tuple(routes), route_distance(problem, routes), result.runtime)
+SOLVERS = ("maeul", "pyvrp", "or-tools")
+VALET_SEEDS = [2019, 1, 2, 3, 4, 5, 6, 7]
+
+
+def _solve(solver: str, problem: Problem, limit: float) -> Plan:
+    """maeul: the product's choice (`routing.solver`); pyvrp: PyVRP with its default settings, one solve (no fleet
+    phase), through the same adapter and integer model; or-tools: OR-Tools' model, maeul's engine before (the
+    'before')."""
+    if solver == "maeul":
+        return solver_solve(problem, Search(time_limit_s=limit))
+    if solver == "pyvrp":
+        return ils.solve(problem, Search(time_limit_s=limit), tuning=ils.AS_SHIPPED)
+    return pdptw.solve(problem, Search(time_limit_s=limit))
 
 
 def _run(job: tuple[str, str, int, Problem, float]) -> tuple[str, str, int, float, Plan]:
     solver, name, numbering, problem, limit = job
-    plan = solve(problem, Search(time_limit_s=limit)) if solver == "maeul" else solve_with_pyvrp(problem, limit)
+    plan = _solve(solver, problem, limit)
     broken = violations(problem, plan)
     if broken:
         raise RuntimeError(f"{solver} on {name} (numbering {numbering}) at {limit:g} s: {broken[:3]}")
     return solver, name, numbering, limit, plan
 
 
-def summary(rows: list[dict[str, object]], limit: float) -> dict[str, object]:
+def compare(
+    problems: dict[str, Problem],
+    best_known: dict[str, dict[str, float]],
+    limits: list[float],
+    solvers: tuple[str, ...],
+    renumberings: int,
+) -> list[dict[str, object]]:
+    """Each instance at each limit by each solver (two at a time, one core each), and by maeul's renumbered
+    `renumberings` more times; a row per instance and limit."""
+    jobs = [
+        (solver, name, 0, problem, limit)
+        for limit in limits
+        for name, problem in problems.items()
+        for solver in solvers
+    ]
+    copies = {
+        (name, numbering): renumbered(problem, numbering)
+        for name, problem in problems.items()
+        for numbering in range(1, renumberings + 1)
+    }
+    jobs += [("maeul", name, numbering, copy, limit) for limit in limits for (name, numbering), copy in copies.items()]
+    seconds = sum(limits) * len(problems) * (len(solvers) + renumberings) / 2
+    print(
+        f"{len(problems)} instances x {len(limits)} time limits x {len(solvers)} solvers, and maeul's on "
+        f"{renumberings} renumberings of each, about {seconds:.0f} s on 2 cores",
+        flush=True,
+    )
+    plans: dict[tuple[str, str, int, float], Plan] = {}
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        for done, (solver, name, numbering, limit, plan) in enumerate(pool.map(_run, jobs), start=1):
+            plans[solver, name, numbering, limit] = plan
+            print(
+                f"[{done}/{len(jobs)}] {name}{f' renumbered {numbering}' if numbering else ''} {limit:g} s {solver}: "
+                f"{plan.vehicles} vehicles, {plan.distance:.2f}",
+                flush=True,
+            )
+    rows: list[dict[str, object]] = []
+    for limit in limits:
+        for name in problems:
+            bks = best_known[name]
+            row: dict[str, object] = {
+                "name": name,
+                "time_limit_s": limit,
+                "bks_vehicles": bks["vehicles"],
+                "bks_distance": bks["distance"],
+            }
+            for solver in solvers:
+                plan = plans[solver, name, 0, limit]
+                prefix = "" if solver == "maeul" else f"{solver.replace('-', '_')}_"
+                row[f"{prefix}vehicles"] = plan.vehicles
+                row[f"{prefix}distance"] = round(plan.distance, 2)
+                row[f"{prefix}gap_pct"] = round(100 * (plan.distance / bks["distance"] - 1), 3)
+            others = [plans["maeul", name, numbering, limit] for numbering in range(1, renumberings + 1)]
+            row["renumbered_vehicles"] = [plan.vehicles for plan in others]
+            row["renumbered_gap_pct"] = [round(100 * (plan.distance / bks["distance"] - 1), 3) for plan in others]
+            rows.append(row)
+    return rows
+
+
+def _number(row: dict[str, object], key: str) -> float:
+    value = row[key]
+    if not isinstance(value, int | float):
+        raise TypeError(f"{key} is {value!r}, not a number")
+    return float(value)
+
+
+def summary(rows: list[dict[str, object]], limit: float, targets: dict[float, str]) -> dict[str, object]:
     mine = [r for r in rows if r["time_limit_s"] == limit]
-    over = [int(r["vehicles"]) - int(r["bks_vehicles"]) for r in mine]  # type: ignore[call-overload]
-    gaps = [float(r["gap_pct"]) for r in mine]  # type: ignore[arg-type]
-    pyvrp_over = [int(r["pyvrp_vehicles"]) - int(r["bks_vehicles"]) for r in mine]  # type: ignore[call-overload]
-    versus = [float(r["distance"]) / float(r["pyvrp_distance"]) - 1 for r in mine]  # type: ignore[arg-type]
+    over = [_number(r, "vehicles") - _number(r, "bks_vehicles") for r in mine]
+    gaps = [_number(r, "gap_pct") for r in mine]
+    peer_over = [_number(r, "vehicles") - _number(r, "pyvrp_vehicles") for r in mine]
+    same = [
+        _number(r, "distance") / _number(r, "pyvrp_distance") - 1 for r in mine if r["vehicles"] == r["pyvrp_vehicles"]
+    ]
     renumbered = zip(*(r["renumbered_gap_pct"] for r in mine), strict=True)
     by_numbering = [gaps] + [[float(gap) for gap in column] for column in renumbered]
-    return {
+    figures: dict[str, object] = {
         "time_limit_s": limit,
         "instances": len(mine),
         "vehicles_at_bks": sum(1 for o in over if o <= 0),
-        "max_vehicles_over_bks": max(over),
+        "max_vehicles_over_bks": int(max(over)),
         "mean_gap_pct": round(statistics.mean(gaps), 3),
         "max_gap_pct": round(max(gaps), 3),
-        "pyvrp_vehicles_at_bks": sum(1 for o in pyvrp_over if o <= 0),
-        "pyvrp_mean_gap_pct": round(statistics.mean(float(r["pyvrp_gap_pct"]) for r in mine), 3),  # type: ignore[arg-type]
-        "mean_distance_vs_pyvrp_pct": round(100 * statistics.mean(versus), 3),
+        "vehicles_at_most_pyvrp": sum(1 for o in peer_over if o <= 0),
+        "max_vehicles_over_pyvrp": int(max(peer_over)),
+        "mean_distance_vs_pyvrp_same_vehicles_pct": round(100 * statistics.mean(same), 3) if same else None,
         "mean_gap_pct_by_numbering": [round(statistics.mean(column), 3) for column in by_numbering],
-        "target": TARGETS.get(limit, ""),
+        "target": targets.get(limit, ""),
     }
+    for peer in ("pyvrp", "or_tools"):
+        if f"{peer}_vehicles" in mine[0]:
+            at_bks = [_number(r, f"{peer}_vehicles") <= _number(r, "bks_vehicles") for r in mine]
+            figures[f"{peer}_vehicles_at_bks"] = sum(at_bks)
+            figures[f"{peer}_mean_gap_pct"] = round(statistics.mean(_number(r, f"{peer}_gap_pct") for r in mine), 3)
+    return figures
 
 
-def valet_day(seed: int, *, valets: int = 6, requests: int = 40, time_limit_s: float = 0.3) -> dict[str, object]:
+def _valet_day(job: tuple[int, int, Engine]) -> dict[str, object]:
+    seed, requests, engine = job
+    return {"seed": seed} | valet_day(seed, requests=requests, engine=engine)
+
+
+def valet_days(seeds: list[int], requests: int) -> dict[str, object]:
+    """The valet day on each seed, planned by maeul's choice (OR-Tools) and by PyVRP (which expresses it too), two
+    days at a time, one core each: the measurement behind `routing.solver`'s choice for staff on shift."""
+    print(
+        f"valet days: {requests} requests planned one by one, seeds {seeds}, by maeul's choice and by PyVRP", flush=True
+    )
+    jobs = [(seed, requests, engine) for engine in (Engine.AUTO, Engine.PYVRP) for seed in seeds]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        days = list(pool.map(_valet_day, jobs))
+    ours, theirs = days[: len(seeds)], days[len(seeds) :]
+    versus = [_number(t, "metres") / _number(o, "metres") - 1 for o, t in zip(ours, theirs, strict=True)]
+    return {"maeul": ours, "pyvrp": theirs, "pyvrp_metres_vs_maeul_pct": round(100 * statistics.mean(versus), 2)}
+
+
+def valet_day(
+    seed: int, *, valets: int = 6, requests: int = 40, time_limit_s: float = 0.3, engine: Engine = Engine.AUTO
+) -> dict[str, object]:
     """A live valet day in Sangsalmi (seeded): `valets` on shift across the village, requests arriving one by one
     (pickup windows of 30 to 60 minutes within the next 3 hours, homes and slots within 1.2 km), each planned into
     the day with everything accepted before it, as the API does. Reports the time to plan each request (p50, p95:
@@ -166,12 +231,13 @@ def valet_day(seed: int, *, valets: int = 6, requests: int = 40, time_limit_s: f
         )
         began = time.perf_counter()
         plan = plan_carriers(
-            Dispatch(staff, [*accepted, job], travel, LEGS, 180.0, 1), Search(time_limit_s=time_limit_s)
+            Dispatch(staff, [*accepted, job], travel, LEGS, 180.0, 1), Search(time_limit_s=time_limit_s, engine=engine)
         )
         seconds.append(time.perf_counter() - began)
         if job.job_id not in plan.unserved:
             accepted.append(dataclasses.replace(job, penalty=1e6))
-    for name, search in (("reoptimised", Search(time_limit_s)), ("insertion", Search(time_limit_s, improve=False))):
+    reoptimised, insertion = Search(time_limit_s, engine=engine), Search(time_limit_s, improve=False)
+    for name, search in (("reoptimised", reoptimised), ("insertion", insertion)):
         final = plan_carriers(Dispatch(staff, accepted, travel, LEGS, 180.0, 1), search)
         metres[name] = round(_valet_metres(staff, accepted, final, travel))
     ordered = sorted(seconds)
@@ -308,18 +374,9 @@ def rebalancing(scales: list[str], seeds: int) -> list[dict[str, object]]:
     return runs
 
 
-def main(
-    directory: Path,
-    limits: list[float],
-    only: set[str] | None,
-    output: Path = RESULTS,
-    valet_requests: int = 40,
-    rebalance_scales: list[str] | None = None,
-    rebalance_seeds: int = 3,
-    ride_seeds: int = 2,
-    ride_hours: float = 4.0,
-    renumberings: int = 3,
-) -> None:
+def _instances(directory: Path, only: set[str] | None) -> tuple[dict[str, Problem], dict[str, dict[str, float]]]:
+    """The instances of a directory in Li & Lim's format (all, or those named) and their best-known solutions; a
+    missing or malformed file stops the run at once, not in a solver process minutes into it."""
     if not (directory / "BKS.json").is_file():
         raise SystemExit(f"{directory} has no BKS.json (the best-known solutions of its instances)")
     try:
@@ -335,77 +392,13 @@ def main(
     missing = [p.stem for p in paths if p.stem not in best_known]
     if missing:
         raise SystemExit(f"{directory / 'BKS.json'} has no best-known solution for {', '.join(missing)}")
-    try:  # read once, here: a malformed file stops the run at once, not in a solver process minutes into it
-        problems = {path.stem: read(path) for path in paths}
+    try:
+        return {path.stem: read(path) for path in paths}, best_known
     except FormatError as error:
         raise SystemExit(str(error)) from None
-    jobs = [
-        (solver, name, 0, problem, limit)
-        for limit in limits
-        for name, problem in problems.items()
-        for solver in ("maeul", "pyvrp")
-    ]
-    copies = {
-        (name, numbering): renumbered(problem, numbering)
-        for name, problem in problems.items()
-        for numbering in range(1, renumberings + 1)
-    }
-    jobs += [("maeul", name, numbering, copy, limit) for limit in limits for (name, numbering), copy in copies.items()]
-    print(
-        f"{len(paths)} instances x {len(limits)} time limits x 2 solvers, and maeul's on {renumberings} renumberings "
-        f"of each, about {sum(limits) * len(paths) * (2 + renumberings) / 2:.0f} s on 2 cores",
-        flush=True,
-    )
-    plans: dict[tuple[str, str, int, float], Plan] = {}
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        for done, (solver, name, numbering, limit, plan) in enumerate(pool.map(_run, jobs), start=1):
-            plans[solver, name, numbering, limit] = plan
-            print(
-                f"[{done}/{len(jobs)}] {name}{f' renumbered {numbering}' if numbering else ''} {limit:g} s {solver}: "
-                f"{plan.vehicles} vehicles, {plan.distance:.2f}",
-                flush=True,
-            )
-    rows: list[dict[str, object]] = []
-    for limit in limits:
-        for path in paths:
-            ours, peer, bks = (
-                plans["maeul", path.stem, 0, limit],
-                plans["pyvrp", path.stem, 0, limit],
-                best_known[path.stem],
-            )
-            others = [plans["maeul", path.stem, numbering, limit] for numbering in range(1, renumberings + 1)]
-            rows.append(
-                {
-                    "name": path.stem,
-                    "time_limit_s": limit,
-                    "vehicles": ours.vehicles,
-                    "distance": round(ours.distance, 2),
-                    "bks_vehicles": bks["vehicles"],
-                    "bks_distance": bks["distance"],
-                    "gap_pct": round(100 * (ours.distance / bks["distance"] - 1), 3),
-                    "pyvrp_vehicles": peer.vehicles,
-                    "pyvrp_distance": round(peer.distance, 2),
-                    "pyvrp_gap_pct": round(100 * (peer.distance / bks["distance"] - 1), 3),
-                    "renumbered_vehicles": [plan.vehicles for plan in others],
-                    "renumbered_gap_pct": [round(100 * (plan.distance / bks["distance"] - 1), 3) for plan in others],
-                }
-            )
-    summaries = [summary(rows, limit) for limit in limits]
-    print(f"valet day: {valet_requests} requests planned one by one", flush=True)
-    day = valet_day(2019, requests=valet_requests)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(output.read_text()) if output.exists() else {}
-    crews = rebalancing(list(REBALANCE_SCALES) if rebalance_scales is None else rebalance_scales, rebalance_seeds)
-    rides = dial_a_ride(ride_seeds, hours=ride_hours)
-    objective = "crew seconds + 1,200 s x unit of target unmet + 900 s x flat vehicle left"
-    results = {
-        "lilim": rows,
-        "lilim_summary": summaries,
-        "valet": day,
-        "rebalancing": {"objective": objective, "runs": crews},
-        "dial_a_ride": rides,
-    }
-    output.write_text(json.dumps(previous | results, indent=2) + "\n")
+
+
+def _print_lilim(rows: list[dict[str, object]], summaries: list[dict[str, object]]) -> None:
     print()
     print("| instance | limit s | vehicles (BKS) | distance | BKS distance | gap | PyVRP vehicles | PyVRP distance |")
     print("|---|---|---|---|---|---|---|---|")
@@ -416,23 +409,76 @@ def main(
         )
     print()
     print(
-        "| limit s | vehicles = BKS | max over | mean gap | max gap | PyVRP vehicles = BKS | PyVRP mean gap "
-        "| distance vs PyVRP | target | mean gap, as numbered and renumbered |"
+        "| limit s | vehicles = BKS | max over | mean gap | max gap | vehicles <= PyVRP's | most over PyVRP "
+        "| distance vs PyVRP, same vehicles | PyVRP = BKS | PyVRP gap | OR-Tools = BKS | OR-Tools gap | target "
+        "| mean gap, as numbered and renumbered |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for s in summaries:
         print(
             f"| {s['time_limit_s']:g} | {s['vehicles_at_bks']}/{s['instances']} | {s['max_vehicles_over_bks']} "
-            f"| {s['mean_gap_pct']}% | {s['max_gap_pct']}% | {s['pyvrp_vehicles_at_bks']}/{s['instances']} "
-            f"| {s['pyvrp_mean_gap_pct']}% | {s['mean_distance_vs_pyvrp_pct']:+}% | {s['target']} "
-            f"| {', '.join(f'{gap}%' for gap in s['mean_gap_pct_by_numbering'])} |"  # type: ignore[attr-defined]
+            f"| {s['mean_gap_pct']}% | {s['max_gap_pct']}% | {s['vehicles_at_most_pyvrp']}/{s['instances']} "
+            f"| {s['max_vehicles_over_pyvrp']} | {s['mean_distance_vs_pyvrp_same_vehicles_pct']}% "
+            f"| {s['pyvrp_vehicles_at_bks']}/{s['instances']} | {s['pyvrp_mean_gap_pct']}% "
+            f"| {s.get('or_tools_vehicles_at_bks', '-')}/{s['instances']} | {s.get('or_tools_mean_gap_pct', '-')}% "
+            f"| {s['target']} | {', '.join(f'{gap}%' for gap in s['mean_gap_pct_by_numbering'])} |"  # type: ignore[attr-defined]
         )
+
+
+def main(
+    directory: Path,
+    limits: list[float],
+    only: set[str] | None,
+    output: Path = RESULTS,
+    valet_requests: int = 40,
+    valet_seeds: list[int] | None = None,
+    rebalance_scales: list[str] | None = None,
+    rebalance_seeds: int = 3,
+    ride_seeds: int = 2,
+    ride_hours: float = 4.0,
+    renumberings: int = 3,
+    training: Path | None = None,
+    training_limit: float = 30.0,
+) -> None:
+    problems, best_known = _instances(directory, only)
+    trained = _instances(training, None) if training is not None else None
+    rows = compare(problems, best_known, limits, SOLVERS, renumberings)
+    summaries = [summary(rows, limit, TARGETS) for limit in limits]
+    training_rows = (
+        compare(trained[0], trained[1], [training_limit], ("maeul", "pyvrp"), 0) if trained is not None else None
+    )
+    days = valet_days(VALET_SEEDS if valet_seeds is None else valet_seeds, valet_requests)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(output.read_text()) if output.exists() else {}
+    crews = rebalancing(list(REBALANCE_SCALES) if rebalance_scales is None else rebalance_scales, rebalance_seeds)
+    rides = dial_a_ride(ride_seeds, hours=ride_hours)
+    objective = "crew seconds + 1,200 s x unit of target unmet + 900 s x flat vehicle left"
+    results: dict[str, object] = {
+        "lilim": rows,
+        "lilim_summary": summaries,
+        "valet": days,
+        "rebalancing": {"objective": objective, "runs": crews},
+        "dial_a_ride": rides,
+    }
+    if training_rows is not None:
+        results["lilim200"] = training_rows
+        results["lilim200_summary"] = [summary(training_rows, training_limit, TRAINING_TARGETS)]
+    output.write_text(json.dumps(previous | results, indent=2) + "\n")
+    _print_lilim(rows, summaries)
+    if training_rows is not None:
+        _print_lilim(training_rows, results["lilim200_summary"])  # type: ignore[arg-type]
     print()
-    print("| valets | requests | accepted | plan p50 | plan p95 (target < 1 s) | metres | insertion alone | ratio |")
+    print("| valet day | by | accepted | plan p50 | plan p95 (< 1 s) | metres | insertion alone | ratio |")
     print("|---|---|---|---|---|---|---|---|")
+    for name in ("maeul", "pyvrp"):
+        for day in days[name]:  # type: ignore[attr-defined]
+            print(
+                f"| {day['seed']} | {name} | {day['accepted']} of {day['requests']} | {day['plan_p50_ms']} ms "
+                f"| {day['plan_p95_ms']} ms | {day['metres']} | {day['insertion_metres']} "
+                f"| {day['metres_vs_insertion']} |"
+            )
     print(
-        f"| {day['valets']} | {day['requests']} | {day['accepted']} | {day['plan_p50_ms']} ms "
-        f"| {day['plan_p95_ms']} ms | {day['metres']} | {day['insertion_metres']} | {day['metres_vs_insertion']} |"
+        f"PyVRP's metres over maeul's (OR-Tools) on the valet days: {days['pyvrp_metres_vs_maeul_pct']:+}% on average"
     )
 
     print()
@@ -470,6 +516,9 @@ if __name__ == "__main__":
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     parser.add_argument("--valet-requests", type=at_least(1, int), default=40, help="requests of the live valet day")
     parser.add_argument(
+        "--valet-seeds", type=listed(at_least(0, int)), default=VALET_SEEDS, help="comma-separated valet days"
+    )
+    parser.add_argument(
         "--rebalance-scales",
         type=listed(one_of(REBALANCE_SCALES)),
         default=list(REBALANCE_SCALES),
@@ -481,6 +530,14 @@ if __name__ == "__main__":
     parser.add_argument(
         "--renumberings", type=at_least(0, int), default=3, help="more runs of maeul's solver per instance, renumbered"
     )
+    parser.add_argument(
+        "--training",
+        type=Path,
+        help="also the training set: a directory of instances (e.g. bench/lilim200), maeul and PyVRP",
+    )
+    parser.add_argument(
+        "--training-limit", type=at_least(0.01, float), default=30.0, help="seconds per training instance"
+    )
     arguments = parser.parse_args()
     main(
         arguments.lilim,
@@ -488,9 +545,12 @@ if __name__ == "__main__":
         set(arguments.only) if arguments.only else None,
         arguments.output,
         arguments.valet_requests,
+        arguments.valet_seeds,
         arguments.rebalance_scales,
         arguments.rebalance_seeds,
         arguments.ride_seeds,
         arguments.ride_hours,
         arguments.renumberings,
+        arguments.training,
+        arguments.training_limit,
     )
