@@ -67,7 +67,8 @@ class Search:
     large_neighbourhoods: bool = True  # OR-Tools' ruin-and-recreate operators
     improve: bool = True  # False: stop at the first solution (cheapest insertion alone, a baseline)
     engine: Engine = Engine.AUTO
-    iterations: int | None = None  # PyVRP stops after this many too: its plan then depends on the problem alone
+    # also stop after this many iterations (PyVRP) or solutions (OR-Tools): the plan then depends on the problem alone
+    iterations: int | None = None
 
 
 class Infeasible(Exception):
@@ -167,6 +168,8 @@ def solve(problem: Problem, search: Search = Search(), initial: Sequence[Sequenc
     parameters.optimization_step = STEP
     if not search.improve:
         parameters.solution_limit = 1
+    elif search.iterations is not None:
+        parameters.solution_limit = search.iterations
     if search.large_neighbourhoods:
         operators = parameters.local_search_operators
         for name in LNS_OPERATORS:

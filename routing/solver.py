@@ -7,12 +7,13 @@ figures in bench/README.md): PyVRP (`routing.ils`) or OR-Tools (`routing.pdptw`)
 - Staff on shift (`fewest_vehicles_first=False`: a valet or a van costs the same used or not): OR-Tools. The crews'
   tours (quotas over alternative places, batteries used up) and the pick-up vans (maximum ride times, riders on board,
   the value of an early pickup) are beyond PyVRP; the valets' day is not, but PyVRP was not better there (valet days
-  of 40 requests at 0.3 s a plan, eight seeds: -0.02% metres on average, -1.1% to +1.0%), and the same valets' day
+  of 40 requests at 0.3 s a plan, eight seeds: +0.0% metres on average, -1.1% to +0.9%), and the same valets' day
   would swing between engines as tasks get under way (a stop under way or a job assigned by hand is OR-Tools' alone).
 - The first-solution baseline (`Search(improve=False)`): OR-Tools' cheapest insertion.
 
 Both engines share the integer model (x `routing.pdptw.SCALE`) and the plan checker `violations`; both stop at their
-time limit with the best plan so far and are seeded.
+time limit with the best plan so far and are seeded; bounded by `Search.iterations` rather than the clock, a plan is
+the same on every run.
 """
 
 from __future__ import annotations

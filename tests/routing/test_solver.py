@@ -91,9 +91,11 @@ def test_pyvrp_answers_within_its_time_limit_with_the_best_plan_so_far() -> None
     assert took < 2.5  # the limit, and the model's construction; never a search run to its end
 
 
-def test_the_same_seed_and_work_give_the_same_plan() -> None:
+@pytest.mark.parametrize("engine", [Engine.OR_TOOLS, Engine.PYVRP])
+def test_the_same_seed_and_work_give_the_same_plan(engine: Engine) -> None:
+    """A search bounded by its work (iterations; OR-Tools: solutions), not the clock, is reproducible."""
     problem = read(LILIM / "lc205.txt")
-    search = Search(time_limit_s=60.0, iterations=300)
-    first, second = ils.solve(problem, search), ils.solve(problem, search)
+    search = Search(time_limit_s=60.0, engine=engine, iterations=300 if engine is Engine.PYVRP else 10)
+    first, second = solver.solve(problem, search), solver.solve(problem, search)
     assert (first.routes, first.times) == (second.routes, second.times)
     assert math.isclose(first.distance, second.distance) and violations(problem, first) == []
