@@ -269,14 +269,14 @@ def _gps(lon: float | None, lat: float | None) -> dict[str, float] | None:
     return None if lon is None or lat is None else {"lat": round(lat, 7), "lng": round(lon, 7)}
 
 
-async def mds_vehicles(session: AsyncSession, *, limit: int, offset: int) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        select(Vehicle, VehicleType)
-        .join(VehicleType, VehicleType.code == Vehicle.type_code)
-        .order_by(Vehicle.id)
-        .limit(limit)
-        .offset(offset)
-    )
+async def mds_vehicles(
+    session: AsyncSession, *, limit: int, offset: int, device_id: uuid.UUID | None = None
+) -> list[dict[str, Any]]:
+    """Vehicles as MDS; `device_id`: that one only."""
+    query = select(Vehicle, VehicleType).join(VehicleType, VehicleType.code == Vehicle.type_code)
+    if device_id is not None:
+        query = query.where(Vehicle.id == device_id)
+    rows = await session.execute(query.order_by(Vehicle.id).limit(limit).offset(offset))
     return [
         {
             "device_id": str(v.id),
@@ -324,14 +324,16 @@ async def mds_events(
     return [mds_event(event, provider_id) for event, provider_id in rows]
 
 
-async def mds_status(session: AsyncSession, *, limit: int, offset: int) -> list[dict[str, Any]]:
-    """Each vehicle's last event (and last telemetry position), as MDS vehicle status."""
-    last = (
-        select(VehicleEvent.vehicle_id, func.max(VehicleEvent.seq).label("seq"))
-        .where(VehicleEvent.lon.is_not(None))
-        .group_by(VehicleEvent.vehicle_id)
-        .subquery()
+async def mds_status(
+    session: AsyncSession, *, limit: int, offset: int, device_id: uuid.UUID | None = None
+) -> list[dict[str, Any]]:
+    """Each vehicle's last event (and last telemetry position), as MDS vehicle status; `device_id`: that one only."""
+    located = select(VehicleEvent.vehicle_id, func.max(VehicleEvent.seq).label("seq")).where(
+        VehicleEvent.lon.is_not(None)
     )
+    if device_id is not None:
+        located = located.where(VehicleEvent.vehicle_id == device_id)
+    last = located.group_by(VehicleEvent.vehicle_id).subquery()
     rows = await session.execute(
         select(VehicleEvent, Vehicle.provider_id)
         .join(last, last.c.seq == VehicleEvent.seq)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,7 @@ from api.deps import NowDep, SessionDep, StateDep
 from api.schemas.common import HOUR, MONTH, ErrorOut
 from core.errors import InvalidInput
 from mobility import feeds
+from mobility.errors import VehicleNotFound
 
 gbfs = APIRouter(prefix="/gbfs", tags=["open data: GBFS"])
 mds = APIRouter(prefix="/mds", tags=["open data: MDS (city)"])
@@ -29,6 +31,7 @@ MDS_DOC: dict[int | str, dict[str, Any]] = {
     200: {"content": {MDS_MEDIA: {"schema": {"type": "object"}}}},
     422: {"model": ErrorOut},
 }
+ONE = MDS_DOC | {404: {"model": ErrorOut}}
 
 
 @gbfs.get("/gbfs.json", summary="GBFS discovery", response_class=Response, responses=JSON_DOC)
@@ -67,8 +70,15 @@ def _hour(value: str) -> tuple[datetime, datetime]:
     return start, start + timedelta(hours=1)
 
 
-def _mds(key: str, items: list[dict[str, Any]], *, limit: int, offset: int, request: Request) -> Response:
-    body: dict[str, Any] = {"version": feeds.MDS_VERSION, key: items[:limit]}
+def _mds(
+    key: str, items: list[dict[str, Any]], *, limit: int, offset: int, request: Request, now: datetime | None = None
+) -> Response:
+    """An MDS page; `now`: a near-realtime endpoint's, whose envelope carries `last_updated` and `ttl` (0: read
+    from the database on every request, always fresh)."""
+    body: dict[str, Any] = {"version": feeds.MDS_VERSION}
+    if now is not None:
+        body |= {"last_updated": feeds.ms(now), "ttl": 0}
+    body[key] = items[:limit]
     if len(items) > limit:
         body["links"] = {"next": str(request.url.include_query_params(offset=offset + limit))}
     return JSONResponse(body, media_type=MDS_MEDIA)
@@ -76,20 +86,43 @@ def _mds(key: str, items: list[dict[str, Any]], *, limit: int, offset: int, requ
 
 @mds.get("/vehicles", summary="MDS vehicles", response_class=Response, responses=MDS_DOC)
 async def mds_vehicles(
-    actor: CityOrAdmin, session: SessionDep, request: Request, limit: Limit = 1000, offset: Offset = 0
+    actor: CityOrAdmin, session: SessionDep, request: Request, now: NowDep, limit: Limit = 1000, offset: Offset = 0
 ) -> Response:
     """Every vehicle of every provider (MDS 2.0 `vehicles`)."""
     items = await feeds.mds_vehicles(session, limit=limit + 1, offset=offset)
-    return _mds("vehicles", items, limit=limit, offset=offset, request=request)
+    return _mds("vehicles", items, limit=limit, offset=offset, request=request, now=now)
 
 
 @mds.get("/vehicles/status", summary="MDS vehicle status", response_class=Response, responses=MDS_DOC)
 async def mds_status(
-    actor: CityOrAdmin, session: SessionDep, request: Request, limit: Limit = 1000, offset: Offset = 0
+    actor: CityOrAdmin, session: SessionDep, request: Request, now: NowDep, limit: Limit = 1000, offset: Offset = 0
 ) -> Response:
     """Each vehicle's last event and last position (MDS 2.0 `vehicles_status`)."""
     items = await feeds.mds_status(session, limit=limit + 1, offset=offset)
-    return _mds("vehicles_status", items, limit=limit, offset=offset, request=request)
+    return _mds("vehicles_status", items, limit=limit, offset=offset, request=request, now=now)
+
+
+@mds.get("/vehicles/status/{device_id}", summary="MDS status of one vehicle", response_class=Response, responses=ONE)
+async def mds_status_of(
+    device_id: uuid.UUID, actor: CityOrAdmin, session: SessionDep, request: Request, now: NowDep
+) -> Response:
+    """One vehicle's last event and last position (MDS 2.0 `vehicles_status` with one item); 404 for a device
+    unknown or never located yet."""
+    items = await feeds.mds_status(session, limit=1, offset=0, device_id=device_id)
+    if not items:
+        raise VehicleNotFound(f"no status of vehicle {device_id}")
+    return _mds("vehicles_status", items, limit=1, offset=0, request=request, now=now)
+
+
+@mds.get("/vehicles/{device_id}", summary="MDS one vehicle", response_class=Response, responses=ONE)
+async def mds_vehicle(
+    device_id: uuid.UUID, actor: CityOrAdmin, session: SessionDep, request: Request, now: NowDep
+) -> Response:
+    """One vehicle (MDS 2.0 `vehicles` with one item); 404 for a device unknown."""
+    items = await feeds.mds_vehicles(session, limit=1, offset=0, device_id=device_id)
+    if not items:
+        raise VehicleNotFound(f"vehicle {device_id} not found")
+    return _mds("vehicles", items, limit=1, offset=0, request=request, now=now)
 
 
 @mds.get("/trips", summary="MDS trips of one hour", response_class=Response, responses=MDS_DOC)

@@ -4,6 +4,7 @@ models vendored in tests/data) from a fleet that has ridden, through HTTP."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, timedelta
 from importlib import resources
 from pathlib import Path
@@ -69,7 +70,16 @@ def micromobility(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def mds_validate(instance: Any, model: str) -> None:
-    schema = _read(MDS_MODELS / model)
+    _validate(instance, _read(MDS_MODELS / model))
+
+
+def mds_envelope_validate(body: Any, *parts: str) -> None:
+    """A response body against the spec's envelope models it names (`response/*.yaml`: version, paging,
+    last_updated, ttl), as the Provider API's reference composes them."""
+    _validate(body, {"allOf": [{"$ref": (MDS_MODELS / "response" / f"{part}.yaml").as_uri()} for part in parts]})
+
+
+def _validate(instance: Any, schema: dict[str, Any]) -> None:
     validator = jsonschema.Draft202012Validator(schema, registry=REGISTRY, format_checker=jsonschema.FormatChecker())
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
     assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
@@ -159,15 +169,35 @@ async def test_mds_for_the_city_validates(
             "event.yaml",
         ),
     ]
+    realtime = {"/mds/vehicles", "/mds/vehicles/status"}  # near-realtime: last_updated and ttl are required
     for path, params, key, model in checks:
         response = await client.get(path, params=params, headers=city)
         assert response.status_code == 200, (path, response.text)
         assert response.headers["content-type"].startswith("application/vnd.mds+json")
         body = response.json()
         assert body["version"] == "2.0.0" and body[key], (path, body)
+        mds_envelope_validate(body, "version", "paging", *(("last_updated", "ttl") if path in realtime else ()))
         for item in body[key]:
             mds_validate(item, model)
         assert "rider" not in json.dumps(body)
+    assert (await client.get("/mds/vehicles", headers=city)).json()["last_updated"] == int(
+        clock.now().timestamp() * 1000
+    )
+    device = str(ridden["vehicles"][0][0])
+    for path, key, model in (
+        (f"/mds/vehicles/{device}", "vehicles", "vehicle.yaml"),
+        (f"/mds/vehicles/status/{device}", "vehicles_status", "vehicle-status.yaml"),
+    ):
+        one = await client.get(path, headers=city)
+        assert one.status_code == 200 and one.headers["content-type"].startswith("application/vnd.mds+json")
+        mds_envelope_validate(one.json(), "version", "last_updated", "ttl")
+        [item] = one.json()[key]
+        assert item["device_id"] == device
+        mds_validate(item, model)
+        unknown = await client.get(path.replace(device, str(uuid.uuid4())), headers=city)
+        assert unknown.status_code == 404 and unknown.json()["error"] == "vehicle_not_found"
+        assert (await client.get(path.replace(device, "not-a-uuid"), headers=city)).status_code == 422
+        assert (await client.get(path, headers=resident)).status_code == 403
     [trip] = (await client.get("/mds/trips", params={"end_time": end_hour}, headers=city)).json()["trips"]
     assert trip["trip_id"] == ridden["trip"]["id"] and trip["distance"] == ridden["trip"]["distance_m"]
     bad = await client.get("/mds/trips", params={"end_time": "2026-13-01T00"}, headers=city)
