@@ -4,7 +4,9 @@ Every 4xx and 5xx response of every operation is the one shared `ErrorOut` schem
 the API can answer with; each operation documents the statuses the framework adds to it: 400 for a body that is not
 JSON, 413 for one too large, 422 for parameters or a body that fail validation, 401 and 403 where a sign-in is
 needed, 404 where a path names something, 429 for rate limits, 503 when a backing service is down. The statuses
-of its own domain (409 ...) each route declares.
+of its own domain (409 ...) each route declares. The MDS operations (`/mds/...`) answer validation failures with 400
+(MDS's status, not 422), an `Accept` naming no version served with 406, and error bodies that also carry MDS's
+`error_description` and `error_details` (`MdsErrorOut`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from api import errors
 from core.errors import DomainError
 
 STANDARD = {
-    400: "Bad request: the body is not JSON (`malformed_body`).",
+    400: "Bad request: the body is not JSON (`malformed_body`); under /mds/, a parameter missing or invalid "
+    "(`invalid_request`, `invalid_input`).",
+    406: "The `Accept` header admits no MDS version served (`application/vnd.mds+json;version=2.0`).",
     401: "Not signed in, or the credentials are invalid or expired.",
     403: "Signed in, but the caller's role may not do this.",
     404: "Nothing with this id exists for the caller (or the path is unknown).",
@@ -32,6 +36,21 @@ STANDARD = {
     503: "A backing service (PostgreSQL or Redis) is unavailable; retry after `Retry-After` seconds.",
 }
 ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
+MDS_ERROR_REF = {"$ref": "#/components/schemas/MdsErrorOut"}
+MDS_ERROR = {
+    "allOf": [
+        ERROR_REF,
+        {
+            "type": "object",
+            "required": ["error_description", "error_details"],
+            "properties": {
+                "error_description": {"type": "string", "description": "MDS: a human-readable description"},
+                "error_details": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            },
+        },
+    ],
+    "description": "An MDS error (`response/error.yaml`): maeul's error body with MDS's two fields.",
+}
 FRAMEWORK_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
@@ -61,9 +80,9 @@ def error_codes() -> dict[int, list[str]]:
     return {status: sorted(found) for status, found in sorted(codes.items())}
 
 
-def _operation_statuses(operation: dict[str, Any]) -> set[int]:
+def _operation_statuses(operation: dict[str, Any], *, mds: bool) -> set[int]:
     parameters = operation.get("parameters", [])
-    statuses = {429, 503}
+    statuses = {429, 503} | ({406} if mds else set())
     if "requestBody" in operation:
         statuses |= {400, 413, 422}
     if parameters:
@@ -72,7 +91,7 @@ def _operation_statuses(operation: dict[str, Any]) -> set[int]:
         statuses |= {401, 403}
     if any(p["in"] == "path" for p in parameters):
         statuses.add(404)
-    return statuses
+    return {400 if mds and status == 422 else status for status in statuses}
 
 
 def complete(schema: dict[str, Any]) -> dict[str, Any]:
@@ -83,10 +102,14 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
         components.pop(name, None)
     error = components["ErrorOut"]
     error["properties"]["error"]["enum"] = sorted({code for found in codes.values() for code in found})
-    for item in schema["paths"].values():
+    components["MdsErrorOut"] = MDS_ERROR
+    for path, item in schema["paths"].items():
+        mds = path.startswith(errors.MDS_PREFIX)
         for operation in item.values():
             responses = operation.setdefault("responses", {})
-            for status in _operation_statuses(operation):
+            if mds and "422" in responses:
+                responses["400"] = responses.pop("422")
+            for status in _operation_statuses(operation, mds=mds):
                 responses.setdefault(str(status), {"description": ""})
             for status, response in responses.items():
                 if int(status) < 400:
@@ -94,9 +117,10 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
                 phrase = HTTPStatus(int(status)).phrase
                 if response.get("description") in (None, "", phrase, "Validation Error", "Unprocessable Entity"):
                     # no description of its own: the standard one, with every code of the status
-                    listed = ", ".join(f"`{code}`" for code in codes.get(int(status), []))
+                    found = codes.get(int(status), []) + (codes.get(422, []) if mds and status == "400" else [])
+                    listed = ", ".join(f"`{code}`" for code in sorted(found))
                     response["description"] = STANDARD.get(int(status), phrase + ".") + f" Codes: {listed}."
-                response["content"] = {"application/json": {"schema": ERROR_REF}}
+                response["content"] = {"application/json": {"schema": MDS_ERROR_REF if mds else ERROR_REF}}
     return schema
 
 

@@ -1,5 +1,7 @@
 """The one place where errors become HTTP: a table from domain error class to status code, and handlers that
-answer every error as `{"error": <code>, "detail": ..., **context}`."""
+answer every error as `{"error": <code>, "detail": ..., **context}`. Under `/mds/` (the MDS 2.0 Provider API) the
+body also carries MDS's `error_description` and `error_details`, and a request that fails validation is MDS's 400,
+not 422."""
 
 from __future__ import annotations
 
@@ -28,6 +30,12 @@ class NotAuthenticated(DomainError):
     code = "not_authenticated"
 
 
+class MdsVersionUnsupported(DomainError):
+    """An MDS request whose `Accept` header admits no version maeul serves (MDS: 406)."""
+
+    code = "unsupported_version"
+
+
 class CsrfFailed(Forbidden):
     """A change authenticated by the dashboards' session cookie without the matching CSRF token."""
 
@@ -41,6 +49,7 @@ STATUS: dict[type[DomainError], int] = {
     PaymentRefused: 402,
     Forbidden: 403,
     NotFound: 404,
+    MdsVersionUnsupported: 406,
     Conflict: 409,  # and its subclasses: slot_unavailable, sharing_conflicts_with_bookings, email_taken, ...
     IdempotencyKeyReused: 422,
     InvalidInput: 422,
@@ -70,9 +79,32 @@ FRAMEWORK_CODES = {
 RETRY_AFTER_S = 5
 
 
+MDS_PREFIX = "/mds/"
+
+
 def error_body(code: str, detail: object, **context: object) -> dict[str, object]:
     body: dict[str, object] = jsonable_encoder({"error": code, "detail": detail, **context})
     return body
+
+
+def _answer(
+    request: Request,
+    status: int,
+    code: str,
+    detail: object,
+    headers: dict[str, str] | None = None,
+    context: dict[str, object] | None = None,
+) -> JSONResponse:
+    """The error response; `context`: an error's own fields beside `detail` (any names, `status` included)."""
+    body = error_body(code, detail, **(context or {}))
+    if request.url.path.startswith(MDS_PREFIX):
+        if isinstance(detail, list):  # field problems
+            details = [f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in detail] or ["invalid request"]
+            body |= {"error_description": "a parameter is missing or invalid", "error_details": details}
+        else:
+            body |= {"error_description": str(detail), "error_details": [str(detail)]}
+        status = 400 if status == 422 else status
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _domain_error(request: Request, error: Exception) -> JSONResponse:
@@ -83,7 +115,7 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
         headers = {"Retry-After": str(error.extra.get("retry_after_s", 60))}
     if status == 503:
         headers = {"Retry-After": str(RETRY_AFTER_S)}
-    return JSONResponse(error_body(error.code, error.detail, **error.extra), status_code=status, headers=headers)
+    return _answer(request, status, error.code, error.detail, headers, error.extra)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
@@ -91,7 +123,7 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     problems = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in error.errors()
     ]
-    return JSONResponse(error_body("invalid_request", problems), status_code=422)
+    return _answer(request, 422, "invalid_request", problems)
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
@@ -117,8 +149,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
         allow = allowed_methods(request.app, request.url.path)
         headers = {"Allow": ", ".join(allow)}
         detail = f"{request.method} is not allowed here; allowed: {', '.join(allow)}"
-    code = FRAMEWORK_CODES.get(status, "internal_error")
-    return JSONResponse(error_body(code, detail), status_code=status, headers=headers)
+    return _answer(request, status, FRAMEWORK_CODES.get(status, "internal_error"), detail, headers)
 
 
 # SQLSTATE classes and codes that mean "the server cannot serve now", not "this request is wrong": connection

@@ -53,3 +53,9 @@ class InvalidImport(InvalidInput):
     """A CSV or GeoJSON import with row-level errors; `extra["rows"]` lists them. Nothing was imported."""
 
     code = "invalid_import"
+
+
+class HourNotPast(NotFound):
+    """An hour of MDS history asked for before it has ended (MDS: 404, "hour is not in the past")."""
+
+    code = "hour_not_past"

@@ -6,20 +6,44 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import CityOrAdmin
 from api.deps import NowDep, SessionDep, StateDep
+from api.errors import MdsVersionUnsupported
 from api.schemas.common import HOUR, MONTH, ErrorOut
 from core.errors import InvalidInput
 from mobility import feeds
-from mobility.errors import VehicleNotFound
+from mobility.errors import HourNotPast, VehicleNotFound
 
 gbfs = APIRouter(prefix="/gbfs", tags=["open data: GBFS"])
-mds = APIRouter(prefix="/mds", tags=["open data: MDS (city)"])
-
 MDS_MEDIA = "application/vnd.mds+json;version=2.0"
+MDS_VERSIONS = ("2.0", "2.0.0")
+
+
+async def mds_accept(request: Request) -> None:
+    """MDS content negotiation: no `Accept`, `*/*`, `application/*`, `application/json` or
+    `application/vnd.mds+json` with no version or version 2.0 is served; an `Accept` naming only other versions or
+    other types is refused (406)."""
+    header = request.headers.get("accept", "").strip()
+    if not header:
+        return
+    for media_range in header[:1000].split(","):
+        kind, *parameters = (part.strip() for part in media_range.split(";"))
+        values = dict(p.split("=", 1) for p in parameters if "=" in p)
+        if values.get("q", "1").strip() in ("0", "0.0", "0.00", "0.000"):
+            continue
+        if kind.lower() in ("*/*", "application/*", "application/json"):
+            return
+        if kind.lower() == "application/vnd.mds+json" and values.get("version", "2.0").strip('"') in MDS_VERSIONS:
+            return
+    raise MdsVersionUnsupported(f"this server speaks MDS 2.0 only: send Accept: {MDS_MEDIA}")
+
+
+mds = APIRouter(prefix="/mds", tags=["open data: MDS (city)"])
+NEGOTIATED = [Depends(mds_accept)]  # the JSON operations; the monthly report is CSV
+
 Limit = Annotated[int, Query(ge=1, le=5000, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Hour = Annotated[
@@ -29,9 +53,10 @@ Hour = Annotated[
 JSON_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {"schema": {"type": "object"}}}}}
 MDS_DOC: dict[int | str, dict[str, Any]] = {
     200: {"content": {MDS_MEDIA: {"schema": {"type": "object"}}}},
-    422: {"model": ErrorOut},
+    400: {"model": ErrorOut},
 }
-ONE = MDS_DOC | {404: {"model": ErrorOut}}
+ONE = MDS_DOC | {404: {"description": "No such vehicle (`vehicle_not_found`)."}}
+HOURLY = MDS_DOC | {404: {"description": "The hour has not ended yet (`hour_not_past`)."}}
 
 
 @gbfs.get("/gbfs.json", summary="GBFS discovery", response_class=Response, responses=JSON_DOC)
@@ -62,12 +87,16 @@ async def gbfs_feed(
     return Response(text, media_type="application/json")
 
 
-def _hour(value: str) -> tuple[datetime, datetime]:
+def _hour(value: str, now: datetime) -> tuple[datetime, datetime]:
+    """A UTC hour that has ended (MDS: 404 for an hour not in the past)."""
     try:
         start = datetime.strptime(value, "%Y-%m-%dT%H").replace(tzinfo=UTC)
     except ValueError as error:
         raise InvalidInput(f"{value!r} is not an hour YYYY-MM-DDTHH") from error
-    return start, start + timedelta(hours=1)
+    end = start + timedelta(hours=1)
+    if end > now:
+        raise HourNotPast(f"the hour {value} has not ended yet; ask for it after {end.isoformat()}")
+    return start, end
 
 
 def _mds(
@@ -84,7 +113,7 @@ def _mds(
     return JSONResponse(body, media_type=MDS_MEDIA)
 
 
-@mds.get("/vehicles", summary="MDS vehicles", response_class=Response, responses=MDS_DOC)
+@mds.get("/vehicles", dependencies=NEGOTIATED, summary="MDS vehicles", response_class=Response, responses=MDS_DOC)
 async def mds_vehicles(
     actor: CityOrAdmin, session: SessionDep, request: Request, now: NowDep, limit: Limit = 1000, offset: Offset = 0
 ) -> Response:
@@ -93,7 +122,13 @@ async def mds_vehicles(
     return _mds("vehicles", items, limit=limit, offset=offset, request=request, now=now)
 
 
-@mds.get("/vehicles/status", summary="MDS vehicle status", response_class=Response, responses=MDS_DOC)
+@mds.get(
+    "/vehicles/status",
+    dependencies=NEGOTIATED,
+    summary="MDS vehicle status",
+    response_class=Response,
+    responses=MDS_DOC,
+)
 async def mds_status(
     actor: CityOrAdmin, session: SessionDep, request: Request, now: NowDep, limit: Limit = 1000, offset: Offset = 0
 ) -> Response:
@@ -102,7 +137,13 @@ async def mds_status(
     return _mds("vehicles_status", items, limit=limit, offset=offset, request=request, now=now)
 
 
-@mds.get("/vehicles/status/{device_id}", summary="MDS status of one vehicle", response_class=Response, responses=ONE)
+@mds.get(
+    "/vehicles/status/{device_id}",
+    dependencies=NEGOTIATED,
+    summary="MDS status of one vehicle",
+    response_class=Response,
+    responses=ONE,
+)
 async def mds_status_of(
     device_id: uuid.UUID, actor: CityOrAdmin, session: SessionDep, request: Request, now: NowDep
 ) -> Response:
@@ -114,7 +155,9 @@ async def mds_status_of(
     return _mds("vehicles_status", items, limit=1, offset=0, request=request, now=now)
 
 
-@mds.get("/vehicles/{device_id}", summary="MDS one vehicle", response_class=Response, responses=ONE)
+@mds.get(
+    "/vehicles/{device_id}", dependencies=NEGOTIATED, summary="MDS one vehicle", response_class=Response, responses=ONE
+)
 async def mds_vehicle(
     device_id: uuid.UUID, actor: CityOrAdmin, session: SessionDep, request: Request, now: NowDep
 ) -> Response:
@@ -125,52 +168,69 @@ async def mds_vehicle(
     return _mds("vehicles", items, limit=1, offset=0, request=request, now=now)
 
 
-@mds.get("/trips", summary="MDS trips of one hour", response_class=Response, responses=MDS_DOC)
+@mds.get("/trips", dependencies=NEGOTIATED, summary="MDS trips of one hour", response_class=Response, responses=HOURLY)
 async def mds_trips(
     actor: CityOrAdmin,
     session: SessionDep,
     request: Request,
+    now: NowDep,
     end_time: Hour,
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> Response:
     """Trips that ended in the UTC hour `end_time`; no rider identity."""
-    start, end = _hour(end_time)
+    start, end = _hour(end_time, now)
     items = await feeds.mds_trips(session, start=start, end=end, limit=limit + 1, offset=offset)
     return _mds("trips", items, limit=limit, offset=offset, request=request)
 
 
-@mds.get("/telemetry", summary="MDS telemetry of one hour", response_class=Response, responses=MDS_DOC)
+@mds.get(
+    "/telemetry",
+    dependencies=NEGOTIATED,
+    summary="MDS telemetry of one hour",
+    response_class=Response,
+    responses=HOURLY,
+)
 async def mds_telemetry(
     actor: CityOrAdmin,
     session: SessionDep,
     request: Request,
+    now: NowDep,
     telemetry_time: Hour,
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> Response:
     """Every accepted fix in the UTC hour `telemetry_time`."""
-    start, end = _hour(telemetry_time)
+    start, end = _hour(telemetry_time, now)
     items = await feeds.mds_telemetry(session, start=start, end=end, limit=limit + 1, offset=offset)
     return _mds("telemetry", items, limit=limit, offset=offset, request=request)
 
 
-@mds.get("/events/historical", summary="MDS events of one hour", response_class=Response, responses=MDS_DOC)
+@mds.get(
+    "/events/historical",
+    dependencies=NEGOTIATED,
+    summary="MDS events of one hour",
+    response_class=Response,
+    responses=HOURLY,
+)
 async def mds_events_historical(
     actor: CityOrAdmin,
     session: SessionDep,
     request: Request,
+    now: NowDep,
     event_time: Hour,
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> Response:
     """Vehicle events of the UTC hour `event_time`."""
-    start, end = _hour(event_time)
+    start, end = _hour(event_time, now)
     items = await feeds.mds_events(session, start=start, end=end, limit=limit + 1, offset=offset)
     return _mds("events", items, limit=limit, offset=offset, request=request)
 
 
-@mds.get("/events/recent", summary="MDS recent events", response_class=Response, responses=MDS_DOC)
+@mds.get(
+    "/events/recent", dependencies=NEGOTIATED, summary="MDS recent events", response_class=Response, responses=MDS_DOC
+)
 async def mds_events_recent(
     actor: CityOrAdmin,
     session: SessionDep,
@@ -196,7 +256,7 @@ async def mds_events_recent(
     "/reports/{month}.csv",
     summary="MDS monthly report",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, 422: {"model": ErrorOut}},
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, 400: {"model": ErrorOut}},
 )
 async def mds_report(
     month: Annotated[str, Path(pattern=MONTH, description="YYYY-MM", examples=["2026-11"])],

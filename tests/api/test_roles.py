@@ -119,6 +119,8 @@ ALLOWED: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/gbfs/{feed}.json"): PUBLIC,
     ("GET", "/mds/vehicles"): {C, A},
     ("GET", "/mds/vehicles/status"): {C, A},
+    ("GET", "/mds/vehicles/{device_id}"): {C, A},
+    ("GET", "/mds/vehicles/status/{device_id}"): {C, A},
     ("GET", "/mds/trips"): {C, A},
     ("GET", "/mds/telemetry"): {C, A},
     ("GET", "/mds/events/historical"): {C, A},

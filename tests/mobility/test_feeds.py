@@ -147,12 +147,13 @@ async def test_gbfs_public_ids_rotate_after_a_trip(
 async def test_mds_for_the_city_validates(
     client: httpx.AsyncClient, session: AsyncSession, state: AppState, clock: FixedClock, ridden: dict[str, Any]
 ):
+    end_hour = clock.now().astimezone(UTC).strftime("%Y-%m-%dT%H")  # the ride's end
+    clock.advance(timedelta(hours=1))  # history is served for hours that have ended
     city = auth(state, await make_account(session, role=Role.CITY))
     resident = auth(state, await make_account(session))
     await session.commit()
     assert (await client.get("/mds/vehicles", headers=resident)).status_code == 403
     hour = ridden["started"].astimezone(UTC).strftime("%Y-%m-%dT%H")
-    end_hour = clock.now().astimezone(UTC).strftime("%Y-%m-%dT%H")
     checks = [
         ("/mds/vehicles", {}, "vehicles", "vehicle.yaml"),
         ("/mds/vehicles/status", {}, "vehicles_status", "vehicle-status.yaml"),
@@ -196,14 +197,35 @@ async def test_mds_for_the_city_validates(
         mds_validate(item, model)
         unknown = await client.get(path.replace(device, str(uuid.uuid4())), headers=city)
         assert unknown.status_code == 404 and unknown.json()["error"] == "vehicle_not_found"
-        assert (await client.get(path.replace(device, "not-a-uuid"), headers=city)).status_code == 422
+        assert (await client.get(path.replace(device, "not-a-uuid"), headers=city)).status_code == 400
         assert (await client.get(path, headers=resident)).status_code == 403
     [trip] = (await client.get("/mds/trips", params={"end_time": end_hour}, headers=city)).json()["trips"]
     assert trip["trip_id"] == ridden["trip"]["id"] and trip["distance"] == ridden["trip"]["distance_m"]
-    bad = await client.get("/mds/trips", params={"end_time": "2026-13-01T00"}, headers=city)
-    assert bad.status_code == 422
+    for params in ({"end_time": "2026-13-01T00"}, {}):  # a bad hour, a missing one: MDS's 400 and error body
+        bad = await client.get("/mds/trips", params=params, headers=city)
+        assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"
+        mds_envelope_validate(bad.json(), "error")
     old = await client.get("/mds/events/recent", params={"start_time": 0, "end_time": 1000}, headers=city)
-    assert old.status_code == 422
+    assert old.status_code == 400 and old.json()["error_details"] == [old.json()["error_description"]]
+    mds_envelope_validate(old.json(), "error")
+    for path, name in (("/mds/trips", "end_time"), ("/mds/telemetry", "telemetry_time")):  # this hour: not over yet
+        unfinished = await client.get(path, params={name: clock.now().strftime("%Y-%m-%dT%H")}, headers=city)
+        assert unfinished.status_code == 404 and unfinished.json()["error"] == "hour_not_past"
+        mds_envelope_validate(unfinished.json(), "error")
+    for accept, served in (
+        ("application/vnd.mds+json;version=2.0", True),
+        ("application/vnd.mds+json", True),
+        ("application/json", True),
+        ("*/*", True),
+        ("application/vnd.mds+json;version=1.2", False),
+        ("text/html", False),
+        ("application/vnd.mds+json;version=1.2, application/vnd.mds+json;version=2.0;q=0.5", True),
+    ):
+        answer = await client.get("/mds/vehicles", headers=city | {"Accept": accept})
+        assert answer.status_code == (200 if served else 406), accept
+        if not served:
+            assert answer.json()["error"] == "unsupported_version"
+            mds_envelope_validate(answer.json(), "error")
 
 
 async def test_mds_monthly_report_suppresses_small_cells(
@@ -225,4 +247,4 @@ async def test_mds_monthly_report_suppresses_small_cells(
     assert (trips, riders) == ("-1", "-1")  # one trip by one rider: below the privacy threshold of 5
     empty = await client.get("/mds/reports/2001-01.csv", headers=city)
     assert empty.status_code == 200 and empty.text.strip() == header
-    assert (await client.get("/mds/reports/2026-13.csv", headers=city)).status_code == 422
+    assert (await client.get("/mds/reports/2026-13.csv", headers=city)).status_code == 400
