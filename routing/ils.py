@@ -30,7 +30,17 @@ import pyvrp
 from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import FirstFeasible, MaxIterations, MaxRuntime, MultipleCriteria, StoppingCriterion
 
-from routing.pdptw import SCALE, Infeasible, Search, route_distance, scaled_window, vehicle_cost
+from routing.pdptw import (
+    SCALE,
+    Infeasible,
+    Search,
+    integers,
+    planned,
+    real_matrices,
+    scaled_window,
+    time_bounds,
+    vehicle_cost,
+)
 from routing.types import Plan, Problem
 
 SEED = 1
@@ -154,12 +164,9 @@ def _data(problem: Problem) -> tuple[pyvrp.ProblemData, list[list[int]], list[in
     `Infeasible` when it must be served."""
     fleet = problem.vehicle_list
     nodes = problem.nodes
-    horizon = math.ceil(max(node.latest for node in nodes) * SCALE)
-    never = 4 * horizon + 1
-    distance = np.asarray(problem.distance, dtype=float)
-    travel = np.asarray(problem.time, dtype=float) if problem.time is not None else distance / problem.speed
-    distances = np.where(np.isfinite(distance), np.rint(distance * SCALE), never).astype(np.int64)
-    durations = np.where(np.isfinite(travel), np.ceil(travel * SCALE), never).astype(np.int64)
+    _, never = time_bounds(problem)
+    distance, travel = real_matrices(problem)
+    distances, durations = integers(np.rint(distance * SCALE), never), integers(np.ceil(travel * SCALE), never)
     np.fill_diagonal(distances, 0)
     np.fill_diagonal(durations, 0)
     locations = [pyvrp.Location(*(node.point or (0.0, 0.0))) for node in nodes]
@@ -259,6 +266,4 @@ def _plan(problem: Problem, kinds: list[list[int]], shipped: list[int], best: py
                 stops.append(ends[visit.idx][0 if visit.is_pickup() else 1])
                 when.append(visit.start_time / SCALE)
         routes[v], times[v] = tuple(stops), tuple(when)
-    visited = {node for route in routes for node in route}
-    unserved = tuple(p for p, pair in enumerate(problem.pairs) if pair.pickup not in visited)
-    return Plan(tuple(routes), route_distance(problem, routes), took, tuple(times), unserved)
+    return planned(problem, routes, times, took)

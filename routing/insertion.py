@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from routing.pdptw import earliest_schedule, route_distance, route_violations
+from routing.pdptw import earliest_schedule, planned, route_violations
 from routing.types import Plan, Problem, Vehicle
 
 
@@ -51,15 +51,9 @@ def insert(
     if best is None:
         return None
     _, r, route = best
-    planned = tuple(route if v == r else tuple(other) for v, other in enumerate(routes))
-    visited = {node for stops in planned for node in stops}
-    return Plan(
-        routes=planned,
-        distance=route_distance(problem, planned),
-        solve_s=0.0,
-        times=tuple(
-            tuple(times[v]) if times is not None and v != r else earliest_schedule(problem, vehicle, stops)
-            for v, (vehicle, stops) in enumerate(zip(problem.vehicle_list, planned, strict=True))
-        ),
-        unserved=tuple(p for p, other in enumerate(problem.pairs) if other.pickup not in visited),
+    inserted = tuple(route if v == r else tuple(other) for v, other in enumerate(routes))
+    scheduled = tuple(
+        tuple(times[v]) if times is not None and v != r else earliest_schedule(problem, vehicle, stops)
+        for v, (vehicle, stops) in enumerate(zip(problem.vehicle_list, inserted, strict=True))
     )
+    return planned(problem, inserted, scheduled, 0.0)

@@ -83,17 +83,15 @@ def solve(problem: Problem, search: Search = Search(), initial: Sequence[Sequenc
     size = len(problem.nodes)
     manager = pywrapcp.RoutingIndexManager(size, len(fleet), [v.start for v in fleet], [v.end for v in fleet])
     model = pywrapcp.RoutingModel(manager)
-    horizon = math.ceil(max(node.latest for node in problem.nodes) * SCALE)
-    never = 4 * horizon + 1  # a time no route can spend: an unreachable arc
+    horizon, never = time_bounds(problem)
 
     def scaled(value: float, rounding: Callable[[float], float]) -> int:
         return int(rounding(value * SCALE)) if math.isfinite(value) else never
 
-    distance = np.asarray(problem.distance, dtype=float)
-    travel = np.asarray(problem.time, dtype=float) if problem.time is not None else distance / problem.speed
+    distance, travel = real_matrices(problem)
     service = np.asarray([node.service for node in problem.nodes], dtype=float)
-    arc = _integers(np.rint(distance * SCALE), never)
-    step = _integers(np.ceil((service[:, None] + travel) * SCALE), never)
+    arc = integers(np.rint(distance * SCALE), never).tolist()
+    step = integers(np.ceil((service[:, None] + travel) * SCALE), never).tolist()
     model.SetArcCostEvaluatorOfAllVehicles(model.RegisterTransitMatrix(arc))
     if problem.fewest_vehicles_first:
         model.SetFixedCostOfAllVehicles(vehicle_cost(problem))
@@ -195,15 +193,35 @@ def solve(problem: Problem, search: Search = Search(), initial: Sequence[Sequenc
             index = solution.Value(model.NextVar(index))
         routes.append(tuple(route))
         times.append(tuple(when))
+    return planned(problem, routes, times, time.perf_counter() - began)
+
+
+def planned(
+    problem: Problem, routes: Sequence[tuple[int, ...]], times: Sequence[tuple[float, ...]], solve_s: float
+) -> Plan:
+    """A plan of these routes (one per vehicle) and times: its distance, and the pairs it leaves unserved."""
     visited = {node for route in routes for node in route}
     unserved = tuple(p for p, pair in enumerate(problem.pairs) if pair.pickup not in visited)
-    took = time.perf_counter() - began
-    return Plan(tuple(routes), route_distance(problem, routes), took, tuple(times), unserved)
+    return Plan(tuple(routes), route_distance(problem, routes), solve_s, tuple(times), unserved)
 
 
-def _integers(scaled: np.ndarray, never: int) -> list[list[int]]:
-    """A scaled matrix as OR-Tools takes it; unreachable (infinite) entries become `never`."""
-    return np.where(np.isfinite(scaled), scaled, never).astype(np.int64).tolist()  # type: ignore[no-any-return]
+def time_bounds(problem: Problem) -> tuple[int, int]:
+    """The integer model's horizon (the latest window's close) and `never`, a time no route can spend: what an
+    unreachable arc takes."""
+    horizon = math.ceil(max(node.latest for node in problem.nodes) * SCALE)
+    return horizon, 4 * horizon + 1
+
+
+def real_matrices(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Distance and travel time between the nodes, in the problem's units (infinite: unreachable)."""
+    distance = np.asarray(problem.distance, dtype=float)
+    travel = np.asarray(problem.time, dtype=float) if problem.time is not None else distance / problem.speed
+    return distance, travel
+
+
+def integers(scaled: np.ndarray, never: int) -> np.ndarray:
+    """A scaled matrix in integers; unreachable (infinite) entries become `never`."""
+    return np.where(np.isfinite(scaled), scaled, never).astype(np.int64)
 
 
 def scaled_window(node: Node) -> tuple[int, int]:
