@@ -38,7 +38,7 @@ from pathlib import Path
 from bench.arguments import at_least, listed, one_of
 from bench.instances.rebalancing import scenario
 from bench.instances.shuttle import Evening, evening, play
-from bench.lilim import FormatError, read, renumbered
+from bench.lilim import instances, renumbered
 from ops.dispatch import Carrier, CarrierPlan, Dispatch, Job, plan_carriers
 from ops.rebalance import Times, Values, evaluate, greedy_tours, place_table, plan_tours
 from ops.shuttle import ShuttleRules
@@ -374,30 +374,6 @@ def rebalancing(scales: list[str], seeds: int) -> list[dict[str, object]]:
     return runs
 
 
-def _instances(directory: Path, only: set[str] | None) -> tuple[dict[str, Problem], dict[str, dict[str, float]]]:
-    """The instances of a directory in Li & Lim's format (all, or those named) and their best-known solutions; a
-    missing or malformed file stops the run at once, not in a solver process minutes into it."""
-    if not (directory / "BKS.json").is_file():
-        raise SystemExit(f"{directory} has no BKS.json (the best-known solutions of its instances)")
-    try:
-        best_known = json.loads((directory / "BKS.json").read_text())
-    except json.JSONDecodeError as error:
-        raise SystemExit(f"{directory / 'BKS.json'} is not JSON: {error}") from None
-    paths = [p for p in sorted(directory.glob("*.txt")) if only is None or p.stem in only]
-    unknown = sorted((only or set()) - {p.stem for p in paths})
-    if unknown:
-        raise SystemExit(f"{directory} has no instance named {', '.join(unknown)}")
-    if not paths:
-        raise SystemExit(f"{directory} holds no instance (a .txt file in Li & Lim's format)")
-    missing = [p.stem for p in paths if p.stem not in best_known]
-    if missing:
-        raise SystemExit(f"{directory / 'BKS.json'} has no best-known solution for {', '.join(missing)}")
-    try:
-        return {path.stem: read(path) for path in paths}, best_known
-    except FormatError as error:
-        raise SystemExit(str(error)) from None
-
-
 def _print_lilim(rows: list[dict[str, object]], summaries: list[dict[str, object]]) -> None:
     print()
     print("| instance | limit s | vehicles (BKS) | distance | BKS distance | gap | PyVRP vehicles | PyVRP distance |")
@@ -440,8 +416,8 @@ def main(
     training: Path | None = None,
     training_limit: float = 30.0,
 ) -> None:
-    problems, best_known = _instances(directory, only)
-    trained = _instances(training, None) if training is not None else None
+    problems, best_known = instances(directory, only)
+    trained = instances(training, None) if training is not None else None
     rows = compare(problems, best_known, limits, SOLVERS, renumberings)
     summaries = [summary(rows, limit, TARGETS) for limit in limits]
     training_rows = (

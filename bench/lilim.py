@@ -6,6 +6,7 @@ published best-known solutions. The header's third number is not used by the ben
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import random
 from pathlib import Path
@@ -57,3 +58,28 @@ def renumbered(problem: Problem, seed: int) -> Problem:
         pairs=rng.sample(pairs, len(pairs)),
         distance=[[problem.distance[a][b] for b in order] for a in order],
     )
+
+
+def instances(directory: Path, only: set[str] | None) -> tuple[dict[str, Problem], dict[str, dict[str, float]]]:
+    """The instances of a directory in Li & Lim's format (all, or those named) and their best-known solutions
+    (`BKS.json`); a missing or malformed file stops the run (a benchmark's) at once, not in a solver process minutes
+    into it."""
+    if not (directory / "BKS.json").is_file():
+        raise SystemExit(f"{directory} has no BKS.json (the best-known solutions of its instances)")
+    try:
+        best_known = json.loads((directory / "BKS.json").read_text())
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"{directory / 'BKS.json'} is not JSON: {error}") from None
+    paths = [p for p in sorted(directory.glob("*.txt")) if only is None or p.stem in only]
+    unknown = sorted((only or set()) - {p.stem for p in paths})
+    if unknown:
+        raise SystemExit(f"{directory} has no instance named {', '.join(unknown)}")
+    if not paths:
+        raise SystemExit(f"{directory} holds no instance (a .txt file in Li & Lim's format)")
+    missing = [p.stem for p in paths if p.stem not in best_known]
+    if missing:
+        raise SystemExit(f"{directory / 'BKS.json'} has no best-known solution for {', '.join(missing)}")
+    try:
+        return {path.stem: read(path) for path in paths}, best_known
+    except FormatError as error:
+        raise SystemExit(str(error)) from None

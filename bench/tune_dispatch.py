@@ -13,15 +13,15 @@ the run that chose it.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bench.arguments import at_least, listed
-from bench.lilim import read
+from bench.lilim import instances
 from routing import ils
 from routing.pdptw import Search, violations
+from routing.types import Problem
 
 HERE = Path(__file__).parent
 TRAINING = HERE / "lilim200"
@@ -34,25 +34,24 @@ def candidates(shares: list[float]) -> dict[str, ils.Tuning]:
     return found | {f"cap, share {share:g}": ils.Tuning(share, penalty_up_to_a_vehicle=True) for share in shares}
 
 
-def _run(job: tuple[Path, str, ils.Tuning, float]) -> tuple[str, str, int, float]:
-    path, name, tuning, limit = job
-    problem = read(path)
+def _run(job: tuple[str, Problem, str, ils.Tuning, float]) -> tuple[str, str, int, float]:
+    instance, problem, name, tuning, limit = job
     plan = ils.solve(problem, Search(time_limit_s=limit), tuning=tuning)
     broken = violations(problem, plan)
     if broken:
-        raise RuntimeError(f"{path.stem} with {name}: {broken[:3]}")
-    return path.stem, name, plan.vehicles, plan.distance
+        raise RuntimeError(f"{instance} with {name}: {broken[:3]}")
+    return instance, name, plan.vehicles, plan.distance
 
 
 def main(directory: Path, names: list[str], limit: float, shares: list[float]) -> None:
-    best_known = json.loads((directory / "BKS.json").read_text())
-    paths = [directory / f"{name}.txt" for name in names]
-    missing = [path.name for path in paths if not path.is_file()]
-    if missing:
-        raise SystemExit(f"{directory} has no {', '.join(missing)}")
+    problems, best_known = instances(directory, set(names))
     tunings = candidates(shares)
-    jobs = [(path, name, tuning, limit) for path in paths for name, tuning in tunings.items()]
-    print(f"{len(paths)} instances x {len(tunings)} candidates x {limit:g} s, about {len(jobs) * limit / 2:.0f} s")
+    jobs = [
+        (instance, problem, name, tuning, limit)
+        for instance, problem in problems.items()
+        for name, tuning in tunings.items()
+    ]
+    print(f"{len(problems)} instances x {len(tunings)} candidates x {limit:g} s, about {len(jobs) * limit / 2:.0f} s")
     found: dict[tuple[str, str], tuple[int, float]] = {}
     with ProcessPoolExecutor(max_workers=2) as pool:
         for instance, name, vehicles, distance in pool.map(_run, jobs):

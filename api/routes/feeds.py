@@ -113,6 +113,13 @@ def _mds(
     return JSONResponse(body, media_type=MDS_MEDIA)
 
 
+def _one(key: str, items: list[dict[str, Any]], *, request: Request, now: datetime, missing: str) -> Response:
+    """A one-device MDS answer, or 404 `vehicle_not_found` (saying `missing`) when there is none."""
+    if not items:
+        raise VehicleNotFound(missing)
+    return _mds(key, items, limit=1, offset=0, request=request, now=now)
+
+
 @mds.get("/vehicles", dependencies=NEGOTIATED, summary="MDS vehicles", response_class=Response, responses=MDS_DOC)
 async def mds_vehicles(
     actor: CityOrAdmin, session: SessionDep, request: Request, now: NowDep, limit: Limit = 1000, offset: Offset = 0
@@ -150,9 +157,7 @@ async def mds_status_of(
     """One vehicle's last event and last position (MDS 2.0 `vehicles_status` with one item); 404 for a device
     unknown or never located yet."""
     items = await feeds.mds_status(session, limit=1, offset=0, device_id=device_id)
-    if not items:
-        raise VehicleNotFound(f"no status of vehicle {device_id}")
-    return _mds("vehicles_status", items, limit=1, offset=0, request=request, now=now)
+    return _one("vehicles_status", items, request=request, now=now, missing=f"no status of vehicle {device_id}")
 
 
 @mds.get(
@@ -163,9 +168,7 @@ async def mds_vehicle(
 ) -> Response:
     """One vehicle (MDS 2.0 `vehicles` with one item); 404 for a device unknown."""
     items = await feeds.mds_vehicles(session, limit=1, offset=0, device_id=device_id)
-    if not items:
-        raise VehicleNotFound(f"vehicle {device_id} not found")
-    return _mds("vehicles", items, limit=1, offset=0, request=request, now=now)
+    return _one("vehicles", items, request=request, now=now, missing=f"vehicle {device_id} not found")
 
 
 @mds.get("/trips", dependencies=NEGOTIATED, summary="MDS trips of one hour", response_class=Response, responses=HOURLY)
